@@ -1,0 +1,60 @@
+// Safe file access (after OpenSSH's safe_path_fd and auth_openfile):
+// opening without following symlinks, refusing anything an attacker could
+// have planted or changed, bounded reads, and durable atomic replacement.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "result.h"
+#include "secure_buffer.h"
+#include "unique_fd.h"
+
+namespace pam_totp {
+
+struct FileRules {
+    uid_t owner = 0;                // the file must be owned by this uid ...
+    bool root_may_own = true;       // ... or by root, when this is set
+    std::size_t max_size = 64 * 1024;
+};
+
+// Opens `path` (absolute) for reading with
+// O_RDONLY|O_NOFOLLOW|O_CLOEXEC|O_NOCTTY|O_NONBLOCK (a FIFO cannot block,
+// a symlink is refused), then checks with fstat: a regular file, owned as
+// `rules` says, no group or world permission bits, size <= max_size. Then
+// walks the parent directories up to "/": each must be a directory owned by
+// root or `rules.owner`, and not writable by group or others unless it is
+// root-owned and sticky (as /tmp is: nobody else can rename entries there).
+// Errc::not_found only when the file itself does not exist; every other
+// refusal is Errc::unsafe with a message naming the path and the reason.
+Result<UniqueFd> safe_open_read(const std::string& path, const FileRules& rules);
+
+// Reads the whole file from `fd` (from offset 0) into a self-wiping buffer;
+// more than `max_size` bytes (the file grew after fstat) is an error.
+Result<SecureBuffer> read_bounded(int fd, std::size_t max_size);
+
+// safe_open_read + read_bounded.
+Result<SecureBuffer> safe_read_file(const std::string& path, const FileRules& rules);
+
+struct ReplaceOptions {
+    mode_t mode = 0600;
+    uid_t uid = static_cast<uid_t>(-1);  // -1: leave as created
+    gid_t gid = static_cast<gid_t>(-1);
+};
+
+// Durable atomic replace of `path` with `content`: a temp file in the same
+// directory (".NAME.XXXXXXXXXXXX", O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600),
+// write all, fchmod/fchown per `options`, fsync, rename over `path`, fsync
+// the directory. On any error the old file is untouched and the temp file
+// removed; the error says which step failed (a full disk is ENOSPC at
+// write or fsync).
+Status atomic_replace(const std::string& path, std::string_view content, const ReplaceOptions& options);
+
+// Splits "/a/b/c" into "/a/b" and "c"; errors for relative paths, a trailing
+// slash, or an empty name.
+Result<std::pair<std::string, std::string>> split_path(const std::string& path);
+
+}  // namespace pam_totp
