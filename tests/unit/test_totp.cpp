@@ -1,0 +1,227 @@
+// TOTP through liboath: the RFC vectors, verification, windows, replay, base32.
+#include <string>
+
+#include "cmocka.hpp"
+#include "core/totp.h"
+#include "vectors.h"
+
+namespace {
+
+using pam_totp::Algorithm;
+using pam_totp::SecureBuffer;
+using pam_totp::TotpOutcome;
+using pam_totp::TotpParams;
+
+// RFC 6238 Appendix B, key "12345678901234567890".
+SecureBuffer rfc_key() { return SecureBuffer(std::string_view("12345678901234567890")); }
+
+std::string code_at(const SecureBuffer& key, const TotpParams& p, std::time_t t) {
+    auto r = pam_totp::totp_generate(key, p, t);
+    assert_true(r.ok());
+    return std::string(r.value().view());
+}
+
+void rfc6238_appendix_b(void** /*state*/) {
+    const auto rows = pam_totp::test::read_vector_file("rfc6238.vec");
+    assert_int_equal(rows.size(), 18);  // six times, three algorithms
+    for (const auto& row : rows) {
+        assert_int_equal(row.size(), 4);
+        const auto alg = pam_totp::parse_algorithm(row[0]);
+        assert_true(alg.has_value());
+        const SecureBuffer key(pam_totp::test::from_hex(row[1]));
+        const TotpParams p{*alg, 8, 30};
+        const std::time_t t = std::stoll(row[2]);
+        assert_string_equal(code_at(key, p, t).c_str(), row[3].c_str());
+        // The verifier finds the same code at step T (window 0).
+        auto v = pam_totp::totp_verify(key, p, row[3], t, 0, std::nullopt);
+        assert_true(v.ok());
+        assert_int_equal(v.value().outcome, TotpOutcome::accepted);
+        assert_int_equal(v.value().step, pam_totp::time_step(t, 30));
+    }
+}
+
+void rfc4226_appendix_d(void** /*state*/) {
+    // TOTP is HOTP with C = T (RFC 6238 section 4), so the HOTP vectors are
+    // the codes at t = C * period.
+    const auto rows = pam_totp::test::read_vector_file("rfc4226.vec");
+    assert_int_equal(rows.size(), 10);
+    for (const auto& row : rows) {
+        const SecureBuffer key(pam_totp::test::from_hex(row[0]));
+        const TotpParams p{Algorithm::sha1, 6, 30};
+        const std::time_t t = std::stoll(row[1]) * 30;
+        assert_string_equal(code_at(key, p, t).c_str(), row[2].c_str());
+    }
+}
+
+void time_step_follows_rfc(void** /*state*/) {
+    assert_int_equal(pam_totp::time_step(59, 30), 1);
+    assert_int_equal(pam_totp::time_step(1111111109, 30), 0x23523EC);
+    assert_int_equal(pam_totp::time_step(20000000000, 30), 0x27BC86AA);
+    assert_int_equal(pam_totp::time_step(0, 30), 0);
+    assert_int_equal(pam_totp::time_step(-5, 30), 0);
+}
+
+void current_code_accepted_with_step(void** /*state*/) {
+    const auto key = rfc_key();
+    const TotpParams p;
+    const std::time_t now = 1700000000;
+    const auto code = code_at(key, p, now);
+    auto v = pam_totp::totp_verify(key, p, code, now, 1, std::nullopt);
+    assert_true(v.ok());
+    assert_int_equal(v.value().outcome, TotpOutcome::accepted);
+    assert_int_equal(v.value().step, now / 30);
+}
+
+void window_bounds(void** /*state*/) {
+    const auto key = rfc_key();
+    const TotpParams p;
+    const std::time_t now = 1700000000;
+    const auto prev = code_at(key, p, now - 30);
+    const auto next = code_at(key, p, now + 30);
+    const auto far = code_at(key, p, now + 60);
+    assert_int_equal(pam_totp::totp_verify(key, p, prev, now, 1, std::nullopt).value().outcome,
+                     TotpOutcome::accepted);
+    assert_int_equal(pam_totp::totp_verify(key, p, prev, now, 1, std::nullopt).value().step, now / 30 - 1);
+    assert_int_equal(pam_totp::totp_verify(key, p, next, now, 1, std::nullopt).value().step, now / 30 + 1);
+    assert_int_equal(pam_totp::totp_verify(key, p, prev, now, 0, std::nullopt).value().outcome, TotpOutcome::wrong);
+    assert_int_equal(pam_totp::totp_verify(key, p, far, now, 1, std::nullopt).value().outcome, TotpOutcome::wrong);
+    assert_int_equal(pam_totp::totp_verify(key, p, far, now, 2, std::nullopt).value().outcome,
+                     TotpOutcome::accepted);
+}
+
+void replay_refused(void** /*state*/) {
+    const auto key = rfc_key();
+    const TotpParams p;
+    const std::time_t now = 1700000000;
+    const std::uint64_t step = now / 30;
+    const auto code = code_at(key, p, now);
+    // The same step again: refused. An older step than the last: refused.
+    assert_int_equal(pam_totp::totp_verify(key, p, code, now, 1, step).value().outcome, TotpOutcome::replayed);
+    assert_int_equal(pam_totp::totp_verify(key, p, code, now, 1, step + 1).value().outcome, TotpOutcome::replayed);
+    // A newer step than the last: accepted.
+    assert_int_equal(pam_totp::totp_verify(key, p, code, now, 1, step - 1).value().outcome,
+                     TotpOutcome::accepted);
+    // A previous step's code after a newer one was used: refused.
+    const auto prev = code_at(key, p, now - 30);
+    assert_int_equal(pam_totp::totp_verify(key, p, prev, now, 1, step).value().outcome, TotpOutcome::replayed);
+}
+
+void malformed_codes_are_wrong(void** /*state*/) {
+    const auto key = rfc_key();
+    const TotpParams p;
+    const std::time_t now = 1700000000;
+    const auto good = code_at(key, p, now);
+    const std::string cases[] = {
+        "",
+        "12345",
+        "1234567",
+        "abcdef",
+        good + " ",
+        " " + good,
+        good.substr(0, 5) + "\n",
+        std::string(300, '1'),
+        std::string("12\0" "456", 6),
+        "+" + good.substr(1),
+    };
+    for (const auto& c : cases) {
+        auto v = pam_totp::totp_verify(key, p, c, now, 1, std::nullopt);
+        assert_true(v.ok());
+        assert_int_equal(v.value().outcome, TotpOutcome::wrong);
+    }
+}
+
+void eight_digits_sha256_sha512(void** /*state*/) {
+    const SecureBuffer key(std::string_view("12345678901234567890123456789012"));
+    for (const auto alg : {Algorithm::sha256, Algorithm::sha512}) {
+        const TotpParams p{alg, 8, 30};
+        const std::time_t now = 1800000000;
+        const auto code = code_at(key, p, now);
+        assert_int_equal(code.size(), 8);
+        assert_int_equal(pam_totp::totp_verify(key, p, code, now, 1, std::nullopt).value().outcome,
+                         TotpOutcome::accepted);
+        // The SHA-1 code for the same key and time is a different code.
+        const TotpParams sha1{Algorithm::sha1, 8, 30};
+        assert_int_equal(pam_totp::totp_verify(key, sha1, code, now, 0, std::nullopt).value().outcome,
+                         TotpOutcome::wrong);
+    }
+}
+
+void other_periods(void** /*state*/) {
+    const auto key = rfc_key();
+    for (const unsigned period : {15U, 60U, 120U}) {
+        const TotpParams p{Algorithm::sha1, 6, period};
+        const std::time_t now = 1700000017;
+        const auto code = code_at(key, p, now);
+        auto v = pam_totp::totp_verify(key, p, code, now, 0, std::nullopt);
+        assert_int_equal(v.value().outcome, TotpOutcome::accepted);
+        assert_int_equal(v.value().step, static_cast<std::uint64_t>(now) / period);
+    }
+}
+
+void bad_params_refused(void** /*state*/) {
+    const auto key = rfc_key();
+    assert_false(pam_totp::validate_params(TotpParams{Algorithm::sha1, 7, 30}).ok());
+    assert_false(pam_totp::validate_params(TotpParams{Algorithm::sha1, 6, 14}).ok());
+    assert_false(pam_totp::validate_params(TotpParams{Algorithm::sha1, 6, 121}).ok());
+    assert_true(pam_totp::validate_params(TotpParams{Algorithm::sha512, 8, 120}).ok());
+    assert_false(pam_totp::totp_generate(key, TotpParams{Algorithm::sha1, 9, 30}, 0).ok());
+    assert_false(pam_totp::totp_verify(key, TotpParams{}, "123456", 0, 11, std::nullopt).ok());
+}
+
+void algorithm_names(void** /*state*/) {
+    for (const auto alg : {Algorithm::sha1, Algorithm::sha256, Algorithm::sha512}) {
+        assert_true(pam_totp::parse_algorithm(pam_totp::algorithm_name(alg)) == alg);
+    }
+    assert_false(pam_totp::parse_algorithm("SHA1").has_value());
+    assert_false(pam_totp::parse_algorithm("md5").has_value());
+    assert_false(pam_totp::parse_algorithm("").has_value());
+}
+
+void base32_round_trip(void** /*state*/) {
+    // RFC 4648 section 10: BASE32("foobar") = "MZXW6YTBOI======".
+    const SecureBuffer foobar(std::string_view("foobar"));
+    auto enc = pam_totp::base32_encode(foobar);
+    assert_true(enc.ok());
+    assert_true(enc.value().view() == "MZXW6YTBOI");
+    auto dec = pam_totp::base32_decode("MZXW6YTBOI======");
+    assert_true(dec.ok());
+    assert_true(dec.value().view() == "foobar");
+    // People type secrets in lower case and in groups of four.
+    auto typed = pam_totp::base32_decode("mzxw 6ytb oi");
+    assert_true(typed.ok());
+    assert_true(typed.value().view() == "foobar");
+    const auto key = rfc_key();
+    auto back = pam_totp::base32_decode(pam_totp::base32_encode(key).value().view());
+    assert_true(back.ok());
+    assert_true(back.value().view() == key.view());
+}
+
+void base32_rejects_garbage(void** /*state*/) {
+    assert_false(pam_totp::base32_decode("").ok());
+    assert_false(pam_totp::base32_decode("   ").ok());
+    assert_false(pam_totp::base32_decode("MZXW1YTB").ok());  // '1' is not base32
+    assert_false(pam_totp::base32_decode("MZXW-YTB").ok());
+    assert_false(pam_totp::base32_decode(std::string(2000, 'A')).ok());
+    assert_false(pam_totp::base32_encode(SecureBuffer()).ok());
+}
+
+}  // namespace
+
+int main() {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(rfc6238_appendix_b),
+        cmocka_unit_test(rfc4226_appendix_d),
+        cmocka_unit_test(time_step_follows_rfc),
+        cmocka_unit_test(current_code_accepted_with_step),
+        cmocka_unit_test(window_bounds),
+        cmocka_unit_test(replay_refused),
+        cmocka_unit_test(malformed_codes_are_wrong),
+        cmocka_unit_test(eight_digits_sha256_sha512),
+        cmocka_unit_test(other_periods),
+        cmocka_unit_test(bad_params_refused),
+        cmocka_unit_test(algorithm_names),
+        cmocka_unit_test(base32_round_trip),
+        cmocka_unit_test(base32_rejects_garbage),
+    };
+    return cmocka_run_group_tests_name("totp", tests, nullptr, nullptr);
+}
