@@ -9,6 +9,11 @@
 
 namespace pam_totp {
 
+// deny = 0 means "never lock" (failures are still tallied, at most
+// max_failures_kept of them); a deny above max_failures_kept acts as
+// max_failures_kept, since no longer tally is ever stored. unlock_time = 0
+// makes a lockout last 0 seconds (pam_faillock's "never unlock" is not
+// offered: an administrator would have to edit the state file).
 struct RateLimitConfig {
     unsigned deny = 5;                 // failures within fail_interval that lock
     std::time_t fail_interval = 900;   // seconds
