@@ -32,6 +32,11 @@ struct FileRules {
 // refusal is Errc::unsafe with a message naming the path and the reason.
 Result<UniqueFd> safe_open_read(const std::string& path, const FileRules& rules);
 
+// The same checks for `name` inside `dirfd`, a directory the caller has
+// already opened and checked; `path` names the file in messages.
+Result<UniqueFd> safe_open_read_at(int dirfd, const std::string& name, const std::string& path,
+                                   const FileRules& rules);
+
 // Reads the whole file from `fd` (from offset 0) into a self-wiping buffer;
 // more than `max_size` bytes (the file grew after fstat) is an error.
 Result<SecureBuffer> read_bounded(int fd, std::size_t max_size);

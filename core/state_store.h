@@ -33,7 +33,7 @@ class StateStore {
     virtual Result<std::unique_ptr<StateTransaction>> begin(std::string_view user) = 0;
 };
 
-// state_dir/USER (the state) and state_dir/USER.lock (a stable lock file that
+// state_dir/USER.state (the state) and state_dir/USER.lock (a stable lock file that
 // is never renamed over, so flock on it always means the same thing).
 // state_dir must be a directory owned by `owner` with no group/world access;
 // it is created (0700) when missing. State files are owned by `owner`, mode

@@ -1,0 +1,368 @@
+// safe_open_read, read_bounded, safe_read_file, split_path: every refusal
+// and the cases that must be accepted.
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "cmocka.hpp"
+#include "core/safe_file.h"
+
+namespace {
+
+using pam_totp::Errc;
+using pam_totp::FileRules;
+
+// A uid that is not root and (in CI) not the caller: "nobody".
+constexpr uid_t other_uid = 65534;
+
+struct Fixture {
+    std::string dir;  // a fresh mkdtemp directory, root-owned 0700 under sticky /tmp
+};
+
+int remove_entry(const char* path, const struct stat* /*st*/, int type, struct FTW* /*ftw*/) {
+    if (type == FTW_DP) {
+        return ::rmdir(path);
+    }
+    return ::unlink(path);
+}
+
+int setup(void** state) {
+    char templ[] = "/tmp/test_safe_file.XXXXXX";
+    if (::mkdtemp(templ) == nullptr) {
+        return -1;
+    }
+    *state = new Fixture{templ};
+    return 0;
+}
+
+int teardown(void** state) {
+    auto* fx = static_cast<Fixture*>(*state);
+    const int rc = ::nftw(fx->dir.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    delete fx;
+    return rc;
+}
+
+const std::string& dir_of(void** state) { return static_cast<Fixture*>(*state)->dir; }
+
+// Writes `content` to `path` with `mode` (chmod, so the umask does not interfere).
+void write_file(const std::string& path, const std::string& content, mode_t mode = 0600) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(::write(fd, content.data(), content.size()), static_cast<ssize_t>(content.size()));
+    assert_int_equal(::fchmod(fd, mode), 0);
+    assert_int_equal(::close(fd), 0);
+}
+
+void make_dir(const std::string& path, mode_t mode) {
+    assert_int_equal(::mkdir(path.c_str(), 0700), 0);
+    assert_int_equal(::chmod(path.c_str(), mode), 0);
+}
+
+// Files and directories the test creates belong to the caller (root in CI).
+FileRules my_rules() { return FileRules{::geteuid(), true, 64 * 1024}; }
+
+// The refusal is Errc::unsafe, names the path, and says `why`.
+void expect_unsafe(const std::string& path, const FileRules& rules, const char* why) {
+    auto r = pam_totp::safe_open_read(path, rules);
+    assert_false(r.ok());
+    if (r.error().code != Errc::unsafe) {
+        fail_msg("expected Errc::unsafe, got %d: %s", static_cast<int>(r.error().code), r.error().message.c_str());
+    }
+    assert_non_null(std::strstr(r.error().message.c_str(), path.c_str()));
+    if (std::strstr(r.error().message.c_str(), why) == nullptr) {
+        fail_msg("message '%s' lacks '%s'", r.error().message.c_str(), why);
+    }
+}
+
+void accepts_good_file(void** state) {
+    const std::string path = dir_of(state) + "/good";
+    write_file(path, "hello\n");
+    auto fd = pam_totp::safe_open_read(path, my_rules());
+    assert_true(fd.ok());
+    auto data = pam_totp::read_bounded(fd.value().get(), 64);
+    assert_true(data.ok());
+    assert_true(data.value().view() == "hello\n");
+
+    auto whole = pam_totp::safe_read_file(path, my_rules());
+    assert_true(whole.ok());
+    assert_true(whole.value().view() == "hello\n");
+}
+
+void accepts_file_of_the_named_owner(void** state) {
+    if (::geteuid() != 0) {
+        skip();
+    }
+    const std::string path = dir_of(state) + "/users";
+    write_file(path, "x");
+    assert_int_equal(::chown(path.c_str(), other_uid, other_uid), 0);
+    assert_true(pam_totp::safe_open_read(path, FileRules{other_uid, true, 1024}).ok());
+    // Root-owned is fine for that owner too, unless root_may_own is off.
+    const std::string rooted = dir_of(state) + "/rooted";
+    write_file(rooted, "x");
+    assert_true(pam_totp::safe_open_read(rooted, FileRules{other_uid, true, 1024}).ok());
+    expect_unsafe(rooted, FileRules{other_uid, false, 1024}, "owned by uid 0");
+}
+
+void accepts_good_file_under_sticky_root_dir(void** state) {
+    if (::geteuid() != 0) {
+        skip();  // the sticky directory must be root's
+    }
+    const std::string sub = dir_of(state) + "/sticky";
+    make_dir(sub, 01777);
+    const std::string path = sub + "/good";
+    write_file(path, "ok");
+    assert_true(pam_totp::safe_open_read(path, my_rules()).ok());
+}
+
+void accepts_symlinked_directory(void** state) {
+    // A home reached through a symlink is allowed (as OpenSSH allows it);
+    // only the final component must not be one.
+    const std::string real = dir_of(state) + "/real";
+    make_dir(real, 0755);
+    write_file(real + "/f", "ok");
+    const std::string link = dir_of(state) + "/link";
+    assert_int_equal(::symlink(real.c_str(), link.c_str()), 0);
+    auto r = pam_totp::safe_read_file(link + "/f", my_rules());
+    assert_true(r.ok());
+    assert_true(r.value().view() == "ok");
+}
+
+void missing_file_is_not_found(void** state) {
+    auto r = pam_totp::safe_open_read(dir_of(state) + "/absent", my_rules());
+    assert_false(r.ok());
+    assert_int_equal(r.error().code, Errc::not_found);
+    // A missing directory means a missing file as well.
+    auto r2 = pam_totp::safe_open_read(dir_of(state) + "/nodir/absent", my_rules());
+    assert_false(r2.ok());
+    assert_int_equal(r2.error().code, Errc::not_found);
+}
+
+void relative_path_is_invalid(void** /*state*/) {
+    auto r = pam_totp::safe_open_read("relative/file", my_rules());
+    assert_false(r.ok());
+    assert_int_equal(r.error().code, Errc::invalid_argument);
+}
+
+void refuses_symlink_to_good_file(void** state) {
+    const std::string target = dir_of(state) + "/target";
+    write_file(target, "secret");
+    const std::string link = dir_of(state) + "/link";
+    assert_int_equal(::symlink(target.c_str(), link.c_str()), 0);
+    expect_unsafe(link, my_rules(), "symbolic link");
+}
+
+void on_alarm(int /*sig*/) {}
+
+void refuses_fifo_promptly(void** state) {
+    const std::string path = dir_of(state) + "/fifo";
+    assert_int_equal(::mkfifo(path.c_str(), 0600), 0);
+    // Should the open block after all, SIGALRM (no SA_RESTART) interrupts it
+    // and the test fails instead of hanging.
+    struct sigaction sa {};
+    struct sigaction old {};
+    sa.sa_handler = on_alarm;
+    ::sigemptyset(&sa.sa_mask);
+    assert_int_equal(::sigaction(SIGALRM, &sa, &old), 0);
+    ::alarm(5);
+    const auto start = std::chrono::steady_clock::now();
+    auto r = pam_totp::safe_open_read(path, my_rules());
+    const auto elapsed = std::chrono::steady_clock::now() - start;
+    ::alarm(0);
+    ::sigaction(SIGALRM, &old, nullptr);
+    assert_true(elapsed < std::chrono::seconds(1));
+    assert_false(r.ok());
+    assert_int_equal(r.error().code, Errc::unsafe);
+    assert_non_null(std::strstr(r.error().message.c_str(), "not a regular file"));
+}
+
+void refuses_directory(void** state) {
+    const std::string path = dir_of(state) + "/adir";
+    make_dir(path, 0700);
+    expect_unsafe(path, my_rules(), "is a directory");
+}
+
+void refuses_wrong_owner(void** state) {
+    if (::geteuid() != 0) {
+        skip();
+    }
+    const std::string path = dir_of(state) + "/theirs";
+    write_file(path, "x");
+    assert_int_equal(::chown(path.c_str(), other_uid, other_uid), 0);
+    expect_unsafe(path, my_rules(), "owned by uid 65534");
+    // Owned by someone who is neither the named owner nor root.
+    expect_unsafe(path, FileRules{1000, true, 1024}, "owned by uid 65534");
+}
+
+void refuses_group_or_other_access(void** state) {
+    for (const mode_t mode : {0644, 0660, 0604, 0640, 0606, 0610, 0601}) {
+        const std::string path = dir_of(state) + "/mode" + std::to_string(mode);
+        write_file(path, "x", mode);
+        expect_unsafe(path, my_rules(), "group or others have access");
+        expect_unsafe(path, my_rules(), "chmod 600");
+    }
+    // The message shows the offending mode.
+    const std::string path = dir_of(state) + "/mode420";
+    auto r = pam_totp::safe_open_read(path, my_rules());
+    assert_false(r.ok());
+    assert_non_null(std::strstr(r.error().message.c_str(), "mode 0644"));
+}
+
+void refuses_oversize(void** state) {
+    const std::string path = dir_of(state) + "/big";
+    write_file(path, std::string(101, 'a'));
+    expect_unsafe(path, FileRules{::geteuid(), true, 100}, "too large");
+    // Exactly at the limit is fine.
+    assert_true(pam_totp::safe_open_read(path, FileRules{::geteuid(), true, 101}).ok());
+}
+
+void refuses_parent_writable_by_others(void** state) {
+    for (const mode_t mode : {0777, 0775, 0757}) {
+        const std::string sub = dir_of(state) + "/open" + std::to_string(mode);
+        make_dir(sub, mode);
+        write_file(sub + "/f", "x");
+        expect_unsafe(sub + "/f", my_rules(), "writable by group or others");
+        expect_unsafe(sub + "/f", my_rules(), sub.c_str());
+    }
+}
+
+void refuses_sticky_parent_not_owned_by_root(void** state) {
+    if (::geteuid() != 0) {
+        skip();
+    }
+    // Sticky only protects entries when the directory's owner is trusted.
+    const std::string sub = dir_of(state) + "/usersticky";
+    make_dir(sub, 01777);
+    write_file(sub + "/f", "x", 0600);
+    assert_int_equal(::chown(sub.c_str(), other_uid, other_uid), 0);
+    assert_int_equal(::chmod(sub.c_str(), 01777), 0);
+    expect_unsafe(sub + "/f", FileRules{other_uid, true, 1024}, "writable by group or others");
+}
+
+void refuses_parent_owned_by_other_user(void** state) {
+    if (::geteuid() != 0) {
+        skip();
+    }
+    const std::string sub = dir_of(state) + "/otherdir";
+    make_dir(sub, 0755);
+    write_file(sub + "/f", "x");
+    assert_int_equal(::chown(sub.c_str(), other_uid, other_uid), 0);
+    expect_unsafe(sub + "/f", my_rules(), "is owned by uid 65534, not by root");
+    // The same directory is fine for the user who owns it.
+    assert_true(pam_totp::safe_open_read(sub + "/f", FileRules{other_uid, true, 1024}).ok());
+}
+
+void read_bounded_limits(void** state) {
+    const std::string path = dir_of(state) + "/data";
+    std::string content(5000, 'z');
+    content[0] = 'a';
+    content[4999] = 'b';
+    write_file(path, content);
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+
+    auto exact = pam_totp::read_bounded(fd, 5000);
+    assert_true(exact.ok());
+    assert_int_equal(exact.value().size(), 5000);
+    assert_true(exact.value().view() == content);
+
+    // Reads from offset 0 whatever the file position.
+    assert_int_equal(::lseek(fd, 100, SEEK_SET), 100);
+    auto again = pam_totp::read_bounded(fd, 10000);
+    assert_true(again.ok());
+    assert_true(again.value().view() == content);
+
+    auto over = pam_totp::read_bounded(fd, 4999);
+    assert_false(over.ok());
+    assert_non_null(std::strstr(over.error().message.c_str(), "larger than 4999"));
+    assert_int_equal(::close(fd), 0);
+
+    const std::string empty = dir_of(state) + "/empty";
+    write_file(empty, "");
+    const int efd = ::open(empty.c_str(), O_RDONLY | O_CLOEXEC);
+    assert_true(efd >= 0);
+    auto none = pam_totp::read_bounded(efd, 0);
+    ::close(efd);
+    assert_true(none.ok());
+    assert_int_equal(none.value().size(), 0);
+}
+
+void read_bounded_notices_growth(void** state) {
+    // fstat says small, but the file holds more by the time it is read: the
+    // limit still holds (the buffer grows only up to max_size + 1).
+    const std::string path = dir_of(state) + "/grows";
+    write_file(path, "small");
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    write_file(path, std::string(20000, 'g'));  // same inode, O_TRUNC
+    auto r = pam_totp::read_bounded(fd, 10000);
+    auto ok = pam_totp::read_bounded(fd, 20000);
+    ::close(fd);
+    assert_false(r.ok());
+    assert_true(ok.ok());
+    assert_int_equal(ok.value().size(), 20000);
+}
+
+void safe_read_file_reports_path(void** state) {
+    const std::string path = dir_of(state) + "/bad";
+    write_file(path, "x", 0644);
+    auto r = pam_totp::safe_read_file(path, my_rules());
+    assert_false(r.ok());
+    assert_int_equal(r.error().code, Errc::unsafe);
+    assert_non_null(std::strstr(r.error().message.c_str(), path.c_str()));
+}
+
+void split_path_cases(void** /*state*/) {
+    auto a = pam_totp::split_path("/a/b/c");
+    assert_true(a.ok());
+    assert_string_equal(a.value().first.c_str(), "/a/b");
+    assert_string_equal(a.value().second.c_str(), "c");
+    auto b = pam_totp::split_path("/c");
+    assert_true(b.ok());
+    assert_string_equal(b.value().first.c_str(), "/");
+    assert_string_equal(b.value().second.c_str(), "c");
+    auto c = pam_totp::split_path("/a//c");
+    assert_true(c.ok());
+    assert_string_equal(c.value().first.c_str(), "/a");
+    assert_string_equal(c.value().second.c_str(), "c");
+    for (const char* bad : {"", "c", "a/b", "/a/b/", "/", "/a/..", "/a/."}) {
+        auto r = pam_totp::split_path(bad);
+        assert_false(r.ok());
+        assert_int_equal(r.error().code, Errc::invalid_argument);
+    }
+}
+
+}  // namespace
+
+int main() {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(accepts_good_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(accepts_file_of_the_named_owner, setup, teardown),
+        cmocka_unit_test_setup_teardown(accepts_good_file_under_sticky_root_dir, setup, teardown),
+        cmocka_unit_test_setup_teardown(accepts_symlinked_directory, setup, teardown),
+        cmocka_unit_test_setup_teardown(missing_file_is_not_found, setup, teardown),
+        cmocka_unit_test(relative_path_is_invalid),
+        cmocka_unit_test_setup_teardown(refuses_symlink_to_good_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(refuses_fifo_promptly, setup, teardown),
+        cmocka_unit_test_setup_teardown(refuses_directory, setup, teardown),
+        cmocka_unit_test_setup_teardown(refuses_wrong_owner, setup, teardown),
+        cmocka_unit_test_setup_teardown(refuses_group_or_other_access, setup, teardown),
+        cmocka_unit_test_setup_teardown(refuses_oversize, setup, teardown),
+        cmocka_unit_test_setup_teardown(refuses_parent_writable_by_others, setup, teardown),
+        cmocka_unit_test_setup_teardown(refuses_sticky_parent_not_owned_by_root, setup, teardown),
+        cmocka_unit_test_setup_teardown(refuses_parent_owned_by_other_user, setup, teardown),
+        cmocka_unit_test_setup_teardown(read_bounded_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(read_bounded_notices_growth, setup, teardown),
+        cmocka_unit_test_setup_teardown(safe_read_file_reports_path, setup, teardown),
+        cmocka_unit_test(split_path_cases),
+    };
+    return cmocka_run_group_tests_name("safe_file", tests, nullptr, nullptr);
+}
