@@ -37,15 +37,24 @@ CORE_SRCS := $(wildcard core/*.cpp)
 CORE_OBJS := $(CORE_SRCS:%.cpp=$(BUILD)/%.o)
 CORE_LIB  := $(BUILD)/libpamtotp_core.a
 
+MODULE     := $(BUILD)/pam_totp.so
+MODULE_SRCS := $(wildcard pam_module/*.cpp)
+MODULE_OBJS := $(MODULE_SRCS:%.cpp=$(BUILD)/%.o)
+
 UNIT_SRCS  := $(wildcard tests/unit/test_*.cpp)
 UNIT_BINS  := $(UNIT_SRCS:%.cpp=$(BUILD)/%)
 UNIT_HELP  := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.cpp))
 UNIT_HOBJS := $(UNIT_HELP:%.cpp=$(BUILD)/%.o)
 
-.PHONY: all check check-unit install clean
+PAM_TEST_SRCS := $(wildcard tests/pam/test_*.cpp)
+PAM_TEST_BINS := $(PAM_TEST_SRCS:%.cpp=$(BUILD)/%)
+PAM_TEST_HELP := $(filter-out $(PAM_TEST_SRCS),$(wildcard tests/pam/*.cpp))
+PAM_TEST_HOBJS := $(PAM_TEST_HELP:%.cpp=$(BUILD)/%.o)
+
+.PHONY: all check check-unit check-pam install clean
 .DELETE_ON_ERROR:
 
-all: $(CORE_LIB)
+all: $(CORE_LIB) $(MODULE)
 
 $(BUILD)/%.o: %.cpp
 	@mkdir -p $(@D)
@@ -56,18 +65,34 @@ $(CORE_LIB): $(CORE_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
+# -z defs: every symbol resolved at link time, so a missing library is a
+# build error here rather than a dlopen failure in sshd at login time.
+$(MODULE): $(MODULE_OBJS) $(CORE_LIB) pam_module/pam_totp.map
+	$(CXX) $(ALL_CXXFLAGS) -shared -o $@ $(MODULE_OBJS) $(CORE_LIB) $(ALL_LDFLAGS) \
+	  -Wl,-z,defs -Wl,--version-script=pam_module/pam_totp.map $(PAM_LIBS) $(CORE_LIBS)
+
 # --- tests -----------------------------------------------------------------
 
 $(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o $(UNIT_HOBJS) $(CORE_LIB)
 	$(CXX) $(ALL_CXXFLAGS) $^ -o $@ $(ALL_LDFLAGS) -lcmocka $(CORE_LIBS)
 
-check: check-unit
+$(BUILD)/tests/pam/test_%: $(BUILD)/tests/pam/test_%.o $(PAM_TEST_HOBJS) $(CORE_LIB)
+	$(CXX) $(ALL_CXXFLAGS) $^ -o $@ $(ALL_LDFLAGS) -lcmocka $(PAM_LIBS) $(CORE_LIBS) -ldl
+
+check: check-unit check-pam
 
 # Each cmocka binary runs from the tests/data directory's parent so that data
 # files are found by relative path; TESTS_DATA tells them where.
 check-unit: $(UNIT_BINS)
 	@set -e; total=0; for t in $(UNIT_BINS); do \
 	  echo "== $$t"; TESTS_DATA=$(CURDIR)/tests/data $$t; \
+	done
+
+# The module through the real libpam (pam_start_confdir). PAM_TOTP_MODULE
+# names the built module; the tests write their own service files.
+check-pam: $(PAM_TEST_BINS) $(MODULE)
+	@set -e; for t in $(PAM_TEST_BINS); do \
+	  echo "== $$t"; PAM_TOTP_MODULE=$(CURDIR)/$(MODULE) TESTS_DATA=$(CURDIR)/tests/data $$t; \
 	done
 
 # --- install ---------------------------------------------------------------
@@ -77,4 +102,4 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
--include $(CORE_OBJS:.o=.d) $(UNIT_BINS:=.d) $(UNIT_HOBJS:.o=.d)
+-include $(CORE_OBJS:.o=.d) $(MODULE_OBJS:.o=.d) $(UNIT_BINS:=.d) $(UNIT_HOBJS:.o=.d) $(PAM_TEST_BINS:=.d) $(PAM_TEST_HOBJS:.o=.d)

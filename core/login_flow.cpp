@@ -1,0 +1,375 @@
+#include "login_flow.h"
+
+#include <algorithm>
+#include <memory>
+#include <string>
+
+#include "kv_format.h"
+#include "path_template.h"
+#include "rate_limit.h"
+#include "recovery.h"
+#include "secret_file.h"
+#include "totp.h"
+
+namespace pam_totp {
+namespace {
+
+// Longer answers are not looked at: no code or password+code is this long.
+constexpr std::size_t max_answer = 1024;
+// A recovery code as printed, "XXXX-XXXX-XXXX", when it ends a password.
+constexpr std::size_t printed_recovery_length = recovery_code_chars + 2;
+
+bool all_digits(std::string_view s) noexcept {
+    return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// True when the template reads the home directory (~ or %h), so the file is
+// the user's own and is read with the user's file-system identity.
+bool template_uses_home(std::string_view templ) noexcept {
+    if (!templ.empty() && templ.front() == '~') {
+        return true;
+    }
+    for (std::size_t i = 0; i + 1 < templ.size(); ++i) {
+        if (templ[i] == '%') {
+            if (templ[i + 1] == 'h') {
+                return true;
+            }
+            ++i;  // skip the escaped character ("%%h" is a literal "%h")
+        }
+    }
+    return false;
+}
+
+std::string who(const std::optional<Account>& acct) {
+    return acct ? "user " + acct->name : std::string("unknown user");
+}
+
+std::string plural(std::size_t n, const char* word) {
+    return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
+}
+
+std::string duration_words(std::time_t secs) {
+    if (secs < 120) {
+        return plural(static_cast<std::size_t>(std::max<std::time_t>(secs, 1)), "second");
+    }
+    if (secs < 2 * 3600) {
+        return plural(static_cast<std::size_t>((secs + 59) / 60), "minute");
+    }
+    return plural(static_cast<std::size_t>((secs + 3599) / 3600), "hour");
+}
+
+// What the user typed, split into the code and (with forward_pass or a
+// PAM_AUTHTOK carrying password+code) the password in front of it.
+struct Answer {
+    SecureBuffer code;
+    std::optional<SecureBuffer> password;
+};
+
+// Plain prompt: the whole answer is the code.
+Answer whole_answer(SecureBuffer typed) { return Answer{std::move(typed), std::nullopt}; }
+
+// password+code: the last `digits` characters when they are digits, else a
+// printed recovery code at the end, else (a bare recovery code) the whole.
+std::optional<Answer> split_answer(const SecureBuffer& typed, unsigned digits, bool allow_recovery) {
+    const std::string_view text = typed.view();
+    if (text.size() >= digits && all_digits(text.substr(text.size() - digits))) {
+        const std::size_t cut = text.size() - digits;
+        return Answer{SecureBuffer(text.substr(cut)), SecureBuffer(text.substr(0, cut))};
+    }
+    if (allow_recovery && text.size() >= printed_recovery_length) {
+        const std::size_t cut = text.size() - printed_recovery_length;
+        const std::string_view tail = text.substr(cut);
+        if (tail[4] == '-' && tail[9] == '-' && looks_like_recovery_code(tail)) {
+            return Answer{SecureBuffer(tail), SecureBuffer(text.substr(0, cut))};
+        }
+    }
+    if (allow_recovery && looks_like_recovery_code(text)) {
+        return Answer{typed.clone(), std::nullopt};
+    }
+    return std::nullopt;
+}
+
+class Login {
+  public:
+    Login(LoginIo& io, const ModuleOptions& opts, StateStore& store) : m_io(io), m_opts(opts), m_store(store) {}
+
+    LoginOutcome run();
+
+  private:
+    enum class Check { accepted, rejected, locked, error };
+
+    bool load_secret();
+    std::unique_ptr<StateTransaction> begin_state();
+    bool locked_out(const UserState& state, std::time_t now);
+    bool precheck_lockout();
+    Check check(const SecureBuffer& code);
+    bool accept(const Answer& answer);
+
+    void log(LogLevel level, const std::string& msg) { m_io.log(level, who(m_acct) + ": " + msg); }
+    void debug(const std::string& msg) {
+        if (m_opts.debug) {
+            log(LogLevel::debug, msg);
+        }
+    }
+
+    LoginIo& m_io;
+    const ModuleOptions& m_opts;
+    StateStore& m_store;
+    std::optional<Account> m_acct;
+    std::optional<SecretFile> m_secret;
+    bool m_secret_missing = false;
+};
+
+// Reads and parses the secret file. False only for "missing" (m_secret_missing
+// set); every other problem leaves m_secret empty, so the login is denied
+// after the prompt and nothing in the reply tells enrolled users apart.
+bool Login::load_secret() {
+    if (!m_acct) {
+        log(LogLevel::notice, "no such account; denying");
+        return true;
+    }
+    auto path = expand_path_template(m_opts.secret, m_acct->name, m_acct->home);
+    if (!path) {
+        log(LogLevel::err, "cannot build the secret file path: " + path.error().message);
+        return true;
+    }
+    const FileRules rules{m_acct->uid, true, max_file_size};
+    auto text = m_io.read_secret(path.value(), rules, template_uses_home(m_opts.secret));
+    if (!text) {
+        if (text.error().code == Errc::not_found) {
+            m_secret_missing = true;
+            return false;
+        }
+        log(LogLevel::err, "refusing secret file: " + text.error().message);
+        return true;
+    }
+    auto parsed = parse_secret_file(text.value().view());
+    if (!parsed) {
+        log(LogLevel::err, "malformed secret file " + path.value() + ": " + parsed.error().message);
+        return true;
+    }
+    m_secret = std::move(parsed).value();
+    debug("secret file " + path.value() + " read");
+    return true;
+}
+
+// Locks and reads the user's state, bound to the current enrollment.
+std::unique_ptr<StateTransaction> Login::begin_state() {
+    auto tx = m_store.begin(m_acct->name);
+    if (!tx) {
+        log(LogLevel::err, "cannot use the state in " + m_opts.state_dir + ": " + tx.error().message +
+                               "; denying (replay protection cannot be skipped)");
+        return nullptr;
+    }
+    rebind_user_state(tx.value()->state(), m_secret->enrollment_id);
+    return std::move(tx).value();
+}
+
+// True (and the user told, and it logged) while code entry is locked.
+bool Login::locked_out(const UserState& state, std::time_t now) {
+    if (!is_locked(state, now)) {
+        return false;
+    }
+    const std::time_t left = lock_remaining(state, now);
+    log(LogLevel::notice, "code entry locked for " + std::to_string(left) + " more seconds; denying");
+    m_io.tell("Too many wrong codes. Code entry is locked for " + duration_words(left) + "; try again later.", true);
+    return true;
+}
+
+// Before prompting: a locked-out user is told so and not asked for a code.
+// Returns false when the login must stop here.
+bool Login::precheck_lockout() {
+    const auto tx = begin_state();
+    return tx != nullptr && !locked_out(tx->state(), m_io.now());
+}
+
+// Checks one code under the state lock and records the outcome durably.
+Login::Check Login::check(const SecureBuffer& code) {
+    const auto tx = begin_state();
+    if (tx == nullptr) {
+        return Check::error;
+    }
+    StateTransaction& t = *tx;
+    UserState& state = t.state();
+    const std::time_t now = m_io.now();
+    if (locked_out(state, now)) {
+        return Check::locked;
+    }
+
+    const SecretFile& secret = *m_secret;
+    const std::string_view typed = code.view();
+    bool accepted = false;
+    std::string what = "wrong code";
+    std::string user_hint;
+    std::optional<std::size_t> recovery_left;
+
+    if (typed.size() == secret.params.digits && all_digits(typed)) {
+        // A TOTP-shaped answer only ever reaches the HMAC, never the slow hash.
+        const unsigned window = m_opts.window.value_or(secret.window.value_or(default_window));
+        auto verdict = totp_verify(secret.key, secret.params, typed, now, window, state.last_step);
+        if (!verdict) {
+            log(LogLevel::err, "cannot verify the code: " + verdict.error().message + "; denying");
+            return Check::error;
+        }
+        if (verdict.value().outcome == TotpOutcome::accepted) {
+            state.last_step = verdict.value().step;
+            accepted = true;
+            what = "code accepted";
+        } else if (verdict.value().outcome == TotpOutcome::replayed) {
+            what = "code already used (replay refused)";
+            user_hint = "That code was already used. Wait for the next code from your app.";
+        }
+    } else if (!m_opts.no_recovery && looks_like_recovery_code(typed)) {
+        auto canonical = normalise_recovery_code(typed);
+        if (canonical) {
+            auto idx = find_recovery_code(canonical.value(), secret.recovery_hashes, state.used_recovery);
+            if (!idx) {
+                log(LogLevel::err, "cannot check the recovery code: " + idx.error().message + "; denying");
+                return Check::error;
+            }
+            if (idx.value() >= 0) {
+                state.used_recovery.push_back(
+                    recovery_code_id(secret.recovery_hashes[static_cast<std::size_t>(idx.value())]));
+                accepted = true;
+                what = "recovery code accepted";
+                std::size_t left = 0;
+                for (const auto& h : secret.recovery_hashes) {
+                    const auto id = recovery_code_id(h);
+                    if (std::find(state.used_recovery.begin(), state.used_recovery.end(), id) ==
+                        state.used_recovery.end()) {
+                        ++left;
+                    }
+                }
+                recovery_left = left;
+            } else {
+                what = "wrong or used recovery code";
+            }
+        }
+    } else if (m_opts.no_recovery && looks_like_recovery_code(typed)) {
+        what = "recovery code refused (no_recovery)";
+    }
+
+    if (accepted) {
+        record_success(state);
+        if (Status st = t.commit(); !st) {
+            // Not recorded means it could be used again: deny.
+            log(LogLevel::err, "cannot record the login in " + m_opts.state_dir + ": " + st.error().message +
+                                   "; denying");
+            return Check::error;
+        }
+        log(LogLevel::info, what);
+        if (recovery_left) {
+            std::string msg = "Recovery code accepted; " + plural(*recovery_left, "recovery code") + " left.";
+            if (*recovery_left <= 3) {
+                msg += " Run totp-enroll --new-recovery-codes to get new ones.";
+            }
+            m_io.tell(msg, false);
+        }
+        return Check::accepted;
+    }
+
+    const bool locked_now = record_failure(state, m_opts.rate, now);
+    if (Status st = t.commit(); !st) {
+        log(LogLevel::err, "cannot record the failed attempt in " + m_opts.state_dir + ": " + st.error().message);
+    }
+    log(LogLevel::notice, what + " (" + std::to_string(state.failures.size()) + " of " +
+                              std::to_string(m_opts.rate.deny) + " failures within " +
+                              std::to_string(m_opts.rate.fail_interval) + " s)");
+    if (locked_now) {
+        const std::time_t left = lock_remaining(state, now);
+        log(LogLevel::warning, "too many wrong codes: code entry locked for " + std::to_string(left) +
+                                   " seconds (lockout " + std::to_string(state.lockouts) + " in a row)");
+        m_io.tell("Too many wrong codes. Code entry is locked for " + duration_words(left) + ".", true);
+    } else if (!user_hint.empty()) {
+        m_io.tell(user_hint, true);
+    }
+    return Check::rejected;
+}
+
+// Checks an answer; on success hands the password part on as PAM_AUTHTOK.
+bool Login::accept(const Answer& answer) {
+    if (!m_secret) {
+        return false;
+    }
+    if (check(answer.code) != Check::accepted) {
+        return false;
+    }
+    if (answer.password && !answer.password->empty()) {
+        if (Status st = m_io.set_authtok(*answer.password); !st) {
+            log(LogLevel::err, "cannot pass the password on: " + st.error().message + "; denying");
+            return false;
+        }
+    }
+    return true;
+}
+
+LoginOutcome Login::run() {
+    LoginOutcome outcome = LoginOutcome::denied;  // the one way out is a checked, recorded code
+    m_acct = m_io.account();
+    if (!load_secret()) {
+        if (m_opts.nullok) {
+            debug("no secret file; nullok: ignoring this module");
+            return LoginOutcome::ignore;
+        }
+        log(LogLevel::notice, "no secret file (not enrolled; run totp-enroll); denying");
+    }
+    if (m_secret && !precheck_lockout()) {
+        return outcome;
+    }
+    const unsigned digits = m_secret ? m_secret->params.digits : 6;
+    const bool allow_recovery = !m_opts.no_recovery;
+
+    // try_first_pass / use_first_pass: an earlier module's answer may carry the code.
+    if (m_opts.first_pass != FirstPass::none) {
+        if (auto tok = m_io.authtok(); tok && !tok->empty() && tok->size() <= max_answer) {
+            if (auto answer = split_answer(*tok, digits, allow_recovery)) {
+                if (accept(*answer)) {
+                    outcome = LoginOutcome::success;
+                }
+                if (outcome == LoginOutcome::success || m_opts.first_pass == FirstPass::use) {
+                    return outcome;
+                }
+            }
+        }
+        if (m_opts.first_pass == FirstPass::use) {
+            log(LogLevel::notice, "use_first_pass: no code in the previous password; denying");
+            return outcome;
+        }
+    }
+
+    const std::string prompt = m_opts.forward_pass ? "Password & verification code: " : m_opts.prompt;
+    auto typed = m_io.ask(prompt, m_opts.echo_code && !m_opts.forward_pass);
+    if (!typed) {
+        log(LogLevel::err, "conversation failed: " + typed.error().message + "; denying");
+        return outcome;
+    }
+    if (typed.value().size() > max_answer) {
+        log(LogLevel::notice, "answer longer than " + std::to_string(max_answer) + " bytes; denying");
+        return outcome;
+    }
+    std::optional<Answer> answer;
+    if (m_opts.forward_pass) {
+        answer = split_answer(typed.value(), digits, allow_recovery);
+        if (!answer) {
+            answer = whole_answer(std::move(typed).value());  // counted as a wrong code below
+        }
+    } else {
+        answer = whole_answer(std::move(typed).value());
+    }
+    if (!m_secret) {
+        return outcome;  // asked only so that the reply reveals nothing; the reason is logged
+    }
+    if (accept(*answer)) {
+        outcome = LoginOutcome::success;
+    }
+    return outcome;
+}
+
+}  // namespace
+
+LoginOutcome run_login(LoginIo& io, const ModuleOptions& opts, StateStore& store) {
+    Login login(io, opts, store);
+    return login.run();
+}
+
+}  // namespace pam_totp

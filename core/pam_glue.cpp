@@ -1,0 +1,159 @@
+#include "pam_glue.h"
+
+#include <pwd.h>
+#include <security/pam_modutil.h>
+#include <string.h>  // explicit_bzero
+#include <unistd.h>
+
+#include <array>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <string>
+
+#include "login_flow.h"
+#include "module_options.h"
+#include "path_template.h"
+#include "state_store.h"
+
+namespace pam_totp {
+namespace {
+
+// Wipes and frees a string libpam allocated (a conversation reply).
+void wipe_free(char* p) noexcept {
+    if (p != nullptr) {
+        ::explicit_bzero(p, std::strlen(p));
+        std::free(p);  // NOLINT(cppcoreguidelines-no-malloc): allocated by the application's conversation
+    }
+}
+
+class PamIo final : public LoginIo {
+  public:
+    PamIo(pam_handle_t* pamh, int flags) : m_pamh(pamh), m_silent((flags & PAM_SILENT) != 0) {}
+
+    Result<SecureBuffer> ask(std::string_view prompt, bool echo) override {
+        char* reply = nullptr;
+        const std::string text(prompt);
+        const int rc = ::pam_prompt(m_pamh, echo ? PAM_PROMPT_ECHO_ON : PAM_PROMPT_ECHO_OFF, &reply, "%s",
+                                    text.c_str());
+        if (rc != PAM_SUCCESS) {
+            wipe_free(reply);
+            return make_error(Errc::io, std::string("pam_prompt: ") + ::pam_strerror(m_pamh, rc));
+        }
+        if (reply == nullptr) {
+            return SecureBuffer();
+        }
+        SecureBuffer answer(reply, std::strlen(reply));
+        wipe_free(reply);
+        return answer;
+    }
+
+    void tell(std::string_view message, bool is_error) override {
+        if (m_silent) {
+            return;
+        }
+        const std::string text(message);
+        // A failing conversation only loses the hint; the outcome stands.
+        if (is_error) {
+            (void)::pam_error(m_pamh, "%s", text.c_str());
+        } else {
+            (void)::pam_info(m_pamh, "%s", text.c_str());
+        }
+    }
+
+    void log(LogLevel level, std::string_view message) override {
+        const std::string text(message);
+        ::pam_syslog(m_pamh, static_cast<int>(level), "%s", text.c_str());
+    }
+
+    std::optional<Account> account() override {
+        const char* user = nullptr;
+        if (::pam_get_user(m_pamh, &user, nullptr) != PAM_SUCCESS || user == nullptr) {
+            return std::nullopt;
+        }
+        if (Status st = validate_user_name(user); !st) {
+            ::pam_syslog(m_pamh, LOG_ERR, "refusing user name: %s", st.error().message.c_str());
+            return std::nullopt;
+        }
+        m_pw = ::pam_modutil_getpwnam(m_pamh, user);
+        if (m_pw == nullptr) {
+            return std::nullopt;
+        }
+        return Account{m_pw->pw_name, m_pw->pw_dir != nullptr ? m_pw->pw_dir : "", m_pw->pw_uid, m_pw->pw_gid};
+    }
+
+    Result<SecureBuffer> read_secret(const std::string& path, const FileRules& rules, bool as_user) override {
+        if (!as_user || ::geteuid() != 0 || m_pw == nullptr) {
+            return safe_read_file(path, rules);
+        }
+        // Read a file in the home with the user's file-system identity, so
+        // that root's privilege cannot be turned against files the user
+        // could not read (NFS root-squash homes, hard links).
+        // PAM_MODUTIL_DEF_PRIVS, spelled out: its -1 initialisers narrow in C++.
+        std::array<gid_t, PAM_MODUTIL_NGROUPS> groups{};
+        pam_modutil_privs privs{groups.data(), PAM_MODUTIL_NGROUPS, 0, static_cast<gid_t>(-1), static_cast<uid_t>(-1), 0};
+        if (::pam_modutil_drop_priv(m_pamh, &privs, m_pw) != 0) {
+            return make_error(Errc::permission, "cannot switch to the user's file-system identity");
+        }
+        auto result = safe_read_file(path, rules);
+        if (::pam_modutil_regain_priv(m_pamh, &privs) != 0) {
+            // Whatever was read, this process is in an unknown state: deny.
+            return make_error(Errc::permission, "cannot restore the file-system identity");
+        }
+        return result;
+    }
+
+    std::optional<SecureBuffer> authtok() override {
+        const void* item = nullptr;
+        if (::pam_get_item(m_pamh, PAM_AUTHTOK, &item) != PAM_SUCCESS || item == nullptr) {
+            return std::nullopt;
+        }
+        const auto* text = static_cast<const char*>(item);
+        return SecureBuffer(text, std::strlen(text));
+    }
+
+    Status set_authtok(const SecureBuffer& value) override {
+        SecureBuffer text = value.clone();
+        text.append("", 1);  // NUL-terminated for libpam, which copies it
+        const int rc = ::pam_set_item(m_pamh, PAM_AUTHTOK, text.chars());
+        if (rc != PAM_SUCCESS) {
+            return make_error(Errc::io, std::string("pam_set_item(PAM_AUTHTOK): ") + ::pam_strerror(m_pamh, rc));
+        }
+        return {};
+    }
+
+    std::time_t now() override { return ::time(nullptr); }
+
+  private:
+    pam_handle_t* m_pamh;
+    bool m_silent;
+    const struct passwd* m_pw = nullptr;  // owned by libpam's data for this handle
+};
+
+}  // namespace
+
+int pam_authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
+    int rc = PAM_AUTH_ERR;
+    const auto opts = parse_module_options(argc, argv);
+    if (!opts) {
+        ::pam_syslog(pamh, LOG_ERR, "%s; denying (fix the PAM configuration)", opts.error().message.c_str());
+        return rc;
+    }
+    PamIo io(pamh, flags);
+    // State files belong to root: the module runs as root in every login
+    // service; a caller that is not root cannot update them and is denied.
+    FileStateStore store(opts.value().state_dir, 0);
+    switch (run_login(io, opts.value(), store)) {
+        case LoginOutcome::success:
+            rc = PAM_SUCCESS;
+            break;
+        case LoginOutcome::ignore:
+            rc = PAM_IGNORE;
+            break;
+        case LoginOutcome::denied:
+            break;
+    }
+    return rc;
+}
+
+}  // namespace pam_totp
