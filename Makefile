@@ -51,7 +51,7 @@ PAM_TEST_BINS := $(PAM_TEST_SRCS:%.cpp=$(BUILD)/%)
 PAM_TEST_HELP := $(filter-out $(PAM_TEST_SRCS),$(wildcard tests/pam/*.cpp))
 PAM_TEST_HOBJS := $(PAM_TEST_HELP:%.cpp=$(BUILD)/%.o)
 
-.PHONY: all check check-unit check-pam install clean
+.PHONY: all check check-unit check-pam check-install install clean
 .DELETE_ON_ERROR:
 
 all: $(CORE_LIB) $(MODULE)
@@ -79,7 +79,13 @@ $(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o $(UNIT_HOBJS) $(CORE_LI
 $(BUILD)/tests/pam/test_%: $(BUILD)/tests/pam/test_%.o $(PAM_TEST_HOBJS) $(CORE_LIB)
 	$(CXX) $(ALL_CXXFLAGS) $^ -o $@ $(ALL_LDFLAGS) -lcmocka $(PAM_LIBS) $(CORE_LIBS) -ldl
 
-check: check-unit check-pam
+check: check-unit check-pam check-install
+
+check-install: all
+	@echo "== make install"; sh tests/build/check-install.sh $(BUILD)
+
+print-%:
+	@echo $($*)
 
 # Each cmocka binary runs from the tests/data directory's parent so that data
 # files are found by relative path; TESTS_DATA tells them where.
@@ -97,7 +103,18 @@ check-pam: $(PAM_TEST_BINS) $(MODULE)
 
 # --- install ---------------------------------------------------------------
 
+MAN_PAGES := $(wildcard man/*.1 man/*.5 man/*.8)
+
+# The module is installed 0644 like every module in the PAM directory; the
+# state directory is created by the module itself (root, 0700) when missing.
 install: all
+	install -d $(DESTDIR)$(PAMDIR)
+	install -m 0644 $(MODULE) $(DESTDIR)$(PAMDIR)/pam_totp.so
+	@set -e; for m in $(MAN_PAGES); do \
+	  sec=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$sec; \
+	  echo "install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$sec/"; \
+	  install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$sec/; \
+	done
 
 clean:
 	rm -rf $(BUILD)
