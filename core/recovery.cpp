@@ -3,6 +3,7 @@
 #include <crypt.h>
 #include <string.h>  // explicit_bzero
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -30,39 +31,50 @@ constexpr char ascii_upper(char c) noexcept {
     return c;
 }
 
+bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+
 // The one parser behind normalise_recovery_code and looks_like_recovery_code:
-// calls put(index, symbol) for each canonical symbol and returns true when
-// `typed` is exactly recovery_code_chars symbols, ignoring spaces and dashes.
+// calls put(index, symbol) for each canonical symbol and returns the number
+// of symbols when `typed`, ignoring spaces and dashes, is either
+// recovery_code_chars symbols of the alphabet or legacy_code_digits digits
+// (a scratch code imported from google-authenticator); 0 otherwise.
 template <typename Put>
-bool canonicalise(std::string_view typed, Put&& put) noexcept {
+std::size_t canonicalise(std::string_view typed, Put&& put) noexcept {
     if (typed.size() > max_typed_length) {
-        return false;
+        return 0;
     }
     std::size_t count = 0;
+    std::size_t digits = 0;
+    bool alphabet_only = true;
     for (const char raw : typed) {
         if (raw == ' ' || raw == '-') {
             continue;
         }
         const char c = ascii_upper(raw);
-        if (!in_alphabet(c) || count == recovery_code_chars) {
-            return false;
+        const bool digit = is_digit(c);
+        if ((!in_alphabet(c) && !digit) || count == recovery_code_chars) {
+            return 0;
         }
+        alphabet_only = alphabet_only && in_alphabet(c);
+        digits += digit ? 1 : 0;
         put(count, c);
         ++count;
     }
-    return count == recovery_code_chars;
+    if (count == recovery_code_chars && alphabet_only) {
+        return count;
+    }
+    if (count == legacy_code_digits && digits == count) {
+        return count;
+    }
+    return 0;
 }
 
 bool is_canonical(const SecureBuffer& code) noexcept {
-    if (code.size() != recovery_code_chars) {
-        return false;
+    const std::string_view v = code.view();
+    if (v.size() == legacy_code_digits) {
+        return std::all_of(v.begin(), v.end(), is_digit);
     }
-    for (const char c : code.view()) {
-        if (!in_alphabet(c)) {
-            return false;
-        }
-    }
-    return true;
+    return v.size() == recovery_code_chars && std::all_of(v.begin(), v.end(), in_alphabet);
 }
 
 // libxcrypt's working area (32 KiB: too big for a PAM application's stack).
@@ -124,10 +136,11 @@ Result<SecureBuffer> generate_recovery_code() {
 Result<SecureBuffer> normalise_recovery_code(std::string_view typed) {
     SecureBuffer out(recovery_code_chars);
     std::uint8_t* const dst = out.data();
-    const bool ok = canonicalise(typed, [dst](std::size_t i, char c) noexcept {
+    const std::size_t n = canonicalise(typed, [dst](std::size_t i, char c) noexcept {
         dst[i] = static_cast<std::uint8_t>(c);
     });
-    if (!ok) {
+    out.truncate(n);
+    if (n == 0) {
         // The typed text is (close to) a secret: the message does not repeat it.
         return make_error(Errc::format, "not a recovery code");
     }
@@ -135,7 +148,7 @@ Result<SecureBuffer> normalise_recovery_code(std::string_view typed) {
 }
 
 bool looks_like_recovery_code(std::string_view typed) noexcept {
-    return canonicalise(typed, [](std::size_t, char) noexcept {});
+    return canonicalise(typed, [](std::size_t, char) noexcept {}) != 0;
 }
 
 Result<std::string> hash_recovery_code(const SecureBuffer& canonical) {

@@ -16,11 +16,16 @@ namespace pam_totp {
 inline constexpr std::string_view recovery_alphabet = "23456789ABCDEFGHJKMNPQRSTUVWXYZ";
 inline constexpr std::size_t recovery_code_chars = 12;  // 12 * log2(31) = 59.4 bits
 
+// google-authenticator's scratch codes are 8 digits; imported ones stay
+// valid as recovery codes (26.6 bits each, guarded by the same lockout).
+inline constexpr std::size_t legacy_code_digits = 8;
+
 // A new code, "XXXX-XXXX-XXXX".
 Result<SecureBuffer> generate_recovery_code();
 
 // What a person typed -> the canonical 12 symbols (upper case; spaces and
-// dashes dropped). Errc::format when it cannot be a recovery code.
+// dashes dropped), or the 8 digits of an imported scratch code. Errc::format
+// when it cannot be a recovery code.
 Result<SecureBuffer> normalise_recovery_code(std::string_view typed);
 
 // True when `typed` could be a recovery code at all (cheap, no hashing).

@@ -72,6 +72,8 @@ std::string join(const std::string& dir, const std::string& name) {
 // Resolves `dir` (symlinks allowed there, as OpenSSH allows a home reached
 // through one) and opens it by walking down from "/" without following
 // anything, checking each directory on the way.
+}  // namespace
+
 Result<UniqueFd> open_checked_directory(const std::string& path, const std::string& dir, uid_t owner) {
     char resolved_buf[PATH_MAX];
     if (::realpath(dir.c_str(), resolved_buf) == nullptr) {
@@ -130,6 +132,8 @@ Result<UniqueFd> open_checked_directory(const std::string& path, const std::stri
     }
     return cur;
 }
+
+namespace {
 
 // The checks on the file itself, after it is open.
 Status check_file(const struct stat& st, const std::string& path, const FileRules& rules) {
@@ -304,7 +308,17 @@ Status atomic_replace(const std::string& path, std::string_view content, const R
         }
         return make_error(code, path + ": cannot open the directory: " + errno_message(dir, err));
     }
+    return atomic_replace_at(dirfd.get(), name, path, content, options);
+}
 
+Status atomic_replace_at(int dir_fd, const std::string& name, const std::string& path, std::string_view content,
+                         const ReplaceOptions& options) {
+    // The caller's fd may be O_PATH; fsync needs one opened for reading.
+    const UniqueFd dirfd(::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dirfd.valid()) {
+        const int err = errno;
+        return make_error(errc_for(err), path + ": cannot open the directory: " + errno_message(path, err));
+    }
     std::string temp;
     UniqueFd fd;
     for (int attempt = 0; attempt < temp_name_attempts && !fd.valid(); ++attempt) {
@@ -317,7 +331,7 @@ Status atomic_replace(const std::string& path, std::string_view content, const R
         if (!fd.valid() && errno != EEXIST) {
             const int err = errno;
             return make_error(errc_for(err), path + ": cannot create a temporary file: " +
-                                                 errno_message(join(dir, temp), err) + space_hint(err));
+                                                 errno_message("temporary file " + temp, err) + space_hint(err));
         }
     }
     if (!fd.valid()) {
@@ -327,7 +341,7 @@ Status atomic_replace(const std::string& path, std::string_view content, const R
     // From here on every failure removes the temp file; the old file is untouched.
     const auto fail = [&](const std::string& step, int err) -> Status {
         ::unlinkat(dirfd.get(), temp.c_str(), 0);
-        return make_error(errc_for(err), path + ": " + step + " failed: " + errno_message(join(dir, temp), err) +
+        return make_error(errc_for(err), path + ": " + step + " failed: " + errno_message("temporary file " + temp, err) +
                                              space_hint(err));
     };
 
@@ -366,7 +380,7 @@ Status atomic_replace(const std::string& path, std::string_view content, const R
     if (::fsync(dirfd.get()) != 0) {
         const int err = errno;
         return make_error(Errc::io, path + ": replaced, but the directory fsync failed: " +
-                                        errno_message(dir, err) + space_hint(err));
+                                        errno_message("directory", err) + space_hint(err));
     }
     return {};
 }

@@ -58,6 +58,19 @@ struct ReplaceOptions {
 // write or fsync).
 Status atomic_replace(const std::string& path, std::string_view content, const ReplaceOptions& options);
 
+// As atomic_replace, for `name` inside the directory `dir_fd` (which may be
+// an O_PATH descriptor from open_checked_directory); `path` names the file
+// in messages.
+Status atomic_replace_at(int dir_fd, const std::string& name, const std::string& path, std::string_view content,
+                         const ReplaceOptions& options);
+
+// Opens directory `dir` (symlinks resolved first, as OpenSSH allows a home
+// reached through one) by walking down from "/" with O_NOFOLLOW, checking
+// that every directory on the way is owned by root or `owner` and not
+// writable by others unless root-owned and sticky. Returns an O_PATH fd.
+// `path` (the file the caller is after) names the problem in messages.
+Result<UniqueFd> open_checked_directory(const std::string& path, const std::string& dir, uid_t owner);
+
 // Splits "/a/b/c" into "/a/b" and "c"; errors for relative paths, a trailing
 // slash, or an empty name.
 Result<std::pair<std::string, std::string>> split_path(const std::string& path);

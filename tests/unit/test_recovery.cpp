@@ -108,6 +108,10 @@ void normalise_refuses_what_is_not_a_code(void** /*state*/) {
         std::string_view("ABCD-EFGH-\0JKMN", 15),  // NUL inside
         "ABCD_EFGH_JKMN",         // wrong separator
         "123456",                 // a TOTP code
+        "1234567",                // 7 digits
+        "123456789",              // 9 digits
+        "1234567A",               // 8, not all digits
+        "ABCD-EFGH-1234",         // 12, with 0/1-free digits but a 1
         long300,                  // far too long
     };
     for (const std::string_view v : refused) {
@@ -187,6 +191,22 @@ void id_is_the_setting(void** /*state*/) {
     assert_true(id.find('$', 3) != std::string::npos);
 }
 
+// Scratch codes imported from google-authenticator: 8 digits, 0 and 1 included.
+void legacy_scratch_codes(void** /*state*/) {
+    for (const char* typed : {"12345678", "1234 5678", "1234-5678", "01020304"}) {
+        assert_true(pam_totp::looks_like_recovery_code(typed));
+        auto n = pam_totp::normalise_recovery_code(typed);
+        assert_true(n.ok());
+        assert_int_equal(n.value().size(), pam_totp::legacy_code_digits);
+    }
+    assert_true(pam_totp::normalise_recovery_code("1234 5678").value().view() == "12345678");
+    auto hash = pam_totp::hash_recovery_code(SecureBuffer(std::string_view("12345678")));
+    assert_true(hash.ok());
+    const std::vector<std::string> hashes{hash.value()};
+    assert_int_equal(pam_totp::find_recovery_code(canonical("1234-5678"), hashes, {}).value(), 0);
+    assert_int_equal(pam_totp::find_recovery_code(canonical("12345679"), hashes, {}).value(), -1);
+}
+
 void bad_inputs_are_errors(void** /*state*/) {
     // Not canonical: callers must normalise first.
     auto h = pam_totp::hash_recovery_code(SecureBuffer("abcd-efgh-jkmn"));
@@ -216,6 +236,7 @@ int main() {
         cmocka_unit_test(hash_verifies_and_rejects),
         cmocka_unit_test(used_code_is_refused),
         cmocka_unit_test(id_is_the_setting),
+        cmocka_unit_test(legacy_scratch_codes),
         cmocka_unit_test(bad_inputs_are_errors),
     };
     return cmocka_run_group_tests_name("recovery", tests, nullptr, nullptr);
