@@ -22,14 +22,14 @@ OPT       ?= -O2 -g
 CXXFLAGS  ?=
 LDFLAGS   ?=
 ALL_CXXFLAGS := $(CXXSTD) $(OPT) $(WARNINGS) $(HARDEN) -fvisibility=hidden -I. $(CXXFLAGS)
-ALL_LDFLAGS  := -Wl,-z,relro,-z,now $(LDFLAGS)
+ALL_LDFLAGS  := -Wl,-z,relro,-z,now -Wl,--as-needed $(LDFLAGS)
 
 ifeq ($(SANITIZE),1)
 ALL_CXXFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 ALL_LDFLAGS  += -fsanitize=address,undefined
 endif
 
-CORE_LIBS := -loath -lcrypt
+CORE_LIBS := -loath -lcrypt -lqrencode
 PAM_LIBS  := -lpam
 
 BUILD     := build
@@ -40,6 +40,10 @@ CORE_LIB  := $(BUILD)/libpamtotp_core.a
 MODULE     := $(BUILD)/pam_totp.so
 MODULE_SRCS := $(wildcard pam_module/*.cpp)
 MODULE_OBJS := $(MODULE_SRCS:%.cpp=$(BUILD)/%.o)
+
+ENROLL     := $(BUILD)/totp-enroll
+ENROLL_SRCS := $(wildcard enroll_tool/*.cpp)
+ENROLL_OBJS := $(ENROLL_SRCS:%.cpp=$(BUILD)/%.o)
 
 UNIT_SRCS  := $(wildcard tests/unit/test_*.cpp)
 UNIT_BINS  := $(UNIT_SRCS:%.cpp=$(BUILD)/%)
@@ -54,7 +58,7 @@ PAM_TEST_HOBJS := $(PAM_TEST_HELP:%.cpp=$(BUILD)/%.o)
 .PHONY: all check check-unit check-pam check-install install clean
 .DELETE_ON_ERROR:
 
-all: $(CORE_LIB) $(MODULE)
+all: $(CORE_LIB) $(MODULE) $(ENROLL)
 
 $(BUILD)/%.o: %.cpp
 	@mkdir -p $(@D)
@@ -70,6 +74,9 @@ $(CORE_LIB): $(CORE_OBJS)
 $(MODULE): $(MODULE_OBJS) $(CORE_LIB) pam_module/pam_totp.map
 	$(CXX) $(ALL_CXXFLAGS) -shared -o $@ $(MODULE_OBJS) $(CORE_LIB) $(ALL_LDFLAGS) \
 	  -Wl,-z,defs -Wl,--version-script=pam_module/pam_totp.map $(PAM_LIBS) $(CORE_LIBS)
+
+$(ENROLL): $(ENROLL_OBJS) $(CORE_LIB)
+	$(CXX) $(ALL_CXXFLAGS) -pie -o $@ $(ENROLL_OBJS) $(CORE_LIB) $(ALL_LDFLAGS) $(CORE_LIBS)
 
 # --- tests -----------------------------------------------------------------
 
@@ -98,8 +105,11 @@ check-unit: $(UNIT_BINS)
 # names the built module; the tests write their own service files.
 check-pam: $(PAM_TEST_BINS) $(MODULE)
 	@set -e; for t in $(PAM_TEST_BINS); do \
-	  echo "== $$t"; PAM_TOTP_MODULE=$(CURDIR)/$(MODULE) TESTS_DATA=$(CURDIR)/tests/data $$t; \
+	  echo "== $$t"; PAM_TOTP_MODULE=$(abspath $(MODULE)) TESTS_DATA=$(CURDIR)/tests/data $$t; \
 	done
+	@echo "== valgrind $(BUILD)/tests/pam/test_valgrind"
+	PAM_TOTP_MODULE=$(abspath $(MODULE)) TESTS_DATA=$(CURDIR)/tests/data valgrind -q --error-exitcode=99 \
+	  --leak-check=full --errors-for-leak-kinds=definite $(BUILD)/tests/pam/test_valgrind
 
 # --- install ---------------------------------------------------------------
 
@@ -110,6 +120,8 @@ MAN_PAGES := $(wildcard man/*.1 man/*.5 man/*.8)
 install: all
 	install -d $(DESTDIR)$(PAMDIR)
 	install -m 0644 $(MODULE) $(DESTDIR)$(PAMDIR)/pam_totp.so
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(ENROLL) $(DESTDIR)$(BINDIR)/totp-enroll
 	@set -e; for m in $(MAN_PAGES); do \
 	  sec=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$sec; \
 	  echo "install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$sec/"; \
@@ -119,4 +131,4 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
--include $(CORE_OBJS:.o=.d) $(MODULE_OBJS:.o=.d) $(UNIT_BINS:=.d) $(UNIT_HOBJS:.o=.d) $(PAM_TEST_BINS:=.d) $(PAM_TEST_HOBJS:.o=.d)
+-include $(CORE_OBJS:.o=.d) $(MODULE_OBJS:.o=.d) $(ENROLL_OBJS:.o=.d) $(UNIT_BINS:=.d) $(UNIT_HOBJS:.o=.d) $(PAM_TEST_BINS:=.d) $(PAM_TEST_HOBJS:.o=.d)

@@ -1,0 +1,505 @@
+#include "pam_fixture.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/fsuid.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <set>
+
+#include "core/random.h"
+#include "core/recovery.h"
+#include "core/secret_file.h"
+#include "tests/unit/cmocka.hpp"
+
+namespace pamtest {
+namespace {
+
+constexpr const char* log_socket = "/dev/log";
+
+struct ConvState {
+    std::deque<std::string> answers;
+    LoginResult* out;
+};
+
+void free_responses(pam_response* resp, int n) {
+    for (int i = 0; i < n; ++i) {
+        if (resp[i].resp != nullptr) {
+            ::explicit_bzero(resp[i].resp, std::strlen(resp[i].resp));
+            std::free(resp[i].resp);
+        }
+    }
+    std::free(resp);
+}
+
+// Answers prompts from the queue (each reply malloc'd: libpam frees it) and
+// records every prompt and message.
+int conversation(int num_msg, const pam_message** msg, pam_response** resp, void* appdata) {
+    auto* cs = static_cast<ConvState*>(appdata);
+    if (num_msg <= 0 || msg == nullptr || resp == nullptr) {
+        return PAM_CONV_ERR;
+    }
+    auto* replies = static_cast<pam_response*>(std::calloc(static_cast<std::size_t>(num_msg), sizeof(pam_response)));
+    if (replies == nullptr) {
+        return PAM_BUF_ERR;
+    }
+    for (int i = 0; i < num_msg; ++i) {
+        const pam_message* m = msg[i];
+        const std::string text = m->msg != nullptr ? m->msg : "";
+        switch (m->msg_style) {
+            case PAM_PROMPT_ECHO_OFF:
+            case PAM_PROMPT_ECHO_ON: {
+                cs->out->prompts.push_back(Prompt{m->msg_style, text});
+                if (cs->answers.empty()) {
+                    cs->out->ran_dry = true;
+                    free_responses(replies, num_msg);
+                    return PAM_CONV_ERR;
+                }
+                replies[i].resp = ::strdup(cs->answers.front().c_str());
+                cs->answers.pop_front();
+                if (replies[i].resp == nullptr) {
+                    free_responses(replies, num_msg);
+                    return PAM_BUF_ERR;
+                }
+                break;
+            }
+            case PAM_TEXT_INFO:
+                cs->out->infos.push_back(text);
+                break;
+            case PAM_ERROR_MSG:
+                cs->out->errors.push_back(text);
+                break;
+            default:
+                free_responses(replies, num_msg);
+                return PAM_CONV_ERR;
+        }
+    }
+    *resp = replies;
+    return PAM_SUCCESS;
+}
+
+int remove_entry(const char* path, const struct stat* /*sb*/, int /*flag*/, struct FTW* /*ftw*/) {
+    (void)::remove(path);
+    return 0;
+}
+
+std::string pad_code(unsigned long value, unsigned digits) {
+    std::string s = std::to_string(value);
+    while (s.size() < digits) {
+        s.insert(s.begin(), '0');
+    }
+    return s;
+}
+
+}  // namespace
+
+bool LoginResult::said(const std::string& needle) const {
+    const auto has = [&](const std::string& s) { return s.find(needle) != std::string::npos; };
+    return std::any_of(infos.begin(), infos.end(), has) || std::any_of(errors.begin(), errors.end(), has);
+}
+
+std::unique_ptr<Fixture> Fixture::create() {
+    std::unique_ptr<Fixture> f(new Fixture());
+    char templ[] = "/tmp/pamtotp-test.XXXXXX";
+    if (::mkdtemp(templ) == nullptr) {
+        std::perror("mkdtemp");
+        return nullptr;
+    }
+    f->m_root = templ;
+    f->m_confdir = f->m_root + "/conf";
+    f->m_secrets = f->m_root + "/secrets";
+    f->m_state = f->m_root + "/state";
+    if (::mkdir(f->m_confdir.c_str(), 0755) != 0 || ::mkdir(f->m_secrets.c_str(), 0700) != 0) {
+        std::perror("mkdir");
+        return nullptr;  // the destructor removes what was made
+    }
+    f->open_log_sink();
+    return f;
+}
+
+Fixture::~Fixture() {
+    for (const pid_t pid : m_children) {
+        (void)::kill(pid, SIGKILL);
+        int status = 0;
+        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+    }
+    for (const std::string& user : m_users) {
+        if (run_command({"userdel", user}) != 0) {
+            std::fprintf(stderr, "pam_fixture: userdel %s failed\n", user.c_str());
+        }
+    }
+    if (m_log_fd >= 0) {
+        (void)::unlink(log_socket);
+        ::close(m_log_stop[1]);
+        m_log_thread.join();
+        ::close(m_log_stop[0]);
+        ::close(m_log_fd);
+    }
+    if (!m_root.empty()) {
+        (void)::nftw(m_root.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+}
+
+void Fixture::open_log_sink() {
+    struct stat st {};
+    if (::lstat(log_socket, &st) == 0 || errno != ENOENT) {
+        return;  // a syslog daemon (or another test) owns it
+    }
+    const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        return;
+    }
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, log_socket, sizeof addr.sun_path - 1);
+    if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+        ::close(fd);
+        return;
+    }
+    (void)::chmod(log_socket, 0666);  // children that drop privileges log too
+    if (::pipe2(m_log_stop, O_CLOEXEC) != 0) {
+        ::close(fd);
+        (void)::unlink(log_socket);
+        return;
+    }
+    m_log_fd = fd;
+    m_log_thread = std::thread([this] {
+        for (;;) {
+            pollfd fds[2] = {{m_log_fd, POLLIN, 0}, {m_log_stop[0], POLLIN, 0}};
+            if (::poll(fds, 2, -1) < 0) {
+                continue;
+            }
+            char buf[4096];
+            ssize_t n = 0;
+            while ((n = ::recv(m_log_fd, buf, sizeof buf, 0)) > 0) {
+                const std::lock_guard<std::mutex> lock(m_log_mutex);
+                m_logs.emplace_back(buf, static_cast<std::size_t>(n));
+            }
+            if ((fds[1].revents & (POLLIN | POLLHUP)) != 0) {
+                return;
+            }
+        }
+    });
+}
+
+std::vector<std::string> Fixture::drain_logs() {
+    const std::lock_guard<std::mutex> lock(m_log_mutex);
+    return m_logs;
+}
+
+bool Fixture::wait_for_log(const std::string& needle, double timeout) {
+    const double end = now_seconds() + timeout;
+    do {
+        for (const std::string& line : drain_logs()) {
+            if (line.find(needle) != std::string::npos) {
+                return true;
+            }
+        }
+        ::usleep(10 * 1000);
+    } while (now_seconds() < end);
+    return false;
+}
+
+std::string Fixture::module_path() {
+    const char* p = std::getenv("PAM_TOTP_MODULE");
+    return p != nullptr ? p : "";
+}
+
+std::string Fixture::module_args(bool with_secret) const {
+    std::string line = module_path();
+    if (with_secret) {
+        line += " secret=" + m_secrets + "/%u";
+    }
+    line += " state_dir=" + m_state;
+    return line;
+}
+
+void Fixture::service(const std::string& name, const std::string& options, bool with_secret) {
+    service_text(name, "auth required " + module_args(with_secret) + (options.empty() ? "" : " " + options) + "\n");
+}
+
+void Fixture::service_text(const std::string& name, const std::string& content) {
+    write_file(m_confdir + "/" + name, content, 0644);
+}
+
+Enrollment& Fixture::enroll(const std::string& user, const pam_totp::TotpParams& params, std::size_t recovery,
+                            const std::string& path, uid_t owner, gid_t group) {
+    auto e = std::make_unique<Enrollment>();
+    e->user = user;
+    e->path = path.empty() ? m_secrets + "/" + user : path;
+    e->params = params;
+    pam_totp::SecretFile sf;
+    auto key = pam_totp::random_bytes(20);
+    auto id = pam_totp::random_hex(16);
+    if (!key || !id) {
+        fail_msg("random_bytes/random_hex failed");
+    }
+    e->key = key.value().clone();
+    sf.key = std::move(key).value();
+    sf.params = params;
+    sf.enrolled = ::time(nullptr);
+    e->enrollment_id = id.value();
+    sf.enrollment_id = std::move(id).value();
+    for (std::size_t i = 0; i < recovery; ++i) {
+        auto printed = pam_totp::generate_recovery_code();
+        if (!printed) {
+            fail_msg("generate_recovery_code: %s", printed.error().message.c_str());
+        }
+        auto canonical = pam_totp::normalise_recovery_code(printed.value().view());
+        if (!canonical) {
+            fail_msg("normalise_recovery_code: %s", canonical.error().message.c_str());
+        }
+        auto hash = pam_totp::hash_recovery_code(canonical.value());
+        if (!hash) {
+            fail_msg("hash_recovery_code: %s", hash.error().message.c_str());
+        }
+        e->recovery_codes.emplace_back(printed.value().view());
+        sf.recovery_hashes.push_back(std::move(hash).value());
+    }
+    auto text = pam_totp::serialise_secret_file(sf);
+    if (!text) {
+        fail_msg("serialise_secret_file: %s", text.error().message.c_str());
+    }
+    (void)::unlink(e->path.c_str());
+    write_file(e->path, std::string(text.value().view()), 0600);
+    if (::chown(e->path.c_str(), owner, group) != 0) {
+        fail_msg("chown %s: %s", e->path.c_str(), std::strerror(errno));
+    }
+    m_enrollments.push_back(std::move(e));
+    return *m_enrollments.back();
+}
+
+std::string Fixture::code(const Enrollment& e, long offset) {
+    const std::time_t when = ::time(nullptr) + static_cast<std::time_t>(offset) * e.params.period;
+    auto c = pam_totp::totp_generate(e.key, e.params, when);
+    if (!c) {
+        return "totp_generate failed";
+    }
+    return std::string(c.value().view());
+}
+
+std::string Fixture::wrong_code(const Enrollment& e) {
+    std::set<std::string> near;
+    for (long k = -3; k <= 3; ++k) {
+        near.insert(code(e, k));
+    }
+    unsigned long modulus = 1;
+    for (unsigned i = 0; i < e.params.digits; ++i) {
+        modulus *= 10;
+    }
+    const unsigned long base = std::stoul(code(e, 0));
+    for (unsigned long n = 1;; ++n) {
+        const std::string candidate = pad_code((base + n * 7919) % modulus, e.params.digits);
+        if (near.count(candidate) == 0) {
+            return candidate;
+        }
+    }
+}
+
+LoginResult Fixture::login(const std::string& service, const std::string& user, std::vector<std::string> answers,
+                           const AfterAuth& after, int flags) const {
+    LoginResult r;
+    ConvState cs{std::deque<std::string>(answers.begin(), answers.end()), &r};
+    const pam_conv conv{conversation, &cs};
+    pam_handle_t* pamh = nullptr;
+    const int start = ::pam_start_confdir(service.c_str(), user.c_str(), &conv, m_confdir.c_str(), &pamh);
+    if (start != PAM_SUCCESS) {
+        r.rc = start;
+        return r;
+    }
+    r.rc = ::pam_authenticate(pamh, flags);
+    r.fsuid_after = ::setfsuid(static_cast<uid_t>(-1));
+    if (after) {
+        after(pamh);
+    }
+    ::pam_end(pamh, r.rc);
+    return r;
+}
+
+std::string Fixture::authtok_probe() const {
+    return "auth required pam_exec.so expose_authtok quiet /usr/bin/tee " + m_root + "/authtok\n";
+}
+
+std::optional<std::string> Fixture::captured_authtok() const {
+    const std::string path = m_root + "/authtok";
+    if (::access(path.c_str(), F_OK) != 0) {
+        return std::nullopt;
+    }
+    std::string text = read_file(path);
+    (void)::unlink(path.c_str());
+    // pam_exec writes the token with its terminating NUL.
+    while (!text.empty() && text.back() == '\0') {
+        text.pop_back();
+    }
+    return text;
+}
+
+std::string Fixture::state_text(const std::string& user) const { return read_file(state_path(user)); }
+
+std::string Fixture::state_path(const std::string& user) const {
+    // state_dir/USER.state (state_dir/USER in the first layout of the store).
+    const std::string current = m_state + "/" + user + ".state";
+    const std::string first = m_state + "/" + user;
+    return ::access(first.c_str(), F_OK) == 0 && ::access(current.c_str(), F_OK) != 0 ? first : current;
+}
+
+int Fixture::reap(pid_t pid) {
+    int status = 0;
+    pid_t got = 0;
+    while ((got = ::waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
+    }
+    m_children.erase(std::remove(m_children.begin(), m_children.end(), pid), m_children.end());
+    if (got != pid || !WIFEXITED(status)) {
+        return -1;
+    }
+    return WEXITSTATUS(status);
+}
+
+bool Fixture::add_user(const std::string& name, const std::string& home) {
+    if (run_command({"useradd", "-M", "-d", home, "-s", "/usr/sbin/nologin", name}) != 0) {
+        return false;
+    }
+    m_users.push_back(name);
+    return true;
+}
+
+void write_file(const std::string& path, const std::string& content, mode_t mode) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0) {
+        fail_msg("open %s: %s", path.c_str(), std::strerror(errno));
+    }
+    std::size_t done = 0;
+    while (done < content.size()) {
+        const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+        if (n <= 0) {
+            ::close(fd);
+            fail_msg("write %s: %s", path.c_str(), std::strerror(errno));
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    (void)::fchmod(fd, mode);
+    ::close(fd);
+}
+
+std::string read_file(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        return "";
+    }
+    std::string out;
+    char buf[4096];
+    ssize_t n = 0;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) {
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return out;
+}
+
+int run_command(const std::vector<std::string>& argv) {
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+        return -1;
+    }
+    if (pid == 0) {
+        const int null = ::open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            ::dup2(null, 1);
+            ::dup2(null, 2);
+        }
+        std::vector<char*> args;
+        for (const std::string& a : argv) {
+            args.push_back(const_cast<char*>(a.c_str()));
+        }
+        args.push_back(nullptr);
+        ::execvp(args[0], args.data());
+        ::_exit(127);
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            return -1;
+        }
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string line_value(const std::string& text, const std::string& key) {
+    std::size_t pos = 0;
+    while (pos < text.size()) {
+        std::size_t end = text.find('\n', pos);
+        if (end == std::string::npos) {
+            end = text.size();
+        }
+        const std::string line = text.substr(pos, end - pos);
+        if (line.size() > key.size() && line.compare(0, key.size(), key) == 0 && line[key.size()] == ' ') {
+            return line.substr(key.size() + 1);
+        }
+        pos = end + 1;
+    }
+    return "";
+}
+
+std::size_t count_lines(const std::string& text, const std::string& key) {
+    std::size_t n = 0;
+    std::size_t pos = 0;
+    while (pos < text.size()) {
+        std::size_t end = text.find('\n', pos);
+        if (end == std::string::npos) {
+            end = text.size();
+        }
+        if (end - pos > key.size() && text.compare(pos, key.size(), key) == 0 && text[pos + key.size()] == ' ') {
+            ++n;
+        }
+        pos = end + 1;
+    }
+    return n;
+}
+
+double now_seconds() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+int setup(void** state) {
+    if (Fixture::module_path().empty()) {
+        std::fprintf(stderr, "PAM_TOTP_MODULE is not set (run through make check-pam)\n");
+        return -1;
+    }
+    auto f = Fixture::create();
+    if (!f) {
+        return -1;
+    }
+    *state = f.release();
+    return 0;
+}
+
+int teardown(void** state) {
+    delete static_cast<Fixture*>(*state);
+    *state = nullptr;
+    return 0;
+}
+
+Fixture& get(void** state) {
+    if (::geteuid() != 0) {
+        print_message("skipped: the PAM tests need root (secret files owned by root, useradd, setuid)\n");
+        skip();
+    }
+    return *static_cast<Fixture*>(*state);
+}
+
+}  // namespace pamtest
