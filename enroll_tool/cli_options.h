@@ -1,0 +1,36 @@
+// The command line of totp-enroll (DESIGN section 5, totp-enroll(1)).
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+
+#include "core/qr_text.h"
+#include "core/result.h"
+#include "core/totp.h"
+
+namespace totp_enroll {
+
+enum class Mode { enroll, status, new_recovery_codes, remove, import_ga, help, version };
+
+struct CliOptions {
+    Mode mode = Mode::enroll;
+    std::optional<std::string> user;
+    std::optional<std::string> secret_file;  // a path template: ~, %h, %u, %%
+    std::optional<std::string> issuer;
+    std::optional<std::string> label;
+    pam_totp::TotpParams params;
+    std::size_t recovery_codes = 10;
+    std::optional<pam_totp::QrStyle> qr;  // unset: utf8 on a terminal, none otherwise
+    bool force = false;
+    bool json = false;
+    std::string state_dir = "/var/lib/pam_totp";
+    std::string import_file;
+};
+
+// Errc::invalid_argument with a message that says what to type instead.
+pam_totp::Result<CliOptions> parse_cli(int argc, char** argv);
+
+const char* usage_text();
+
+}  // namespace totp_enroll

@@ -1,0 +1,312 @@
+#include "commands.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <ctime>
+#include <string>
+
+#include "console.h"
+#include "core/enrollment.h"
+#include "core/ga_import.h"
+#include "core/kv_format.h"
+#include "core/otpauth_uri.h"
+#include "core/qr_text.h"
+#include "core/random.h"
+#include "core/recovery.h"
+#include "core/safe_file.h"
+#include "core/user_state.h"
+#include "report.h"
+
+namespace totp_enroll {
+namespace {
+
+using pam_totp::SecretFile;
+using pam_totp::SecretFileEditor;
+using pam_totp::SecureBuffer;
+
+constexpr int confirm_tries = 3;
+
+int fail(const std::string& message) {
+    err("totp-enroll: " + message + "\n");
+    return exit_not_done;
+}
+
+std::string host_name() {
+    std::array<char, 256> buf{};
+    if (::gethostname(buf.data(), buf.size() - 1) != 0 || buf[0] == '\0') {
+        return "localhost";
+    }
+    return buf.data();
+}
+
+// Opens (and locks) the secret file's directory, with advice on failure.
+pam_totp::Result<SecretFileEditor> open_editor(const Target& t) {
+    auto editor = SecretFileEditor::open(t.path, t.uid, t.gid);
+    if (!editor && editor.error().code == pam_totp::Errc::not_found) {
+        return pam_totp::make_error(pam_totp::Errc::not_found,
+                                    editor.error().message + "; create the directory first (mode 0700 or 0755)");
+    }
+    return editor;
+}
+
+std::string already_enrolled(const Target& t) {
+    return t.user + " is already enrolled (" + t.path +
+           "). To replace that enrollment, run again with --force (the entry in the app stops working once the "
+           "new code is confirmed); to see it, run totp-enroll --status.";
+}
+
+// Reads the code typed in answer to the prompt; spaces are dropped (apps
+// show "123 456"). nullopt at end of input.
+std::optional<SecureBuffer> ask_code() {
+    out("Enter the code from your app: ");
+    auto answer = read_answer();
+    if (!answer) {
+        return std::nullopt;
+    }
+    SecureBuffer code;
+    for (const char c : answer->view()) {
+        if (c != ' ') {
+            code.append(&c, 1);
+        }
+    }
+    return code;
+}
+
+// Writes the file with signals held, then shows the recovery codes: once
+// the file is in place the codes must reach the screen.
+int write_and_show(const SecretFileEditor& editor, const SecretFile& file, const std::vector<SecureBuffer>& codes,
+                   const std::string& done_message) {
+    const SignalHold hold;
+    if (pam_totp::Status st = editor.write(file); !st) {
+        return fail("could not write the secret file: " + st.error().message + ". Nothing was changed.");
+    }
+    out(done_message);
+    if (!codes.empty()) {
+        out(recovery_box(codes).view());
+    }
+    return exit_done;
+}
+
+}  // namespace
+
+int run_enroll(const CliOptions& opts, const Target& t) {
+    const std::string host = host_name();
+    const std::string issuer = opts.issuer.value_or(host);
+    const std::string account = opts.label.value_or(t.user + "@" + host);
+    for (const auto& [what, text] : {std::pair<const char*, const std::string&>{"--issuer", issuer},
+                                     std::pair<const char*, const std::string&>{"--label", account}}) {
+        if (pam_totp::Status st = pam_totp::validate_label_part(what, text); !st) {
+            err("totp-enroll: " + st.error().message + "\n");
+            return exit_usage;
+        }
+    }
+    // Refuse early, before the user spends time with the phone.
+    {
+        auto editor = open_editor(t);
+        if (!editor) {
+            return fail(editor.error().message);
+        }
+        if (editor.value().exists() && !opts.force) {
+            return fail(already_enrolled(t));
+        }
+    }
+
+    auto file = pam_totp::new_enrollment(opts.params, ::time(nullptr));
+    if (!file) {
+        return fail(file.error().message);
+    }
+    auto uri = pam_totp::make_otpauth_uri(issuer, account, file.value().key, opts.params);
+    if (!uri) {
+        return fail(uri.error().message);
+    }
+    const pam_totp::QrStyle style =
+        opts.qr.value_or(stdout_is_terminal() ? pam_totp::QrStyle::utf8 : pam_totp::QrStyle::none);
+    auto qr = pam_totp::render_qr(uri.value(), style);
+    if (!qr) {
+        return fail("cannot draw the QR code: " + qr.error().message + "; use --qr none and type the secret");
+    }
+    out(enrollment_intro(t.user, qr.value(), uri.value(), file.value().key, opts.params).view());
+
+    bool confirmed = false;
+    for (int attempt = 1; attempt <= confirm_tries && !confirmed; ++attempt) {
+        auto code = ask_code();
+        if (!code) {
+            return fail("no code entered (end of input); nothing was written. Run totp-enroll again when the app "
+                        "is ready.");
+        }
+        auto verdict = pam_totp::totp_verify(file.value().key, opts.params, code->view(), ::time(nullptr), 1,
+                                             std::nullopt);
+        if (!verdict) {
+            return fail(verdict.error().message);
+        }
+        confirmed = verdict.value().outcome == pam_totp::TotpOutcome::accepted;
+        if (!confirmed && attempt < confirm_tries) {
+            out(wrong_code_hint(opts.params, confirm_tries - attempt));
+        }
+    }
+    if (!confirmed) {
+        return fail(std::to_string(confirm_tries) +
+                    " wrong codes; nothing was written. Check that the phone sets its clock automatically and "
+                    "that you scanned this QR code (the entry shows " + account + "), then run totp-enroll again.");
+    }
+
+    if (opts.recovery_codes > 0) {
+        out("Code confirmed. Making recovery codes...\n");
+    }
+    auto codes = pam_totp::replace_recovery_codes(file.value(), opts.recovery_codes);
+    if (!codes) {
+        return fail(codes.error().message + "; nothing was written");
+    }
+    auto editor = open_editor(t);
+    if (!editor) {
+        return fail(editor.error().message + "; nothing was written");
+    }
+    if (editor.value().exists() && !opts.force) {
+        return fail(already_enrolled(t) + " (it appeared while you were confirming)");
+    }
+    return write_and_show(editor.value(), file.value(), codes.value(),
+                          "Enrolled " + t.user + ": " + t.path + " written.\n");
+}
+
+int run_status(const CliOptions& opts, const Target& t) {
+    std::optional<SecretFile> file;
+    {
+        auto editor = SecretFileEditor::open(t.path, t.uid, t.gid);
+        if (!editor && editor.error().code != pam_totp::Errc::not_found) {
+            return fail(editor.error().message);
+        }
+        if (editor) {
+            auto read = editor.value().read();
+            if (!read) {
+                return fail(read.error().message + ". pam_totp refuses this file too: fix it, or enroll anew with "
+                                                   "totp-enroll --force.");
+            }
+            file = std::move(read).value();
+        }
+    }
+    // Used recovery codes are in the root-only state; without access, unknown.
+    std::optional<std::size_t> left;
+    if (file) {
+        const pam_totp::FileRules rules{0, true, pam_totp::max_file_size};
+        auto text = pam_totp::safe_read_file(opts.state_dir + "/" + t.user + ".state", rules);
+        std::optional<pam_totp::UserState> state;
+        if (text) {
+            auto parsed = pam_totp::parse_user_state(text.value().view());
+            if (parsed) {
+                state = std::move(parsed).value();
+            }
+        } else if (text.error().code == pam_totp::Errc::not_found) {
+            state = pam_totp::UserState{};
+        }
+        if (state) {
+            std::size_t n = 0;
+            for (const auto& h : file->recovery_hashes) {
+                const auto id = pam_totp::recovery_code_id(h);
+                const bool used = state->enrollment_id == file->enrollment_id &&
+                                  std::find(state->used_recovery.begin(), state->used_recovery.end(), id) !=
+                                      state->used_recovery.end();
+                n += used ? 0 : 1;
+            }
+            left = n;
+        }
+    }
+    out(opts.json ? status_json(t.user, t.path, file, left) : status_text(t.user, t.path, file, left));
+    return exit_done;
+}
+
+int run_new_recovery_codes(const CliOptions& opts, const Target& t) {
+    auto editor = open_editor(t);
+    if (!editor) {
+        return fail(editor.error().message);
+    }
+    auto read = editor.value().read();
+    if (!read) {
+        return fail(read.error().message);
+    }
+    if (!read.value()) {
+        return fail(t.user + " is not enrolled (no " + t.path + "); run totp-enroll first");
+    }
+    SecretFile file = std::move(*read.value());
+    const std::size_t n = opts.recovery_codes > 0 ? opts.recovery_codes : pam_totp::default_recovery_codes;
+    auto codes = pam_totp::replace_recovery_codes(file, n);
+    if (!codes) {
+        return fail(codes.error().message + "; nothing was changed");
+    }
+    return write_and_show(editor.value(), file, codes.value(),
+                          "New recovery codes for " + t.user + "; the old ones no longer work.\n");
+}
+
+int run_remove(const CliOptions& opts, const Target& t) {
+    auto editor = open_editor(t);
+    if (!editor || !editor.value().exists()) {
+        return fail("nothing to remove: " + t.user + " is not enrolled (no " + t.path + ")");
+    }
+    if (!opts.force) {
+        out("Remove the enrollment of " + t.user + " (" + t.path + ")?\n" +
+            "Logins that need a code will fail for " + t.user + " until they enroll again.\n" +
+            "Type yes to remove it: ");
+        auto answer = read_answer();
+        if (!answer || answer->view() != "yes") {
+            return fail("not removed (the answer was not \"yes\")");
+        }
+    }
+    const SignalHold hold;
+    if (pam_totp::Status st = editor.value().remove(); !st) {
+        return fail("could not remove: " + st.error().message);
+    }
+    out("Removed " + t.path + ".\n");
+    return exit_done;
+}
+
+int run_import(const CliOptions& opts, const Target& t) {
+    std::string source = opts.import_file;
+    if (source.empty() || source.front() != '/') {
+        std::array<char, 4096> cwd{};
+        if (::getcwd(cwd.data(), cwd.size()) == nullptr) {
+            return fail("cannot find the current directory; give the file as an absolute path");
+        }
+        source = std::string(cwd.data()) + "/" + source;
+    }
+    // google-authenticator writes its file 0400 or 0600, owned by the user.
+    const pam_totp::FileRules rules{t.uid, true, pam_totp::max_file_size};
+    auto text = pam_totp::safe_read_file(source, rules);
+    if (!text) {
+        return fail("cannot import " + source + ": " + text.error().message);
+    }
+    auto ga = pam_totp::parse_google_authenticator(text.value().view());
+    if (!ga) {
+        return fail("cannot import " + source + ": " + ga.error().message);
+    }
+    SecretFile file;
+    file.key = std::move(ga.value().key);
+    file.params.period = ga.value().period;
+    file.window = ga.value().window;
+    file.enrolled = ::time(nullptr);
+    auto id = pam_totp::random_hex(16);
+    if (!id) {
+        return fail(id.error().message);
+    }
+    file.enrollment_id = std::move(id).value();
+    if (pam_totp::Status st = pam_totp::add_recovery_hashes(file, ga.value().scratch_codes); !st) {
+        return fail(st.error().message + "; nothing was written");
+    }
+    auto editor = open_editor(t);
+    if (!editor) {
+        return fail(editor.error().message);
+    }
+    if (editor.value().exists() && !opts.force) {
+        return fail(already_enrolled(t));
+    }
+    for (const auto& note : ga.value().notes) {
+        out("Note: " + note + ".\n");
+    }
+    return write_and_show(editor.value(), file, {},
+                          "Imported " + source + " for " + t.user + " into " + t.path + ": the entry in the app "
+                          "keeps working; " + std::to_string(ga.value().scratch_codes.size()) +
+                          " scratch codes are now recovery codes.\nOnce pam_totp is in the PAM stack, remove "
+                          "pam_google_authenticator from it.\n");
+}
+
+}  // namespace totp_enroll

@@ -1,0 +1,82 @@
+#include "console.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace totp_enroll {
+namespace {
+
+constexpr std::size_t max_answer = 256;
+
+void write_all(int fd, std::string_view text) {
+    std::size_t done = 0;
+    while (done < text.size()) {
+        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return;  // nowhere left to report it
+        }
+        done += static_cast<std::size_t>(n);
+    }
+}
+
+}  // namespace
+
+std::optional<pam_totp::SecureBuffer> read_answer() {
+    pam_totp::SecureBuffer line;
+    bool any = false;
+    for (;;) {
+        char c = 0;
+        const ssize_t n = ::read(STDIN_FILENO, &c, 1);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return std::nullopt;
+        }
+        if (n == 0) {
+            // End of input: a last line without a newline still counts.
+            if (!any) {
+                out("\n");  // end the prompt's line before the error
+                return std::nullopt;
+            }
+            break;
+        }
+        any = true;
+        if (c == '\n') {
+            break;
+        }
+        if (line.size() < max_answer) {
+            line.append(&c, 1);
+        }
+    }
+    if (::isatty(STDIN_FILENO) != 1) {
+        out("\n");
+    }
+    if (!line.empty() && line.view().back() == '\r') {
+        line.truncate(line.size() - 1);
+    }
+    return line;
+}
+
+void out(std::string_view text) { write_all(STDOUT_FILENO, text); }
+void err(std::string_view text) { write_all(STDERR_FILENO, text); }
+
+bool stdout_is_terminal() { return ::isatty(STDOUT_FILENO) == 1; }
+
+SignalHold::SignalHold() {
+    sigset_t block;
+    ::sigemptyset(&block);
+    ::sigaddset(&block, SIGINT);
+    ::sigaddset(&block, SIGTERM);
+    ::sigaddset(&block, SIGHUP);
+    ::sigaddset(&block, SIGQUIT);
+    ::sigprocmask(SIG_BLOCK, &block, &m_old);
+}
+
+SignalHold::~SignalHold() { ::sigprocmask(SIG_SETMASK, &m_old, nullptr); }
+
+}  // namespace totp_enroll
