@@ -55,7 +55,7 @@ PAM_TEST_BINS := $(PAM_TEST_SRCS:%.cpp=$(BUILD)/%)
 PAM_TEST_HELP := $(filter-out $(PAM_TEST_SRCS),$(wildcard tests/pam/*.cpp))
 PAM_TEST_HOBJS := $(PAM_TEST_HELP:%.cpp=$(BUILD)/%.o)
 
-.PHONY: all check check-unit check-pam check-install install clean
+.PHONY: all check check-unit check-pam check-cli check-install install clean
 .DELETE_ON_ERROR:
 
 all: $(CORE_LIB) $(MODULE) $(ENROLL)
@@ -80,13 +80,24 @@ $(ENROLL): $(ENROLL_OBJS) $(CORE_LIB)
 
 # --- tests -----------------------------------------------------------------
 
+PAM_LOGIN := $(BUILD)/pam_login
+$(PAM_LOGIN): $(BUILD)/tests/tools/pam_login.o
+	$(CXX) $(ALL_CXXFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PAM_LIBS)
+
 $(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o $(UNIT_HOBJS) $(CORE_LIB)
 	$(CXX) $(ALL_CXXFLAGS) $^ -o $@ $(ALL_LDFLAGS) -lcmocka $(CORE_LIBS)
 
 $(BUILD)/tests/pam/test_%: $(BUILD)/tests/pam/test_%.o $(PAM_TEST_HOBJS) $(CORE_LIB)
 	$(CXX) $(ALL_CXXFLAGS) $^ -o $@ $(ALL_LDFLAGS) -lcmocka $(PAM_LIBS) $(CORE_LIBS) -ldl
 
-check: check-unit check-pam check-install
+check: check-unit check-pam check-cli check-install
+
+# totp-enroll through a pipe and a pseudo-terminal (python3-pexpect), the QR
+# decoded with zbarimg, and one enrollment joined to a login via pam_login.
+check-cli: $(ENROLL) $(MODULE) $(PAM_LOGIN)
+	@echo "== tests/cli"
+	TOTP_ENROLL=$(abspath $(ENROLL)) PAM_TOTP_MODULE=$(abspath $(MODULE)) PAM_LOGIN=$(abspath $(PAM_LOGIN)) \
+	  TESTS_DATA=$(CURDIR)/tests/data /usr/bin/python3 tests/cli/run.py
 
 check-install: all
 	@echo "== make install"; sh tests/build/check-install.sh $(BUILD)
@@ -131,4 +142,4 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
--include $(CORE_OBJS:.o=.d) $(MODULE_OBJS:.o=.d) $(ENROLL_OBJS:.o=.d) $(UNIT_BINS:=.d) $(UNIT_HOBJS:.o=.d) $(PAM_TEST_BINS:=.d) $(PAM_TEST_HOBJS:.o=.d)
+-include $(BUILD)/tests/tools/pam_login.d $(CORE_OBJS:.o=.d) $(MODULE_OBJS:.o=.d) $(ENROLL_OBJS:.o=.d) $(UNIT_BINS:=.d) $(UNIT_HOBJS:.o=.d) $(PAM_TEST_BINS:=.d) $(PAM_TEST_HOBJS:.o=.d)
