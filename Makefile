@@ -33,6 +33,7 @@ CORE_LIBS := -loath -lcrypt -lqrencode
 PAM_LIBS  := -lpam
 
 BUILD     := build
+MAN_PAGES := $(wildcard man/*.1 man/*.5 man/*.8)
 CORE_SRCS := $(wildcard core/*.cpp)
 CORE_OBJS := $(CORE_SRCS:%.cpp=$(BUILD)/%.o)
 CORE_LIB  := $(BUILD)/libpamtotp_core.a
@@ -55,7 +56,7 @@ PAM_TEST_BINS := $(PAM_TEST_SRCS:%.cpp=$(BUILD)/%)
 PAM_TEST_HELP := $(filter-out $(PAM_TEST_SRCS),$(wildcard tests/pam/*.cpp))
 PAM_TEST_HOBJS := $(PAM_TEST_HELP:%.cpp=$(BUILD)/%.o)
 
-.PHONY: all check check-unit check-pam check-cli check-install install clean
+.PHONY: all check check-unit check-pam check-cli check-man check-install install clean
 .DELETE_ON_ERROR:
 
 all: $(CORE_LIB) $(MODULE) $(ENROLL)
@@ -90,7 +91,11 @@ $(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o $(UNIT_HOBJS) $(CORE_LI
 $(BUILD)/tests/pam/test_%: $(BUILD)/tests/pam/test_%.o $(PAM_TEST_HOBJS) $(CORE_LIB)
 	$(CXX) $(ALL_CXXFLAGS) $^ -o $@ $(ALL_LDFLAGS) -lcmocka $(PAM_LIBS) $(CORE_LIBS) -ldl
 
-check: check-unit check-pam check-cli check-install
+check: check-unit check-pam check-cli check-man check-install
+
+# mandoc -Tlint reports any warning (and exits non-zero) for the man pages.
+check-man:
+	@echo "== mandoc -Tlint $(MAN_PAGES)"; mandoc -Tlint -W warning $(MAN_PAGES) && echo "ok - man pages lint clean"
 
 # totp-enroll through a pipe and a pseudo-terminal (python3-pexpect), the QR
 # decoded with zbarimg, and one enrollment joined to a login via pam_login.
@@ -123,8 +128,6 @@ check-pam: $(PAM_TEST_BINS) $(MODULE)
 	  --leak-check=full --errors-for-leak-kinds=definite $(BUILD)/tests/pam/test_valgrind
 
 # --- install ---------------------------------------------------------------
-
-MAN_PAGES := $(wildcard man/*.1 man/*.5 man/*.8)
 
 # The module is installed 0644 like every module in the PAM directory; the
 # state directory is created by the module itself (root, 0700) when missing.

@@ -16,6 +16,8 @@ check() {
 check /lib/test-multiarch/security/pam_totp.so
 check /opt/pt/share/man/man8/pam_totp.8
 check /opt/pt/bin/totp-enroll
+check /opt/pt/share/man/man1/totp-enroll.1
+check /opt/pt/share/man/man5/pam_totp-secret.5
 mode=$(stat -c %a "$dest/lib/test-multiarch/security/pam_totp.so")
 if [ "$mode" = 644 ]; then echo "ok - module mode 644"; else echo "not ok - module mode $mode"; fail=1; fi
 stray=$(find "$dest" -type f ! -path "$dest/lib/test-multiarch/security/*" ! -path "$dest/opt/pt/*")
