@@ -56,7 +56,7 @@ PAM_TEST_BINS := $(PAM_TEST_SRCS:%.cpp=$(BUILD)/%)
 PAM_TEST_HELP := $(filter-out $(PAM_TEST_SRCS),$(wildcard tests/pam/*.cpp))
 PAM_TEST_HOBJS := $(PAM_TEST_HELP:%.cpp=$(BUILD)/%.o)
 
-.PHONY: all check check-unit check-pam check-cli check-man check-install install clean
+.PHONY: all demo check check-unit check-pam check-cli check-e2e check-man check-install install clean
 .DELETE_ON_ERROR:
 
 all: $(CORE_LIB) $(MODULE) $(ENROLL)
@@ -91,7 +91,14 @@ $(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o $(UNIT_HOBJS) $(CORE_LI
 $(BUILD)/tests/pam/test_%: $(BUILD)/tests/pam/test_%.o $(PAM_TEST_HOBJS) $(CORE_LIB)
 	$(CXX) $(ALL_CXXFLAGS) $^ -o $@ $(ALL_LDFLAGS) -lcmocka $(PAM_LIBS) $(CORE_LIBS) -ldl
 
-check: check-unit check-pam check-cli check-man check-install
+check: check-unit check-pam check-cli check-e2e check-man check-install
+
+# Real sshd + ssh and a console login on a pty, each in a private mount
+# namespace so that /etc (pam.d, passwd, shadow) on the host never changes.
+check-e2e: $(ENROLL) $(MODULE)
+	@echo "== tests/e2e"
+	TOTP_ENROLL=$(abspath $(ENROLL)) PAM_TOTP_MODULE=$(abspath $(MODULE)) \
+	  TESTS_DATA=$(CURDIR)/tests/data /usr/bin/python3 tests/e2e/run.py
 
 # mandoc -Tlint reports any warning (and exits non-zero) for the man pages.
 check-man:
@@ -126,6 +133,11 @@ check-pam: $(PAM_TEST_BINS) $(MODULE)
 	@echo "== valgrind $(BUILD)/tests/pam/test_valgrind"
 	PAM_TOTP_MODULE=$(abspath $(MODULE)) TESTS_DATA=$(CURDIR)/tests/data valgrind -q --error-exitcode=99 \
 	  --leak-check=full --errors-for-leak-kinds=definite $(BUILD)/tests/pam/test_valgrind
+
+# --- demo ------------------------------------------------------------------
+
+demo: all $(PAM_LOGIN)
+	./scripts/demo $(BUILD)
 
 # --- install ---------------------------------------------------------------
 
