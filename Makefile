@@ -130,9 +130,11 @@ check-pam: $(PAM_TEST_BINS) $(MODULE)
 	@set -e; for t in $(PAM_TEST_BINS); do \
 	  echo "== $$t"; PAM_TOTP_MODULE=$(abspath $(MODULE)) TESTS_DATA=$(CURDIR)/tests/data $$t; \
 	done
+ifneq ($(SANITIZE),1)
 	@echo "== valgrind $(BUILD)/tests/pam/test_valgrind"
 	PAM_TOTP_MODULE=$(abspath $(MODULE)) TESTS_DATA=$(CURDIR)/tests/data valgrind -q --error-exitcode=99 \
 	  --leak-check=full --errors-for-leak-kinds=definite $(BUILD)/tests/pam/test_valgrind
+endif
 
 # --- demo ------------------------------------------------------------------
 
