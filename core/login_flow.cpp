@@ -117,12 +117,12 @@ class Login {
     StateStore& m_store;
     std::optional<Account> m_acct;
     std::optional<SecretFile> m_secret;
-    bool m_secret_missing = false;
 };
 
-// Reads and parses the secret file. False only for "missing" (m_secret_missing
-// set); every other problem leaves m_secret empty, so the login is denied
-// after the prompt and nothing in the reply tells enrolled users apart.
+// Reads and parses the secret file. False only when there is no file (which
+// nullok forgives); every other problem leaves m_secret empty, so the login
+// is denied after the prompt and nothing in the reply tells enrolled users
+// apart.
 bool Login::load_secret() {
     if (!m_acct) {
         log(LogLevel::notice, "no such account; denying");
@@ -137,7 +137,6 @@ bool Login::load_secret() {
     auto text = m_io.read_secret(path.value(), rules, template_uses_home(m_opts.secret));
     if (!text) {
         if (text.error().code == Errc::not_found) {
-            m_secret_missing = true;
             return false;
         }
         log(LogLevel::err, "refusing secret file: " + text.error().message);
