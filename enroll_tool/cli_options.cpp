@@ -209,6 +209,9 @@ pam_totp::Result<CliOptions> parse_cli(int argc, char** argv) {
         return usage("--status, --new-recovery-codes, --remove, --import-google-authenticator, --help and --version "
                      "exclude each other");
     }
+    if (o.mode == Mode::new_recovery_codes && o.recovery_codes == 0) {
+        return usage("--new-recovery-codes makes at least one code; to have none, enroll anew with --recovery-codes 0");
+    }
     if (o.json && o.mode != Mode::status) {
         return usage("--json goes with --status");
     }

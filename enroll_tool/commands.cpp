@@ -229,8 +229,7 @@ int run_new_recovery_codes(const CliOptions& opts, const Target& t) {
         return fail(t.user + " is not enrolled (no " + t.path + "); run totp-enroll first");
     }
     SecretFile file = std::move(*read.value());
-    const std::size_t n = opts.recovery_codes > 0 ? opts.recovery_codes : pam_totp::default_recovery_codes;
-    auto codes = pam_totp::replace_recovery_codes(file, n);
+    auto codes = pam_totp::replace_recovery_codes(file, opts.recovery_codes);
     if (!codes) {
         return fail(codes.error().message + "; nothing was changed");
     }
@@ -240,7 +239,10 @@ int run_new_recovery_codes(const CliOptions& opts, const Target& t) {
 
 int run_remove(const CliOptions& opts, const Target& t) {
     auto editor = open_editor(t);
-    if (!editor || !editor.value().exists()) {
+    if (!editor) {
+        return fail(editor.error().message);
+    }
+    if (!editor.value().exists()) {
         return fail("nothing to remove: " + t.user + " is not enrolled (no " + t.path + ")");
     }
     if (!opts.force) {

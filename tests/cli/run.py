@@ -1,0 +1,1240 @@
+#!/usr/bin/python3
+"""Tests of totp-enroll (DESIGN section 5) through a pipe and a pseudo-terminal.
+
+Run by `make check-cli`, which sets:
+  TOTP_ENROLL      the built totp-enroll
+  PAM_TOTP_MODULE  the built pam_totp.so (the join tests log in through it)
+  PAM_LOGIN        the built tests/tools/pam_login (pam_login CONFDIR SERVICE USER)
+  TESTS_DATA       tests/data (google-authenticator samples in ga/)
+
+Uses the Python standard library, python3-pexpect, oathtool (codes) and
+zbarimg (QR decoding). Every test gets its own temp directory (mode 0755, so
+the secret-file path checks pass) and a list of clean-up steps that run even
+when it fails: processes are killed and reaped, test users deleted, the
+directory removed. Tests that need root are skipped otherwise.
+
+    /usr/bin/python3 tests/cli/run.py [NAME_SUBSTRING ...]   (runs the tests whose names contain one)
+
+The last line is "N passed, M failed, K skipped"; the exit status is 1 when
+anything failed.
+"""
+
+import base64
+import json
+import os
+import pwd
+import re
+import select
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.parse
+
+import pexpect
+
+
+def _env_path(name):
+    value = os.environ.get(name, "")
+    if not value:
+        sys.stderr.write(f"run.py: set {name} (see `make check-cli`)\n")
+        sys.exit(2)
+    return os.path.abspath(value)
+
+
+ENROLL = _env_path("TOTP_ENROLL")
+MODULE = _env_path("PAM_TOTP_MODULE")
+PAM_LOGIN = _env_path("PAM_LOGIN")
+DATA = _env_path("TESTS_DATA")
+
+PROMPT = b"Enter the code from your app: "
+RECOVERY_SYMBOL = "[23456789ABCDEFGHJKMNPQRSTUVWXYZ]"
+RECOVERY_RE = re.compile(rf"\b({RECOVERY_SYMBOL}{{4}}-{RECOVERY_SYMBOL}{{4}}-{RECOVERY_SYMBOL}{{4}})\b")
+ANSI_RE = re.compile(rb"\x1b\[[0-9;]*[A-Za-z]")
+TIMEOUT = 20  # seconds for any one wait on the tool
+
+
+
+# --- runner ------------------------------------------------------------------
+
+
+class Skip(Exception):
+    pass
+
+
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+def needs_root():
+    if os.geteuid() != 0:
+        raise Skip("needs root (CI runs as root)")
+
+
+class Ctx:
+    """A test's temp directory and the clean-up steps, run in reverse order."""
+
+    def __init__(self, name):
+        self.dir = tempfile.mkdtemp(prefix=f"totp-cli-{name[:20]}-")
+        os.chmod(self.dir, 0o755)
+        self._cleanups = []
+
+    def path(self, *parts):
+        return os.path.join(self.dir, *parts)
+
+    def defer(self, fn, *args):
+        self._cleanups.append((fn, args))
+
+    def close(self):
+        problems = []
+        for fn, args in reversed(self._cleanups):
+            try:
+                fn(*args)
+            except Exception as e:  # keep cleaning up
+                problems.append(f"clean-up {getattr(fn, '__name__', fn)}: {e!r}")
+        shutil.rmtree(self.dir, ignore_errors=True)
+        if os.path.exists(self.dir):
+            problems.append(f"clean-up: {self.dir} still exists")
+        return problems
+
+
+def run_tests(selected):
+    passed = failed = skipped = 0
+    start = time.monotonic()
+    for fn in TESTS:
+        name = fn.__name__
+        if selected and not any(s in name for s in selected):
+            continue
+        t0 = time.monotonic()
+        ctx = Ctx(name)
+        outcome, detail = "PASS", ""
+        try:
+            fn(ctx)
+        except Skip as e:
+            outcome, detail = "SKIP", str(e)
+        except Exception:
+            outcome, detail = "FAIL", traceback.format_exc()
+        problems = ctx.close()
+        if problems and outcome != "FAIL":
+            outcome, detail = "FAIL", "\n".join(problems)
+        elif problems:
+            detail += "\n".join(problems)
+        took = time.monotonic() - t0
+        if outcome == "PASS":
+            passed += 1
+            print(f"PASS {name} ({took:.1f}s)")
+        elif outcome == "SKIP":
+            skipped += 1
+            print(f"SKIP {name}: {detail}")
+        else:
+            failed += 1
+            print(f"FAIL {name} ({took:.1f}s)\n{detail.rstrip()}")
+        sys.stdout.flush()
+    print(f"tests/cli: {time.monotonic() - start:.1f}s")
+    line = f"{passed} passed, {failed} failed"
+    if skipped:
+        line += f", {skipped} skipped"
+    print(line)
+    return 1 if failed else 0
+
+
+# --- helpers: running the tool -----------------------------------------------
+
+
+def _child_setup(uid=None, gid=None):
+    """preexec_fn: default SIGINT (a background shell may have ignored it),
+    and optionally another identity."""
+
+    def setup():
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        if uid is not None:
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+
+    return setup
+
+
+def child_env():
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ")}
+    env.setdefault("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+    env["TERM"] = "xterm"
+    return env
+
+
+class PipeRun:
+    """totp-enroll with standard input, output and error on pipes."""
+
+    def __init__(self, ctx, args, uid=None, gid=None):
+        self.proc = subprocess.Popen(
+            [ENROLL] + list(args),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=ctx.dir,
+            env=child_env(),
+            preexec_fn=_child_setup(uid, gid),
+        )
+        ctx.defer(self._kill)
+        self.out = b""
+        self.err = b""
+        self._pos = 0
+
+    def _kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=10)
+        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if f is not None and not f.closed:
+                try:
+                    f.close()
+                except BrokenPipeError:
+                    pass
+
+    def expect(self, pattern, timeout=TIMEOUT):
+        """Waits for `pattern` (bytes regex) on standard output after the last match."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while True:
+            m = rx.search(self.out, self._pos)
+            if m:
+                self._pos = m.end()
+                return m
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"timeout waiting for {pattern!r}; output:\n{self.out.decode(errors='replace')}")
+            ready, _, _ = select.select([fd], [], [], left)
+            if ready:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    rest = self.proc.stderr.read() if self.proc.stderr else b""
+                    raise AssertionError(
+                        f"end of output waiting for {pattern!r}; output:\n{self.out.decode(errors='replace')}"
+                        f"\nstderr:\n{rest.decode(errors='replace')}")
+                self.out += chunk
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def finish(self, timeout=TIMEOUT):
+        """Closes standard input, collects the rest, returns the exit status."""
+        try:
+            out, err = self.proc.communicate(timeout=timeout)
+        except BrokenPipeError:
+            out, err = self.proc.stdout.read(), self.proc.stderr.read()
+            self.proc.wait(timeout=timeout)
+        self.out += out
+        self.err += err
+        return self.proc.returncode
+
+    @property
+    def text(self):
+        return self.out.decode(errors="replace")
+
+    @property
+    def errtext(self):
+        return self.err.decode(errors="replace")
+
+
+def run_tool(ctx, args, stdin=b"", uid=None, gid=None, timeout=TIMEOUT):
+    """Runs totp-enroll to the end with `stdin` piped in; returns (rc, out, err) as str."""
+    r = subprocess.run(
+        [ENROLL] + list(args),
+        input=stdin if isinstance(stdin, bytes) else stdin.encode(),
+        capture_output=True,
+        cwd=ctx.dir,
+        env=child_env(),
+        preexec_fn=_child_setup(uid, gid),
+        timeout=timeout,
+    )
+    return r.returncode, r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace")
+
+
+def spawn_pty(ctx, args):
+    child = pexpect.spawn(ENROLL, list(args), cwd=ctx.dir, env=child_env(), timeout=TIMEOUT,
+                          dimensions=(200, 250), preexec_fn=_child_setup())
+
+    def close():
+        if child.isalive():
+            child.close(force=True)
+        elif not child.closed:
+            child.close()
+
+    ctx.defer(close)
+    return child
+
+
+# --- helpers: URI, codes, QR ---------------------------------------------------
+
+
+def uri_params(uri):
+    parsed = urllib.parse.urlsplit(uri)
+    assert parsed.scheme == "otpauth" and parsed.netloc == "totp", uri
+    q = urllib.parse.parse_qs(parsed.query, strict_parsing=True)
+    assert all(len(v) == 1 for v in q.values()), f"repeated parameter in {uri}"
+    return {k: v[0] for k, v in q.items()}
+
+
+def oath_code(secret, algorithm="SHA1", digits=6, period=30):
+    """The current code, from oathtool (the reference implementation)."""
+    args = ["oathtool", f"--totp={algorithm.lower()}", "-d", str(digits), "-s", f"{period}s", "-b", secret]
+    return subprocess.run(args, check=True, capture_output=True, text=True, timeout=10).stdout.strip()
+
+
+def code_for_uri(uri):
+    p = uri_params(uri)
+    return oath_code(p["secret"], p.get("algorithm", "SHA1"), int(p.get("digits", 6)), int(p.get("period", 30)))
+
+
+def b32decode(text):
+    text = text.strip().upper()
+    return base64.b32decode(text + "=" * (-len(text) % 8))
+
+
+def wrong_code(uri):
+    """A code that is not valid within a minute either side of now: the right
+    one (from oathtool) shifted, checked against the neighbouring steps with
+    oathtool's own window listing."""
+    p = uri_params(uri)
+    digits = int(p.get("digits", 6))
+    period = int(p.get("period", 30))
+    alg = p.get("algorithm", "SHA1").lower()
+    steps = 120 // period + 2
+    out = subprocess.run(
+        ["oathtool", f"--totp={alg}", "-d", str(digits), "-s", f"{period}s", "-w", str(2 * steps),
+         "-N", f"@{int(time.time()) - steps * period}", "-b", p["secret"]],
+        check=True, capture_output=True, text=True, timeout=10).stdout.split()
+    valid = set(out)
+    n = int(out[0])
+    while f"{n:0{digits}d}" in valid:
+        n = (n + 1) % 10 ** digits
+    return f"{n:0{digits}d}"
+
+
+def qr_block(output):
+    """The text between the QR heading and the URI line, split into rows."""
+    output = output.replace(b"\r\n", b"\n")
+    head = b"Scan this QR code with your authenticator app:\n\n"
+    start = output.index(head) + len(head)
+    end = output.index(b"\nURI: ", start)
+    rows = output[start:end].split(b"\n")
+    while rows and rows[-1] == b"":
+        rows.pop()
+    assert rows, "no QR rows"
+    return rows
+
+
+def qr_matrix(rows, style):
+    """Turns the drawn rows back into a square matrix of modules (True = dark),
+    checking that every character is one the style uses (core/qr_text.cpp)."""
+    matrix = []
+    if style == "ascii":
+        for row in rows:
+            assert b"\x1b" not in row, "escape sequence in --qr ascii"
+            assert len(row) % 2 == 0, f"odd ascii row {row!r}"
+            cells = [row[i:i + 2] for i in range(0, len(row), 2)]
+            assert all(c in (b"##", b"  ") for c in cells), f"unexpected ascii cell in {row!r}"
+            matrix.append([c == b"##" for c in cells])
+    elif style == "ansi":
+        cell = re.compile(rb"\x1b\[(40|47)m  ")
+        for row in rows:
+            assert row.endswith(b"\x1b[0m"), f"ansi row without reset: {row!r}"
+            body = row[: -len(b"\x1b[0m")]
+            cells = cell.findall(body)
+            assert cell.sub(b"", body) == b"", f"unexpected text in ansi row {row!r}"
+            matrix.append([c == b"40" for c in cells])
+    elif style == "utf8":
+        glyph = {" ": (False, False), "\u2580": (True, False), "\u2584": (False, True), "\u2588": (True, True)}
+        for row in rows:
+            assert row.startswith(b"\x1b[30;47m") and row.endswith(b"\x1b[0m"), f"utf8 row colours: {row!r}"
+            chars = row[len(b"\x1b[30;47m"): -len(b"\x1b[0m")].decode("utf-8")
+            assert all(ch in glyph for ch in chars), f"unexpected utf8 glyph in {chars!r}"
+            matrix.append([glyph[ch][0] for ch in chars])
+            matrix.append([glyph[ch][1] for ch in chars])
+        size = len(matrix[0])
+        # Two module rows per text row: an odd size leaves a light half row.
+        assert len(rows) == (size + 1) // 2, f"{len(rows)} utf8 rows for {size} modules"
+        if len(matrix) > size:
+            assert not any(matrix[-1]), "the padding half row is not light"
+            matrix.pop()
+    else:
+        raise ValueError(style)
+    size = len(matrix)
+    assert all(len(r) == size for r in matrix), f"QR is not square: {size} rows, widths {set(map(len, matrix))}"
+    # A QR symbol is 21 + 4k modules, plus the quiet zone of 4 on each side.
+    assert (size - 8 - 21) % 4 == 0 and size >= 29, f"odd QR size {size}"
+    for i in range(4):  # the quiet zone is light
+        assert not any(matrix[i]) and not any(matrix[-1 - i]), "quiet zone not light"
+        assert not any(r[i] or r[-1 - i] for r in matrix), "quiet zone not light"
+    return matrix
+
+
+def decode_qr(ctx, matrix, scale=6, margin=4):
+    """Writes the matrix as a PBM (P1) and decodes it with zbarimg."""
+    size = len(matrix)
+    px = (size + 2 * margin) * scale
+    lines = ["P1", f"{px} {px}"]
+    blank = "0" * px
+    for _ in range(margin * scale):
+        lines.append(blank)
+    for row in matrix:
+        line = "0" * (margin * scale) + "".join(("1" if d else "0") * scale for d in row) + "0" * (margin * scale)
+        lines.extend([line] * scale)
+    for _ in range(margin * scale):
+        lines.append(blank)
+    path = ctx.path(f"qr-{time.monotonic_ns()}.pbm")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    r = subprocess.run(["zbarimg", "-q", "--raw", path], capture_output=True, timeout=30)
+    os.unlink(path)
+    assert r.returncode == 0, f"zbarimg found no code (rc {r.returncode}): {r.stderr!r}"
+    return r.stdout.decode().rstrip("\n")
+
+
+# --- helpers: the secret file --------------------------------------------------
+
+SECRET_KEYS = {"secret", "algorithm", "digits", "period", "enrolled", "enrollment_id"}
+
+
+def read_secret_file(path):
+    """Parses a v1 secret file (pam_totp-secret(5)) strictly enough to notice
+    a wrong shape: version line first, known keys, no duplicates."""
+    with open(path, encoding="ascii") as f:
+        text = f.read()
+    lines = text.split("\n")
+    assert lines[0] == "version 1", f"first line {lines[0]!r}"
+    kv = {"recovery": []}
+    for line in lines[1:]:
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition(" ")
+        assert sep and value, f"bad line {line!r}"
+        if key == "recovery":
+            kv["recovery"].append(value)
+            continue
+        assert key in SECRET_KEYS | {"window"}, f"unknown key {key!r}"
+        assert key not in kv, f"duplicate key {key!r}"
+        kv[key] = value
+    assert SECRET_KEYS <= kv.keys(), f"missing keys {SECRET_KEYS - kv.keys()}"
+    assert re.fullmatch(r"[0-9a-f]{32}", kv["enrollment_id"]), kv["enrollment_id"]
+    assert re.fullmatch(r"[0-9]+", kv["enrolled"])
+    for h in kv["recovery"]:
+        assert h.startswith("$y$"), "a recovery line is not a yescrypt hash"
+    return kv, text
+
+
+def check_secret_file(path, uid, codes=(), uri=None):
+    st = os.lstat(path)
+    assert stat.S_ISREG(st.st_mode), "not a regular file"
+    assert stat.S_IMODE(st.st_mode) == 0o600, f"mode {stat.S_IMODE(st.st_mode):o}"
+    assert st.st_uid == uid, f"owner {st.st_uid}, expected {uid}"
+    kv, text = read_secret_file(path)
+    assert len(kv["recovery"]) == len(codes), f"{len(kv['recovery'])} hashes for {len(codes)} codes"
+    lowered = text.lower()
+    for code in codes:
+        for form in (code, code.replace("-", ""), code.replace("-", " ")):
+            assert form.lower() not in lowered, "a recovery code appears in the secret file"
+    if uri is not None:
+        p = uri_params(uri)
+        assert b32decode(kv["secret"]) == b32decode(p["secret"]), "the file's secret is not the URI's"
+        assert kv["algorithm"] == p.get("algorithm", "SHA1").lower()
+        assert kv["digits"] == p.get("digits", "6")
+        assert kv["period"] == p.get("period", "30")
+    return kv
+
+
+def no_leftovers(ctx, name, allowed=()):
+    """Nothing named `name` and no temp file `.name.*` in the temp dir."""
+    entries = set(os.listdir(ctx.dir))
+    assert name not in entries, f"{name} was written"
+    temps = [e for e in entries if e.startswith("." + name + ".")]
+    assert not temps, f"temp files left: {temps}"
+    extra = entries - set(allowed)
+    assert not extra, f"unexpected files: {extra}"
+
+
+def recovery_codes(text):
+    return RECOVERY_RE.findall(text)
+
+
+def base_args(path):
+    return ["--secret-file", path, "--issuer", "CliTest", "--label", "alice@example"]
+
+
+def enroll_pipe(ctx, path, extra=(), expect_codes=10):
+    """Enrolls through pipes with an oathtool code; returns (uri, codes, run)."""
+    r = PipeRun(ctx, base_args(path) + list(extra))
+    uri = r.expect(rb"URI: (\S+)\n").group(1).decode()
+    r.expect(PROMPT)
+    r.send(code_for_uri(uri) + "\n")
+    rc = r.finish()
+    assert rc == 0, f"enroll exit {rc}: {r.errtext}\n{r.text}"
+    codes = recovery_codes(r.text)
+    assert len(codes) == expect_codes, f"{len(codes)} recovery codes printed"
+    assert len(set(codes)) == len(codes), "repeated recovery code"
+    return uri, codes, r
+
+
+# --- helpers: logging in through the module ----------------------------------
+
+
+def pam_service(ctx, secret, extra=""):
+    confdir = ctx.path("pam.d")
+    os.makedirs(confdir, exist_ok=True)
+    with open(os.path.join(confdir, "totp-cli"), "w") as f:
+        f.write(f"auth required {MODULE} secret={secret} state_dir={ctx.path('state')} {extra}\n")
+    return confdir
+
+
+def pam_login(confdir, user, answer):
+    r = subprocess.run([PAM_LOGIN, confdir, "totp-cli", user], input=(answer + "\n").encode(),
+                       capture_output=True, timeout=30)
+    out = r.stdout.decode(errors="replace")
+    assert "PAM result: " in out, f"pam_login printed no result (rc {r.returncode}): {out}{r.stderr!r}"
+    return r.returncode, out
+
+
+def login_ok(confdir, user, answer, what):
+    rc, out = pam_login(confdir, user, answer)
+    assert rc == 0 and "PAM result: Success" in out, f"{what} refused: {out}"
+
+
+def login_refused(confdir, user, answer, what):
+    rc, out = pam_login(confdir, user, answer)
+    assert rc == 1 and "PAM result: Success" not in out, f"{what} accepted: {out}"
+
+
+# --- helpers: users -------------------------------------------------------------
+
+
+def make_user(ctx):
+    """A throw-away user with its home (0755, owned by it) in the temp dir."""
+    needs_root()
+    name = "tcli" + os.urandom(4).hex()
+    home = ctx.path("home")
+
+    def remove_user():
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            return
+        subprocess.run(["userdel", name], check=True, capture_output=True, timeout=30)
+        subprocess.run(["groupdel", name], capture_output=True, timeout=30)  # if userdel left it
+
+    ctx.defer(remove_user)
+    subprocess.run(["useradd", "-M", "-U", "-d", home, "-s", "/usr/sbin/nologin", name],
+                   check=True, capture_output=True, timeout=30)
+    pw = pwd.getpwnam(name)
+    os.mkdir(home, 0o755)
+    os.chown(home, pw.pw_uid, pw.pw_gid)
+    return pw
+
+
+# --- tests: the QR code -----------------------------------------------------------
+
+
+def pty_enroll_decodes(ctx, style):
+    path = ctx.path("secret")
+    args = base_args(path) + (["--qr", style] if style != "default" else [])
+    child = spawn_pty(ctx, args)
+    child.expect(rb"URI: (\S+)\r\n")
+    uri = child.match.group(1).decode()
+    screen = child.before + child.after
+    child.expect(PROMPT)
+    matrix = qr_matrix(qr_block(screen), "utf8" if style == "default" else style)
+    decoded = decode_qr(ctx, matrix)
+    assert decoded == uri, f"QR says {decoded!r}, URI line {uri!r}"
+    child.sendline(code_for_uri(uri))
+    child.expect(pexpect.EOF)
+    rest = child.before.decode(errors="replace")
+    child.close()
+    assert child.exitstatus == 0, f"exit {child.exitstatus} {child.signalstatus}: {rest}"
+    assert "Enrolled " in rest, rest
+    codes = recovery_codes(rest)
+    assert len(codes) == 10, f"{len(codes)} recovery codes"
+    check_secret_file(path, os.geteuid(), codes, uri)
+    no_leftovers(ctx, "x", allowed={"secret"})
+
+
+@test
+def pty_qr_utf8_decodes_to_uri(ctx):
+    pty_enroll_decodes(ctx, "utf8")
+
+
+@test
+def pty_qr_ansi_decodes_to_uri(ctx):
+    pty_enroll_decodes(ctx, "ansi")
+
+
+@test
+def pty_qr_ascii_decodes_to_uri(ctx):
+    pty_enroll_decodes(ctx, "ascii")
+
+
+@test
+def pty_default_qr_is_utf8(ctx):
+    pty_enroll_decodes(ctx, "default")
+
+
+@test
+def pipe_default_has_no_qr_and_no_escapes(ctx):
+    path = ctx.path("secret")
+    uri, codes, r = enroll_pipe(ctx, path)
+    assert b"\x1b" not in r.out and b"\x1b" not in r.err, "escape sequence on a pipe"
+    assert "Scan this QR code" not in r.text
+    # The secret by hand, in groups of four, is the URI's.
+    m = re.search(r"Or type this secret by hand: ([A-Z2-7 ]+)\n", r.text)
+    assert m, r.text
+    assert re.fullmatch(r"([A-Z2-7]{4} )*[A-Z2-7]{1,4}", m.group(1)), m.group(1)
+    assert m.group(1).replace(" ", "") == uri_params(uri)["secret"]
+    assert uri.startswith("otpauth://totp/CliTest:alice%40example?secret="), uri
+    p = uri_params(uri)
+    assert set(p) == {"secret", "issuer"}, f"default parameters in the URI: {uri}"
+    assert p["issuer"] == "CliTest"
+    assert len(b32decode(p["secret"])) == 20
+    kv = check_secret_file(path, os.geteuid(), codes, uri)
+    assert kv["algorithm"] == "sha1" and kv["digits"] == "6" and kv["period"] == "30"
+    assert abs(int(kv["enrolled"]) - time.time()) < 300
+    no_leftovers(ctx, "x", allowed={"secret"})
+
+
+@test
+def pipe_qr_ascii_decodes_to_uri(ctx):
+    path = ctx.path("secret")
+    uri, codes, r = enroll_pipe(ctx, path, ["--qr", "ascii"])
+    assert b"\x1b" not in r.out, "escape sequence in --qr ascii output"
+    decoded = decode_qr(ctx, qr_matrix(qr_block(r.out), "ascii"))
+    assert decoded == uri, f"QR says {decoded!r}, URI line {uri!r}"
+    check_secret_file(path, os.geteuid(), codes, uri)
+
+
+@test
+def pipe_qr_none_prints_no_qr(ctx):
+    path = ctx.path("secret")
+    _, _, r = enroll_pipe(ctx, path, ["--qr", "none", "--recovery-codes", "0"], expect_codes=0)
+    assert "Scan this QR code" not in r.text and "##" not in r.text
+    assert "Recovery codes" not in r.text, "a recovery box for zero codes"
+    kv, _ = read_secret_file(path)
+    assert kv["recovery"] == []
+
+
+@test
+def non_default_parameters(ctx):
+    path = ctx.path("secret")
+    r = PipeRun(ctx, base_args(path) + ["--algorithm", "sha256", "--digits", "8", "--period", "60",
+                                        "--recovery-codes", "2"])
+    uri = r.expect(rb"URI: (\S+)\n").group(1).decode()
+    r.expect(PROMPT)
+    assert "algorithm=SHA256&digits=8&period=60" in uri, uri
+    assert re.search(r"Warning: SHA256, 8 digits, 60-second period", r.text), r.text
+    p = uri_params(uri)
+    code = oath_code(p["secret"], "sha256", 8, 60)
+    assert len(code) == 8
+    r.send(code + "\n")
+    rc = r.finish()
+    assert rc == 0, f"exit {rc}: {r.errtext}"
+    codes = recovery_codes(r.text)
+    assert len(codes) == 2
+    kv = check_secret_file(path, os.geteuid(), codes, uri)
+    assert kv["algorithm"] == "sha256" and kv["digits"] == "8" and kv["period"] == "60"
+
+
+@test
+def non_default_parameters_sha512(ctx):
+    path = ctx.path("secret")
+    uri, codes, _ = enroll_pipe(ctx, path, ["--algorithm", "sha512", "--period", "15", "--recovery-codes", "1"],
+                                expect_codes=1)
+    p = uri_params(uri)
+    assert p.get("algorithm") == "SHA512" and p.get("period") == "15" and "digits" not in p, uri
+    check_secret_file(path, os.geteuid(), codes, uri)
+
+
+@test
+def wrong_code_hint_and_second_try(ctx):
+    path = ctx.path("secret")
+    r = PipeRun(ctx, base_args(path) + ["--recovery-codes", "1"])
+    uri = r.expect(rb"URI: (\S+)\n").group(1).decode()
+    r.expect(PROMPT)
+    r.send(wrong_code(uri) + "\n")
+    r.expect(rb"does not match.*2 tries left")
+    r.expect(PROMPT)
+    # Apps show "123 456": spaces are dropped.
+    code = code_for_uri(uri)
+    r.send(code[:3] + " " + code[3:] + "\n")
+    rc = r.finish()
+    assert rc == 0, f"exit {rc}: {r.errtext}"
+    check_secret_file(path, os.geteuid(), recovery_codes(r.text), uri)
+
+
+# --- tests: nothing written on failure ------------------------------------------
+
+
+@test
+def three_wrong_codes_write_nothing(ctx):
+    path = ctx.path("secret")
+    r = PipeRun(ctx, base_args(path))
+    uri = r.expect(rb"URI: (\S+)\n").group(1).decode()
+    bad = wrong_code(uri)
+    for _ in range(3):
+        r.expect(PROMPT)
+        r.send(bad + "\n")
+    rc = r.finish()
+    assert rc == 1, f"exit {rc}"
+    assert "3 wrong codes" in r.errtext and "nothing was written" in r.errtext, r.errtext
+    assert r.text.count("Enter the code from your app: ") == 3, "not exactly three prompts"
+    assert not recovery_codes(r.text), "recovery codes printed after a failed enrollment"
+    no_leftovers(ctx, "secret")
+
+
+@test
+def end_of_input_writes_nothing(ctx):
+    path = ctx.path("secret")
+    r = PipeRun(ctx, base_args(path))
+    r.expect(PROMPT)
+    rc = r.finish()  # closes standard input
+    assert rc == 1, f"exit {rc}"
+    assert "end of input" in r.errtext, r.errtext
+    no_leftovers(ctx, "secret")
+
+
+@test
+def end_of_input_after_wrong_code_writes_nothing(ctx):
+    path = ctx.path("secret")
+    r = PipeRun(ctx, base_args(path))
+    uri = r.expect(rb"URI: (\S+)\n").group(1).decode()
+    r.expect(PROMPT)
+    r.send(wrong_code(uri) + "\n")
+    r.expect(PROMPT)
+    rc = r.finish()
+    assert rc == 1, f"exit {rc}"
+    no_leftovers(ctx, "secret")
+
+
+@test
+def sigint_on_pty_writes_nothing(ctx):
+    path = ctx.path("secret")
+    child = spawn_pty(ctx, base_args(path))
+    child.expect(PROMPT)
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.signalstatus == signal.SIGINT or child.exitstatus == 1, \
+        f"exit {child.exitstatus}, signal {child.signalstatus}"
+    no_leftovers(ctx, "secret")
+
+
+@test
+def sigint_on_pipe_writes_nothing(ctx):
+    path = ctx.path("secret")
+    r = PipeRun(ctx, base_args(path))
+    r.expect(PROMPT)
+    os.kill(r.proc.pid, signal.SIGINT)
+    rc = r.finish()
+    assert rc in (1, -signal.SIGINT), f"exit {rc}"
+    no_leftovers(ctx, "secret")
+
+
+@test
+def missing_directory_is_refused_early(ctx):
+    path = ctx.path("nodir", "secret")
+    rc, out, err = run_tool(ctx, base_args(path))
+    assert rc == 1, f"exit {rc}"
+    assert "create the directory" in err, err
+    assert "Enter the code" not in out, "asked for a code although the file cannot be written"
+    no_leftovers(ctx, "secret")
+
+
+@test
+def group_writable_directory_is_refused(ctx):
+    d = ctx.path("open")
+    os.mkdir(d)
+    os.chmod(d, 0o775)
+    rc, out, err = run_tool(ctx, base_args(os.path.join(d, "secret")))
+    assert rc == 1, f"exit {rc}"
+    assert "Enter the code" not in out
+    assert os.listdir(d) == [], os.listdir(d)
+
+
+# --- tests: existing enrollment ---------------------------------------------------
+
+
+@test
+def existing_enrollment_needs_force(ctx):
+    path = ctx.path("secret")
+    enroll_pipe(ctx, path, ["--recovery-codes", "1"], expect_codes=1)
+    with open(path, "rb") as f:
+        before = f.read()
+    rc, out, err = run_tool(ctx, base_args(path))
+    assert rc == 1, f"exit {rc}"
+    assert "--force" in err, err
+    assert "Enter the code" not in out, "asked for a code before refusing"
+    with open(path, "rb") as f:
+        assert f.read() == before, "the file changed"
+
+    # --force, but the code is never confirmed: still unchanged.
+    r = PipeRun(ctx, base_args(path) + ["--force"])
+    uri = r.expect(rb"URI: (\S+)\n").group(1).decode()
+    bad = wrong_code(uri)
+    for _ in range(3):
+        r.expect(PROMPT)
+        r.send(bad + "\n")
+    assert r.finish() == 1
+    with open(path, "rb") as f:
+        assert f.read() == before, "the file changed without a confirmed code"
+    no_leftovers(ctx, "x", allowed={"secret"})
+
+    # --force with the right code: replaced.
+    old, _ = read_secret_file(path)
+    uri, codes, _ = enroll_pipe(ctx, path, ["--force", "--recovery-codes", "2"], expect_codes=2)
+    new = check_secret_file(path, os.geteuid(), codes, uri)
+    assert b32decode(new["secret"]) != b32decode(old["secret"]), "the secret was not replaced"
+    assert new["enrollment_id"] != old["enrollment_id"], "the enrollment id was not replaced"
+    no_leftovers(ctx, "x", allowed={"secret"})
+
+
+# --- tests: --user ------------------------------------------------------------------
+
+
+@test
+def user_option_refused_for_non_root(ctx):
+    if os.geteuid() == 0:
+        nobody = pwd.getpwnam("nobody")
+        uid, gid = nobody.pw_uid, nobody.pw_gid
+        d = ctx.path("nobody")
+        os.mkdir(d, 0o755)
+        os.chown(d, uid, gid)
+        target = "root"
+    else:
+        uid = gid = None
+        d = ctx.path("me")
+        os.mkdir(d, 0o755)
+        target = "root" if os.geteuid() != 0 else "nobody"
+    try:
+        rc, out, err = run_tool(ctx, ["--user", target, "--secret-file", os.path.join(d, "secret")],
+                                stdin=b"123456\n", uid=uid, gid=gid)
+    except (PermissionError, subprocess.SubprocessError) as e:
+        raise Skip(f"cannot run {ENROLL} as nobody: {e}")
+    if rc == 126 or "Permission denied" in err and "totp-enroll:" not in err:
+        raise Skip(f"nobody cannot execute {ENROLL}")
+    assert rc == 1, f"exit {rc}: {err}"
+    assert "needs root" in err and "--user" in err, err
+    assert "Enter the code" not in out
+    assert os.listdir(d) == [], os.listdir(d)
+
+
+@test
+def user_option_as_root_owns_file(ctx):
+    pw = make_user(ctx)
+    path = os.path.join(pw.pw_dir, ".pam_totp")
+    r = PipeRun(ctx, ["--user", pw.pw_name, "--issuer", "CliTest", "--recovery-codes", "2"])
+    uri = r.expect(rb"URI: (\S+)\n").group(1).decode()
+    assert f":{pw.pw_name}%40" in uri, f"default label does not name the user: {uri}"
+    r.expect(PROMPT)
+    code = code_for_uri(uri)
+    r.send(code + "\n")
+    rc = r.finish()
+    assert rc == 0, f"exit {rc}: {r.errtext}"
+    codes = recovery_codes(r.text)
+    check_secret_file(path, pw.pw_uid, codes, uri)
+    assert os.stat(path).st_gid == pw.pw_gid
+    assert sorted(os.listdir(pw.pw_dir)) == [".pam_totp"], os.listdir(pw.pw_dir)
+
+    # The module reads it from the home as that user: join, then replay.
+    confdir = pam_service(ctx, "~/.pam_totp")
+    login_ok(confdir, pw.pw_name, code, "the enrollment code")
+    login_refused(confdir, pw.pw_name, code, "the same code again")
+    login_ok(confdir, pw.pw_name, codes[0], "a recovery code")
+
+    rc, out, err = run_tool(ctx, ["--status", "--json", "--user", pw.pw_name, "--state-dir", ctx.path("state")])
+    assert rc == 0, err
+    st = json.loads(out)
+    assert st["user"] == pw.pw_name and st["secret_file"] == path and st["enrolled"] is True
+    assert st["recovery_codes"] == 2 and st["recovery_codes_unused"] == 1, st
+
+
+@test
+def user_option_unknown_user(ctx):
+    rc, out, err = run_tool(ctx, ["--user", "no-such-user-" + os.urandom(3).hex(), "--status"])
+    assert rc == 1, f"exit {rc}"
+    assert "no such user" in err, err
+
+
+# --- tests: --status, --new-recovery-codes, --remove -------------------------------
+
+
+@test
+def status_text_and_json(ctx):
+    path = ctx.path("secret")
+    state = ctx.path("state")
+    enroll_pipe(ctx, path, ["--recovery-codes", "3", "--period", "45"], expect_codes=3)
+    rc, out, err = run_tool(ctx, ["--status", "--secret-file", path, "--state-dir", state])
+    assert rc == 0, err
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    assert f"User:            {me}\n" in out, out
+    assert f"Secret file:     {path}\n" in out, out
+    assert "Codes:           SHA1, 6 digits, 45-second period" in out, out
+    assert "Recovery codes:  3 stored, 3 unused" in out, out
+    rc, out, err = run_tool(ctx, ["--status", "--json", "--secret-file", path, "--state-dir", state])
+    assert rc == 0, err
+    st = json.loads(out)
+    assert st["enrolled"] is True
+    assert st["algorithm"] == "sha1" and st["digits"] == 6 and st["period"] == 45, st
+    assert st["recovery_codes"] == 3 and st["recovery_codes_unused"] == 3, st
+    assert st["secret_file"] == path and st["user"] == me
+    assert st["window"] is None
+    kv, text = read_secret_file(path)
+    assert kv["secret"] not in out, "--status --json shows the secret"
+    assert not any(h in out for h in kv["recovery"]), "--status shows a hash"
+
+
+@test
+def status_counts_used_recovery_codes(ctx):
+    needs_root()
+    path = ctx.path("secret")
+    state = ctx.path("state")
+    _, codes, _ = enroll_pipe(ctx, path, ["--recovery-codes", "3"], expect_codes=3)
+    confdir = pam_service(ctx, path)
+    login_ok(confdir, "root", codes[1], "a recovery code")
+    st = json.loads(run_tool(ctx, ["--status", "--json", "--secret-file", path, "--state-dir", state])[1])
+    assert st["recovery_codes"] == 3 and st["recovery_codes_unused"] == 2, st
+
+
+@test
+def status_not_enrolled(ctx):
+    path = ctx.path("secret")
+    rc, out, err = run_tool(ctx, ["--status", "--secret-file", path])
+    assert rc == 0, err
+    assert "not enrolled" in out, out
+    rc, out, err = run_tool(ctx, ["--status", "--json", "--secret-file", path])
+    assert rc == 0, err
+    st = json.loads(out)
+    assert st["enrolled"] is False and st["secret_file"] == path, st
+    assert "algorithm" not in st
+    no_leftovers(ctx, "secret")
+
+
+@test
+def status_of_a_broken_file_fails(ctx):
+    path = ctx.path("secret")
+    with open(path, "w") as f:
+        f.write("version 1\nsecret !!!\n")
+    os.chmod(path, 0o600)
+    rc, out, err = run_tool(ctx, ["--status", "--secret-file", path])
+    assert rc == 1, f"exit {rc}"
+    assert path in err and "--force" in err, err
+
+
+@test
+def new_recovery_codes(ctx):
+    needs_root()
+    path = ctx.path("secret")
+    uri, old_codes, _ = enroll_pipe(ctx, path, ["--recovery-codes", "3"], expect_codes=3)
+    old, _ = read_secret_file(path)
+    rc, out, err = run_tool(ctx, ["--new-recovery-codes", "--recovery-codes", "4", "--secret-file", path])
+    assert rc == 0, f"exit {rc}: {err}"
+    assert "old ones no longer work" in out, out
+    new_codes = recovery_codes(out)
+    assert len(new_codes) == 4 and not set(new_codes) & set(old_codes)
+    new = check_secret_file(path, 0, new_codes, uri)
+    assert not set(new["recovery"]) & set(old["recovery"]), "a recovery hash survived"
+    assert new["secret"] == old["secret"] and new["enrollment_id"] == old["enrollment_id"]
+    no_leftovers(ctx, "x", allowed={"secret"})
+
+    confdir = pam_service(ctx, path)
+    login_refused(confdir, "root", old_codes[0], "an old recovery code")
+    login_ok(confdir, "root", new_codes[2], "a new recovery code")
+    login_refused(confdir, "root", new_codes[2], "a used recovery code")
+    login_ok(confdir, "root", new_codes[0].lower().replace("-", " "), "a new recovery code typed loosely")
+
+    # Without --recovery-codes: the default 10.
+    rc, out, err = run_tool(ctx, ["--new-recovery-codes", "--secret-file", path])
+    assert rc == 0, err
+    assert len(recovery_codes(out)) == 10
+    assert len(read_secret_file(path)[0]["recovery"]) == 10
+
+
+@test
+def new_recovery_codes_not_enrolled(ctx):
+    path = ctx.path("secret")
+    rc, out, err = run_tool(ctx, ["--new-recovery-codes", "--secret-file", path])
+    assert rc == 1, f"exit {rc}"
+    assert "not enrolled" in err, err
+    no_leftovers(ctx, "secret")
+
+
+@test
+def remove_asks(ctx):
+    path = ctx.path("secret")
+    enroll_pipe(ctx, path, ["--recovery-codes", "0"], expect_codes=0)
+    with open(path, "rb") as f:
+        before = f.read()
+    for answer in (b"no\n", b"YES\n", b"", b"yes please\n"):
+        rc, out, err = run_tool(ctx, ["--remove", "--secret-file", path], stdin=answer)
+        assert rc == 1, f"answer {answer!r}: exit {rc}"
+        assert "Type yes" in out, out
+        with open(path, "rb") as f:
+            assert f.read() == before, f"answer {answer!r} changed the file"
+    rc, out, err = run_tool(ctx, ["--remove", "--secret-file", path], stdin=b"yes\n")
+    assert rc == 0, f"exit {rc}: {err}"
+    no_leftovers(ctx, "secret")
+    rc, out, err = run_tool(ctx, ["--remove", "--secret-file", path], stdin=b"yes\n")
+    assert rc == 1 and "not enrolled" in err, (rc, err)
+
+
+@test
+def remove_in_unsafe_directory_says_why(ctx):
+    # The file is there, but its directory is group-writable: --remove must
+    # say that (and how to fix it), not claim the user is not enrolled.
+    d = ctx.path("open")
+    os.mkdir(d)
+    path = os.path.join(d, "secret")
+    enroll_pipe(ctx, path, ["--recovery-codes", "0"], expect_codes=0)
+    os.chmod(d, 0o775)
+    rc, out, err = run_tool(ctx, ["--remove", "--force", "--secret-file", path])
+    assert rc == 1, f"exit {rc}"
+    assert os.path.exists(path), "removed from an unsafe directory"
+    assert "not enrolled" not in err, f"misleading message: {err!r}"
+    assert "writable by group or others" in err, err
+
+
+@test
+def enrollment_appearing_meanwhile_is_not_overwritten(ctx):
+    # A waits for its code; B enrolls the same file meanwhile; A's confirmed
+    # code must not overwrite B's enrollment without --force.
+    path = ctx.path("secret")
+    a = PipeRun(ctx, base_args(path) + ["--recovery-codes", "0"])
+    uri_a = a.expect(rb"URI: (\S+)\n").group(1).decode()
+    a.expect(PROMPT)
+    uri_b, _, _ = enroll_pipe(ctx, path, ["--recovery-codes", "0"], expect_codes=0)
+    with open(path, "rb") as f:
+        before = f.read()
+    a.send(code_for_uri(uri_a) + "\n")
+    rc = a.finish()
+    assert rc == 1, f"exit {rc}"
+    assert "--force" in a.errtext and "appeared" in a.errtext, a.errtext
+    with open(path, "rb") as f:
+        assert f.read() == before, "B's enrollment was overwritten"
+    check_secret_file(path, os.geteuid(), (), uri_b)
+    no_leftovers(ctx, "x", allowed={"secret"})
+
+
+@test
+def remove_force_does_not_ask(ctx):
+    path = ctx.path("secret")
+    enroll_pipe(ctx, path, ["--recovery-codes", "0"], expect_codes=0)
+    rc, out, err = run_tool(ctx, ["--remove", "--force", "--secret-file", path], stdin=b"")
+    assert rc == 0, f"exit {rc}: {err}"
+    assert "Type yes" not in out, out
+    no_leftovers(ctx, "secret")
+
+
+# --- tests: --import-google-authenticator -------------------------------------------
+
+
+def ga_copy(ctx, sample, mode=0o400):
+    src = os.path.join(DATA, "ga", sample)
+    dst = ctx.path("ga-" + sample)
+    shutil.copyfile(src, dst)
+    os.chmod(dst, mode)
+    with open(src) as f:
+        return dst, f.read()
+
+
+def ga_scratch(text):
+    return [line for line in text.split("\n")[1:] if re.fullmatch(r"[0-9]{8}", line)]
+
+
+@test
+def import_ga_totp(ctx):
+    path = ctx.path("secret")
+    src, text = ga_copy(ctx, "totp_basic")
+    rc, out, err = run_tool(ctx, ["--import-google-authenticator", src, "--secret-file", path])
+    assert rc == 0, f"exit {rc}: {err}"
+    assert "5 scratch codes are now recovery codes" in out, out
+    kv = check_secret_file(path, os.geteuid(), ga_scratch(text))
+    assert b32decode(kv["secret"]) == b32decode(text.split("\n")[0])
+    assert kv["algorithm"] == "sha1" and kv["digits"] == "6" and kv["period"] == "30"
+    assert "window" not in kv
+    assert "Note:" not in out
+    no_leftovers(ctx, "x", allowed={"secret", os.path.basename(src)})
+
+    # Again without --force: refused, unchanged; with --force: done.
+    with open(path, "rb") as f:
+        before = f.read()
+    rc, out, err = run_tool(ctx, ["--import-google-authenticator", src, "--secret-file", path])
+    assert rc == 1 and "--force" in err, (rc, err)
+    with open(path, "rb") as f:
+        assert f.read() == before
+    rc, out, err = run_tool(ctx, ["--import-google-authenticator", src, "--secret-file", path, "--force"])
+    assert rc == 0, err
+
+
+@test
+def import_ga_options_and_login(ctx):
+    needs_root()
+    path = ctx.path("secret")
+    src, text = ga_copy(ctx, "totp_options")
+    rc, out, err = run_tool(ctx, ["--import-google-authenticator", os.path.basename(src), "--secret-file", path])
+    assert rc == 0, f"exit {rc}: {err}"
+    assert "Note: RATE_LIMIT" in out, out
+    assert "DISALLOW_REUSE" not in out, out
+    scratch = ga_scratch(text)
+    kv = check_secret_file(path, 0, scratch)
+    assert b32decode(kv["secret"]) == b32decode(text.split("\n")[0])
+    assert kv.get("window") == "8", kv.get("window")
+    assert kv["period"] == "30"
+    for s in scratch:
+        assert s not in open(path).read()
+
+    confdir = pam_service(ctx, path)
+    login_ok(confdir, "root", scratch[1], "a scratch code")
+    login_refused(confdir, "root", scratch[1], "the same scratch code again")
+    # The app's entry keeps working: a code from the GA secret.
+    secret = text.split("\n")[0]
+    login_ok(confdir, "root", oath_code(secret), "a code from the imported secret")
+
+
+@test
+def import_ga_step_size(ctx):
+    path = ctx.path("secret")
+    src, text = ga_copy(ctx, "totp_step60")
+    rc, out, err = run_tool(ctx, ["--import-google-authenticator", src, "--secret-file", path])
+    assert rc == 0, f"exit {rc}: {err}"
+    kv = check_secret_file(path, os.geteuid(), ga_scratch(text))
+    assert kv["period"] == "60", kv["period"]
+
+
+def import_refused(ctx, sample, words, mode=0o400):
+    path = ctx.path("secret")
+    src, _ = ga_copy(ctx, sample, mode)
+    rc, out, err = run_tool(ctx, ["--import-google-authenticator", src, "--secret-file", path])
+    assert rc == 1, f"{sample}: exit {rc}"
+    for w in words:
+        assert w in err, f"{sample}: {w!r} not in {err!r}"
+    no_leftovers(ctx, "secret", allowed={os.path.basename(src)})
+
+
+@test
+def import_ga_hotp_refused(ctx):
+    import_refused(ctx, "hotp", ["HOTP", "line 2"])
+
+
+@test
+def import_ga_bad_secret_refused(ctx):
+    import_refused(ctx, "bad_secret", ["line 1", "secret"])
+
+
+@test
+def import_ga_7_digit_scratch_refused(ctx):
+    import_refused(ctx, "scratch_7_digits", ["line 4"])
+
+
+@test
+def import_ga_unknown_option_refused(ctx):
+    import_refused(ctx, "unknown_option", ["line 2", "unknown option"])
+
+
+@test
+def import_ga_no_totp_auth_refused(ctx):
+    import_refused(ctx, "no_totp_auth", ["TOTP_AUTH"])
+
+
+@test
+def import_ga_readable_by_others_refused(ctx):
+    import_refused(ctx, "totp_basic", ["cannot import"], mode=0o644)
+
+
+@test
+def import_ga_missing_file(ctx):
+    path = ctx.path("secret")
+    rc, out, err = run_tool(ctx, ["--import-google-authenticator", ctx.path("nothing"), "--secret-file", path])
+    assert rc == 1, f"exit {rc}"
+    assert ctx.path("nothing") in err, err
+    no_leftovers(ctx, "secret")
+
+
+# --- tests: usage errors ----------------------------------------------------------
+
+
+@test
+def usage_errors_exit_2(ctx):
+    path = ctx.path("secret")
+    cases = [
+        (["--bogus"], "unknown option --bogus"),
+        (["--digits", "7"], "--digits must be 6 or 8"),
+        (["--qr", "bogus"], "--qr must be"),
+        (["--algorithm", "md5"], "--algorithm"),
+        (["--period", "10"], "--period"),
+        (["--period", "121"], "--period"),
+        (["--recovery-codes", "101"], "--recovery-codes"),
+        (["--json"], "--json goes with --status"),
+        (["--new-recovery-codes", "--recovery-codes", "0"], "at least one code"),
+        (["--status", "--remove"], "exclude each other"),
+        (["--status", "--new-recovery-codes"], "exclude each other"),
+        (["--remove", "--import-google-authenticator", "x"], "exclude each other"),
+        (["--status", "--qr", "ascii"], "for enrolling only"),
+        (["stray"], "unexpected argument 'stray'"),
+        (["--status", "stray"], "unexpected argument"),
+        (["--secret-file"], "needs a value"),
+        (["--issuer", "a:b"], "':'"),
+        (["--label", "x\ty"], "control characters"),
+        (["--state-dir", "relative"], "absolute"),
+        (["--user", "../etc"], "--user"),
+    ]
+    for args, words in cases:
+        full = args if "--secret-file" in args else args + ["--secret-file", path]
+        rc, out, err = run_tool(ctx, full, stdin=b"")
+        assert rc == 2, f"{args}: exit {rc}, stderr {err!r}"
+        assert words in err, f"{args}: {words!r} not in {err!r}"
+        assert "Enter the code" not in out, f"{args}: asked for a code"
+    no_leftovers(ctx, "secret")
+    rc, out, err = run_tool(ctx, ["--help"])
+    assert rc == 0 and "Usage:" in out, (rc, err)
+
+
+# --- the join test: the CLI's enrollment works for a real login --------------------
+
+
+@test
+def join_enroll_then_login(ctx):
+    needs_root()
+    path = ctx.path("secret")
+    r = PipeRun(ctx, base_args(path) + ["--recovery-codes", "2"])
+    m = r.expect(rb"Or type this secret by hand: ([A-Z2-7 ]+)\n")
+    secret = m.group(1).decode().replace(" ", "")
+    r.expect(PROMPT)
+    code = oath_code(secret)
+    r.send(code + "\n")
+    rc = r.finish()
+    assert rc == 0, f"exit {rc}: {r.errtext}"
+    confdir = pam_service(ctx, path)
+    login_ok(confdir, "root", code, "the code")
+    login_refused(confdir, "root", code, "the same code again (replay)")
+    st = os.stat(ctx.path("state"))
+    assert stat.S_IMODE(st.st_mode) == 0o700 and st.st_uid == 0
+
+
+def main():
+    args = sys.argv[1:]
+    for tool in ("oathtool", "zbarimg"):
+        if shutil.which(tool) is None:
+            sys.stderr.write(f"run.py: {tool} is missing (apt-get install oathtool zbar-tools)\n")
+            print("0 passed, 1 failed")
+            return 1
+    return run_tests(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
