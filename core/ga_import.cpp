@@ -118,8 +118,9 @@ Result<GaImport> parse_google_authenticator(std::string_view text) {
                 }
                 out.window = steps;
             } else if (opt == "RATE_LIMIT") {
-                out.notes.push_back("RATE_LIMIT is not carried over: pam_totp's deny=, fail_interval= and "
-                                    "unlock_time= options limit guessing instead");
+                out.notes.push_back(
+                    "RATE_LIMIT is not carried over: pam_totp's deny=, fail_interval= and "
+                    "unlock_time= options limit guessing instead");
             } else if (opt == "DISALLOW_REUSE") {
                 // pam_totp always refuses reuse; the used time steps belong to the old setup.
             } else if (opt == "TIME_SKEW") {

@@ -23,7 +23,7 @@ namespace pam_totp {
 struct GaImport {
     SecureBuffer key;
     unsigned period = 30;
-    std::optional<unsigned> window;          // from WINDOW_SIZE (codes in total) -> steps either side
+    std::optional<unsigned> window;           // from WINDOW_SIZE (codes in total) -> steps either side
     std::vector<SecureBuffer> scratch_codes;  // 8 digits each
     std::vector<std::string> notes;           // what was not carried over, and why
 };

@@ -66,7 +66,9 @@ struct Answer {
 };
 
 // Plain prompt: the whole answer is the code.
-Answer whole_answer(SecureBuffer typed) { return Answer{std::move(typed), std::nullopt}; }
+Answer whole_answer(SecureBuffer typed) {
+    return Answer{std::move(typed), std::nullopt};
+}
 
 // password+code: the last `digits` characters when they are digits, else a
 // printed recovery code at the end, else (a bare recovery code) the whole.
@@ -252,8 +254,8 @@ Login::Check Login::check(const SecureBuffer& code) {
         record_success(state);
         if (Status st = t.commit(); !st) {
             // Not recorded means it could be used again: deny.
-            log(LogLevel::err, "cannot record the login in " + m_opts.state_dir + ": " + st.error().message +
-                                   "; denying");
+            log(LogLevel::err,
+                "cannot record the login in " + m_opts.state_dir + ": " + st.error().message + "; denying");
             return Check::error;
         }
         log(LogLevel::info, what);

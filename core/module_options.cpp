@@ -11,8 +11,22 @@ namespace {
 
 // Every option the module knows; each may be given once.
 enum class Opt {
-    secret, state_dir, nullok, window, deny, fail_interval, unlock_time, max_unlock_time, prompt,
-    echo_code, try_first_pass, use_first_pass, forward_pass, no_recovery, debug, count_
+    secret,
+    state_dir,
+    nullok,
+    window,
+    deny,
+    fail_interval,
+    unlock_time,
+    max_unlock_time,
+    prompt,
+    echo_code,
+    try_first_pass,
+    use_first_pass,
+    forward_pass,
+    no_recovery,
+    debug,
+    count_
 };
 
 struct OptSpec {
@@ -21,10 +35,21 @@ struct OptSpec {
 };
 
 constexpr std::array<OptSpec, static_cast<std::size_t>(Opt::count_)> specs{{
-    {"secret", true},          {"state_dir", true},      {"nullok", false},       {"window", true},
-    {"deny", true},            {"fail_interval", true},  {"unlock_time", true},   {"max_unlock_time", true},
-    {"prompt", true},          {"echo_code", false},     {"try_first_pass", false}, {"use_first_pass", false},
-    {"forward_pass", false},   {"no_recovery", false},   {"debug", false},
+    {"secret", true},
+    {"state_dir", true},
+    {"nullok", false},
+    {"window", true},
+    {"deny", true},
+    {"fail_interval", true},
+    {"unlock_time", true},
+    {"max_unlock_time", true},
+    {"prompt", true},
+    {"echo_code", false},
+    {"try_first_pass", false},
+    {"use_first_pass", false},
+    {"forward_pass", false},
+    {"no_recovery", false},
+    {"debug", false},
 }};
 
 Error bad(std::string_view name, std::string_view problem) {
@@ -86,8 +111,8 @@ Result<ModuleOptions> parse_module_options(int argc, const char* const* argv) {
                               "unknown option '" + std::string(name.substr(0, 32)) + "'; see pam_totp(8)");
         }
         if (specs[idx].takes_value != has_value) {
-            return bad(name, specs[idx].takes_value ? "needs a value (" + std::string(name) + "=...)"
-                                                    : "takes no value");
+            return bad(name,
+                       specs[idx].takes_value ? "needs a value (" + std::string(name) + "=...)" : "takes no value");
         }
         if (seen[idx]) {
             return bad(name, "given twice");

@@ -34,8 +34,8 @@ class PamIo final : public LoginIo {
     Result<SecureBuffer> ask(std::string_view prompt, bool echo) override {
         char* reply = nullptr;
         const std::string text(prompt);
-        const int rc = ::pam_prompt(m_pamh, echo ? PAM_PROMPT_ECHO_ON : PAM_PROMPT_ECHO_OFF, &reply, "%s",
-                                    text.c_str());
+        const int rc =
+            ::pam_prompt(m_pamh, echo ? PAM_PROMPT_ECHO_ON : PAM_PROMPT_ECHO_OFF, &reply, "%s", text.c_str());
         if (rc != PAM_SUCCESS) {
             wipe_free(reply);
             return make_error(Errc::io, std::string("pam_prompt: ") + ::pam_strerror(m_pamh, rc));
@@ -91,7 +91,8 @@ class PamIo final : public LoginIo {
         // could not read (NFS root-squash homes, hard links).
         // PAM_MODUTIL_DEF_PRIVS, spelled out: its -1 initialisers narrow in C++.
         std::array<gid_t, PAM_MODUTIL_NGROUPS> groups{};
-        pam_modutil_privs privs{groups.data(), PAM_MODUTIL_NGROUPS, 0, static_cast<gid_t>(-1), static_cast<uid_t>(-1), 0};
+        pam_modutil_privs privs{groups.data(),          PAM_MODUTIL_NGROUPS,    0,
+                                static_cast<gid_t>(-1), static_cast<uid_t>(-1), 0};
         if (::pam_modutil_drop_priv(m_pamh, &privs, m_pw) != 0) {
             return make_error(Errc::permission, "cannot switch to the user's file-system identity");
         }

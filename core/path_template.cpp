@@ -10,7 +10,9 @@ constexpr std::size_t max_user_name = 256;
 
 // The messages never repeat the offending name or template text: either may
 // hold control characters that would forge lines in the log.
-Error bad_user(const char* why) { return make_error(Errc::invalid_argument, std::string("user name ") + why); }
+Error bad_user(const char* why) {
+    return make_error(Errc::invalid_argument, std::string("user name ") + why);
+}
 
 Error bad_template(const std::string& why) {
     return make_error(Errc::invalid_argument, "secret= path template: " + why);

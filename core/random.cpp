@@ -36,8 +36,8 @@ Result<std::uint32_t> random_below(std::uint32_t bound) {
         return make_error(Errc::invalid_argument, "random_below: bound must be positive");
     }
     // Reject the top sliver of the range so that every residue is equally likely.
-    const std::uint32_t limit = std::numeric_limits<std::uint32_t>::max() -
-                                (std::numeric_limits<std::uint32_t>::max() % bound);
+    const std::uint32_t limit =
+        std::numeric_limits<std::uint32_t>::max() - (std::numeric_limits<std::uint32_t>::max() % bound);
     for (;;) {
         std::uint32_t v = 0;
         if (Status st = fill_random(&v, sizeof v); !st) {

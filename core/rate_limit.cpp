@@ -59,7 +59,9 @@ std::size_t effective_deny(const RateLimitConfig& config) noexcept {
 
 }  // namespace
 
-bool is_locked(const UserState& state, std::time_t now) noexcept { return now < state.locked_until; }
+bool is_locked(const UserState& state, std::time_t now) noexcept {
+    return now < state.locked_until;
+}
 
 std::time_t lock_remaining(const UserState& state, std::time_t now) noexcept {
     if (!is_locked(state, now)) {
@@ -73,8 +75,7 @@ std::time_t lock_remaining(const UserState& state, std::time_t now) noexcept {
 }
 
 bool record_failure(UserState& state, const RateLimitConfig& config, std::time_t now) {
-    std::erase_if(state.failures,
-                  [&](std::time_t when) { return !still_counts(when, now, config.fail_interval); });
+    std::erase_if(state.failures, [&](std::time_t when) { return !still_counts(when, now, config.fail_interval); });
     state.failures.push_back(now);
 
     const std::size_t deny = effective_deny(config);

@@ -15,9 +15,9 @@ namespace pam_totp {
 // makes a lockout last 0 seconds (pam_faillock's "never unlock" is not
 // offered: an administrator would have to edit the state file).
 struct RateLimitConfig {
-    unsigned deny = 5;                 // failures within fail_interval that lock
-    std::time_t fail_interval = 900;   // seconds
-    std::time_t unlock_time = 300;     // seconds, first lockout
+    unsigned deny = 5;                // failures within fail_interval that lock
+    std::time_t fail_interval = 900;  // seconds
+    std::time_t unlock_time = 300;    // seconds, first lockout
     std::time_t max_unlock_time = 86400;
 };
 

@@ -22,7 +22,9 @@ constexpr std::size_t max_typed_length = 64;
 constexpr std::size_t group_size = 4;
 constexpr std::size_t formatted_chars = recovery_code_chars + (recovery_code_chars - 1) / group_size;
 
-constexpr bool in_alphabet(char c) noexcept { return recovery_alphabet.find(c) != std::string_view::npos; }
+constexpr bool in_alphabet(char c) noexcept {
+    return recovery_alphabet.find(c) != std::string_view::npos;
+}
 
 constexpr char ascii_upper(char c) noexcept {
     if (c >= 'a' && c <= 'z') {
@@ -31,7 +33,9 @@ constexpr char ascii_upper(char c) noexcept {
     return c;
 }
 
-bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+bool is_digit(char c) noexcept {
+    return c >= '0' && c <= '9';
+}
 
 // The one parser behind normalise_recovery_code and looks_like_recovery_code:
 // calls put(index, symbol) for each canonical symbol and returns the number
@@ -136,9 +140,8 @@ Result<SecureBuffer> generate_recovery_code() {
 Result<SecureBuffer> normalise_recovery_code(std::string_view typed) {
     SecureBuffer out(recovery_code_chars);
     std::uint8_t* const dst = out.data();
-    const std::size_t n = canonicalise(typed, [dst](std::size_t i, char c) noexcept {
-        dst[i] = static_cast<std::uint8_t>(c);
-    });
+    const std::size_t n =
+        canonicalise(typed, [dst](std::size_t i, char c) noexcept { dst[i] = static_cast<std::uint8_t>(c); });
     out.truncate(n);
     if (n == 0) {
         // The typed text is (close to) a secret: the message does not repeat it.
@@ -202,9 +205,8 @@ Result<long> find_recovery_code(const SecureBuffer& canonical, const std::vector
         // The stored hash is its own setting: crypt_r re-derives it from the code.
         const char* const out = scratch.run(canonical, hash.c_str());
         if (out == nullptr) {
-            return make_error(Errc::format,
-                              "crypt_r failed on recovery-code hash #" + std::to_string(i + 1) +
-                                  " (not a valid yescrypt hash?)");
+            return make_error(Errc::format, "crypt_r failed on recovery-code hash #" + std::to_string(i + 1) +
+                                                " (not a valid yescrypt hash?)");
         }
         const bool match = constant_time_equal(out, hash);
         // The output is derived from the code: do not leave it for the next round.

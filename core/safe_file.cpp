@@ -56,8 +56,8 @@ Status check_directory(const struct stat& st, const std::string& path, const std
     const bool others_write = (st.st_mode & (S_IWGRP | S_IWOTH)) != 0;
     const bool root_sticky = st.st_uid == 0 && (st.st_mode & S_ISVTX) != 0;
     if (others_write && !root_sticky) {
-        return make_error(Errc::unsafe, where + " is writable by group or others (mode " +
-                                            mode_string(st.st_mode) + "); run chmod go-w " + dir);
+        return make_error(Errc::unsafe, where + " is writable by group or others (mode " + mode_string(st.st_mode) +
+                                            "); run chmod go-w " + dir);
     }
     return {};
 }
@@ -157,8 +157,8 @@ Status check_file(const struct stat& st, const std::string& path, const FileRule
                                             "); run chmod 600 " + path);
     }
     if (st.st_size < 0 || static_cast<std::size_t>(st.st_size) > rules.max_size) {
-        return make_error(Errc::unsafe, path + ": too large (" + std::to_string(st.st_size) +
-                                            " bytes, the limit is " + std::to_string(rules.max_size) + ")");
+        return make_error(Errc::unsafe, path + ": too large (" + std::to_string(st.st_size) + " bytes, the limit is " +
+                                            std::to_string(rules.max_size) + ")");
     }
     return {};
 }
@@ -341,8 +341,8 @@ Status atomic_replace_at(int dir_fd, const std::string& name, const std::string&
     // From here on every failure removes the temp file; the old file is untouched.
     const auto fail = [&](const std::string& step, int err) -> Status {
         ::unlinkat(dirfd.get(), temp.c_str(), 0);
-        return make_error(errc_for(err), path + ": " + step + " failed: " + errno_message("temporary file " + temp, err) +
-                                             space_hint(err));
+        return make_error(errc_for(err), path + ": " + step + " failed: " +
+                                             errno_message("temporary file " + temp, err) + space_hint(err));
     };
 
     std::size_t done = 0;

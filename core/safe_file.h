@@ -16,8 +16,8 @@
 namespace pam_totp {
 
 struct FileRules {
-    uid_t owner = 0;                // the file must be owned by this uid ...
-    bool root_may_own = true;       // ... or by root, when this is set
+    uid_t owner = 0;           // the file must be owned by this uid ...
+    bool root_may_own = true;  // ... or by root, when this is set
     std::size_t max_size = 64 * 1024;
 };
 
@@ -34,8 +34,7 @@ Result<UniqueFd> safe_open_read(const std::string& path, const FileRules& rules)
 
 // The same checks for `name` inside `dirfd`, a directory the caller has
 // already opened and checked; `path` names the file in messages.
-Result<UniqueFd> safe_open_read_at(int dirfd, const std::string& name, const std::string& path,
-                                   const FileRules& rules);
+Result<UniqueFd> safe_open_read_at(int dirfd, const std::string& name, const std::string& path, const FileRules& rules);
 
 // Reads the whole file from `fd` (from offset 0) into a self-wiping buffer;
 // more than `max_size` bytes (the file grew after fstat) is an error.

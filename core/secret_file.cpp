@@ -15,7 +15,16 @@ constexpr std::string_view header_comment =
     "# pam_totp secret file: see pam_totp-secret(5). Keep it private (mode 0600).\n";
 
 // The keys that may appear at most once, in the order they are written.
-enum KeyIndex : std::size_t { k_secret, k_algorithm, k_digits, k_period, k_window, k_enrolled, k_enrollment_id, k_count };
+enum KeyIndex : std::size_t {
+    k_secret,
+    k_algorithm,
+    k_digits,
+    k_period,
+    k_window,
+    k_enrolled,
+    k_enrollment_id,
+    k_count
+};
 constexpr std::array<std::string_view, k_count> single_keys = {
     "secret", "algorithm", "digits", "period", "window", "enrolled", "enrollment_id",
 };
@@ -24,10 +33,14 @@ constexpr std::string_view recovery_key = "recovery";
 
 constexpr auto max_time = static_cast<std::uint64_t>(std::numeric_limits<std::time_t>::max());
 
-std::string quoted(std::string_view key) { return "'" + std::string(key) + "'"; }
+std::string quoted(std::string_view key) {
+    return "'" + std::string(key) + "'";
+}
 
 // "'digits' must be 6 or 8" etc.; the value itself is never quoted.
-std::string number_problem(std::string_view key, const Error& error) { return quoted(key) + ": " + error.message; }
+std::string number_problem(std::string_view key, const Error& error) {
+    return quoted(key) + ": " + error.message;
+}
 
 std::string range_text(std::uint64_t low, std::uint64_t high) {
     return std::to_string(low) + ".." + std::to_string(high);
@@ -186,9 +199,9 @@ Result<SecretFile> parse_secret_file(std::string_view text) {
             return line_error(what, line.line_no, "unknown key " + quoted(line.key));
         }
         if (seen_on[index] != 0) {
-            return line_error(what, line.line_no,
-                              "duplicate " + quoted(line.key) + " (first on line " + std::to_string(seen_on[index]) +
-                                  ")");
+            return line_error(
+                what, line.line_no,
+                "duplicate " + quoted(line.key) + " (first on line " + std::to_string(seen_on[index]) + ")");
         }
         seen_on[index] = line.line_no;
         const std::string problem = apply_value(static_cast<KeyIndex>(index), line.value, file);

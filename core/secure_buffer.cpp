@@ -13,9 +13,13 @@ SecureBuffer::SecureBuffer(std::size_t size) {
     m_size = size;
 }
 
-SecureBuffer::SecureBuffer(const void* data, std::size_t size) { append(data, size); }
+SecureBuffer::SecureBuffer(const void* data, std::size_t size) {
+    append(data, size);
+}
 
-SecureBuffer::~SecureBuffer() { clear(); }
+SecureBuffer::~SecureBuffer() {
+    clear();
+}
 
 SecureBuffer::SecureBuffer(SecureBuffer&& other) noexcept
     : m_data(std::exchange(other.m_data, nullptr)),

@@ -11,7 +11,7 @@ namespace pam_totp {
 class SecureBuffer {
   public:
     SecureBuffer() noexcept = default;
-    explicit SecureBuffer(std::size_t size);                       // zero-filled
+    explicit SecureBuffer(std::size_t size);  // zero-filled
     SecureBuffer(const void* data, std::size_t size);
     explicit SecureBuffer(std::string_view text) : SecureBuffer(text.data(), text.size()) {}
     ~SecureBuffer();

@@ -89,8 +89,8 @@ Result<std::unique_ptr<StateTransaction>> FileStateStore::begin(std::string_view
     if (::mkdir(m_dir.c_str(), 0700) != 0 && errno != EEXIST) {
         const int err = errno;
         if (err == ENOENT) {
-            return make_error(Errc::io, "cannot create state directory " + m_dir +
-                                            ": its parent directory does not exist");
+            return make_error(Errc::io,
+                              "cannot create state directory " + m_dir + ": its parent directory does not exist");
         }
         return sys_error("cannot create state directory " + m_dir, err);
     }
@@ -121,8 +121,7 @@ Result<std::unique_ptr<StateTransaction>> FileStateStore::begin(std::string_view
     const std::string name(user);
     const std::string lock_name = name + std::string(lock_suffix);
     const std::string lock_path = join(m_dir, lock_name);
-    UniqueFd lock(
-        ::openat(dirfd.get(), lock_name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600));
+    UniqueFd lock(::openat(dirfd.get(), lock_name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600));
     if (!lock.valid()) {
         const int err = errno;
         if (err == ELOOP) {

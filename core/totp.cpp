@@ -102,8 +102,9 @@ Result<SecureBuffer> totp_generate(const SecureBuffer& key, const TotpParams& pa
     }
     ::oath_init();
     SecureBuffer out(params.digits + 1);  // liboath writes a NUL terminator
-    const int rc = ::oath_totp_generate2(key.chars(), key.size(), now, params.period, OATH_TOTP_DEFAULT_START_TIME,
-                                         params.digits, oath_flags(params.algorithm), reinterpret_cast<char*>(out.data()));
+    const int rc =
+        ::oath_totp_generate2(key.chars(), key.size(), now, params.period, OATH_TOTP_DEFAULT_START_TIME, params.digits,
+                              oath_flags(params.algorithm), reinterpret_cast<char*>(out.data()));
     if (rc != OATH_OK) {
         return make_error(Errc::invalid_argument, oath_message("oath_totp_generate2", rc));
     }

@@ -15,7 +15,7 @@ namespace pam_totp {
 
 enum class Algorithm { sha1, sha256, sha512 };
 
-std::string_view algorithm_name(Algorithm alg) noexcept;        // "sha1", ...
+std::string_view algorithm_name(Algorithm alg) noexcept;          // "sha1", ...
 std::optional<Algorithm> parse_algorithm(std::string_view name);  // exact, lower case
 
 struct TotpParams {

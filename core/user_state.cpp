@@ -22,7 +22,9 @@ constexpr std::string_view used_key = "used";
 
 constexpr auto max_time = static_cast<std::uint64_t>(std::numeric_limits<std::time_t>::max());
 
-std::string quoted(std::string_view key) { return "'" + std::string(key) + "'"; }
+std::string quoted(std::string_view key) {
+    return "'" + std::string(key) + "'";
+}
 
 // Parses a bounded decimal into `out`; the problem, empty on success.
 template <typename T>
@@ -128,9 +130,9 @@ Result<UserState> parse_user_state(std::string_view text) {
             return line_error(what, line.line_no, "unknown key " + quoted(line.key));
         }
         if (seen_on[index] != 0) {
-            return line_error(what, line.line_no,
-                              "duplicate " + quoted(line.key) + " (first on line " + std::to_string(seen_on[index]) +
-                                  ")");
+            return line_error(
+                what, line.line_no,
+                "duplicate " + quoted(line.key) + " (first on line " + std::to_string(seen_on[index]) + ")");
         }
         seen_on[index] = line.line_no;
         const std::string problem = apply_value(static_cast<KeyIndex>(index), line.value, state);

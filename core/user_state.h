@@ -30,7 +30,7 @@ struct UserState {
     std::optional<std::uint64_t> last_step;
     unsigned lockouts = 0;
     std::time_t locked_until = 0;
-    std::vector<std::time_t> failures;      // oldest first
+    std::vector<std::time_t> failures;       // oldest first
     std::vector<std::string> used_recovery;  // ids of consumed recovery codes
 
     bool operator==(const UserState&) const = default;

@@ -13,9 +13,24 @@ using pam_totp::Errc;
 using pam_totp::make_error;
 
 enum LongOnly {
-    opt_user = 1000, opt_secret_file, opt_issuer, opt_label, opt_algorithm, opt_digits, opt_period,
-    opt_recovery_codes, opt_qr, opt_force, opt_status, opt_json, opt_new_recovery, opt_remove, opt_import,
-    opt_state_dir, opt_help, opt_version,
+    opt_user = 1000,
+    opt_secret_file,
+    opt_issuer,
+    opt_label,
+    opt_algorithm,
+    opt_digits,
+    opt_period,
+    opt_recovery_codes,
+    opt_qr,
+    opt_force,
+    opt_status,
+    opt_json,
+    opt_new_recovery,
+    opt_remove,
+    opt_import,
+    opt_state_dir,
+    opt_help,
+    opt_version,
 };
 
 constexpr struct option long_options[] = {
@@ -206,8 +221,9 @@ pam_totp::Result<CliOptions> parse_cli(int argc, char** argv) {
         return usage("unexpected argument '" + std::string(argv[::optind]) + "'");
     }
     if (modes > 1) {
-        return usage("--status, --new-recovery-codes, --remove, --import-google-authenticator, --help and --version "
-                     "exclude each other");
+        return usage(
+            "--status, --new-recovery-codes, --remove, --import-google-authenticator, --help and --version "
+            "exclude each other");
     }
     if (o.mode == Mode::new_recovery_codes && o.recovery_codes == 0) {
         return usage("--new-recovery-codes makes at least one code; to have none, enroll anew with --recovery-codes 0");

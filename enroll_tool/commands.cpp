@@ -133,11 +133,12 @@ int run_enroll(const CliOptions& opts, const Target& t) {
     for (int attempt = 1; attempt <= confirm_tries && !confirmed; ++attempt) {
         auto code = ask_code();
         if (!code) {
-            return fail("no code entered (end of input); nothing was written. Run totp-enroll again when the app "
-                        "is ready.");
+            return fail(
+                "no code entered (end of input); nothing was written. Run totp-enroll again when the app "
+                "is ready.");
         }
-        auto verdict = pam_totp::totp_verify(file.value().key, opts.params, code->view(), ::time(nullptr), 1,
-                                             std::nullopt);
+        auto verdict =
+            pam_totp::totp_verify(file.value().key, opts.params, code->view(), ::time(nullptr), 1, std::nullopt);
         if (!verdict) {
             return fail(verdict.error().message);
         }
@@ -149,7 +150,8 @@ int run_enroll(const CliOptions& opts, const Target& t) {
     if (!confirmed) {
         return fail(std::to_string(confirm_tries) +
                     " wrong codes; nothing was written. Check that the phone sets its clock automatically and "
-                    "that you scanned this QR code (the entry shows " + account + "), then run totp-enroll again.");
+                    "that you scanned this QR code (the entry shows " +
+                    account + "), then run totp-enroll again.");
     }
 
     if (opts.recovery_codes > 0) {
@@ -180,8 +182,9 @@ int run_status(const CliOptions& opts, const Target& t) {
         if (editor) {
             auto read = editor.value().read();
             if (!read) {
-                return fail(read.error().message + ". pam_totp refuses this file too: fix it, or enroll anew with "
-                                                   "totp-enroll --force.");
+                return fail(read.error().message +
+                            ". pam_totp refuses this file too: fix it, or enroll anew with "
+                            "totp-enroll --force.");
             }
             file = std::move(read).value();
         }
@@ -246,9 +249,8 @@ int run_remove(const CliOptions& opts, const Target& t) {
         return fail("nothing to remove: " + t.user + " is not enrolled (no " + t.path + ")");
     }
     if (!opts.force) {
-        out("Remove the enrollment of " + t.user + " (" + t.path + ")?\n" +
-            "Logins that need a code will fail for " + t.user + " until they enroll again.\n" +
-            "Type yes to remove it: ");
+        out("Remove the enrollment of " + t.user + " (" + t.path + ")?\n" + "Logins that need a code will fail for " +
+            t.user + " until they enroll again.\n" + "Type yes to remove it: ");
         auto answer = read_answer();
         if (!answer || answer->view() != "yes") {
             return fail("not removed (the answer was not \"yes\")");
@@ -305,10 +307,12 @@ int run_import(const CliOptions& opts, const Target& t) {
         out("Note: " + note + ".\n");
     }
     return write_and_show(editor.value(), file, {},
-                          "Imported " + source + " for " + t.user + " into " + t.path + ": the entry in the app "
-                          "keeps working; " + std::to_string(ga.value().scratch_codes.size()) +
-                          " scratch codes are now recovery codes.\nOnce pam_totp is in the PAM stack, remove "
-                          "pam_google_authenticator from it.\n");
+                          "Imported " + source + " for " + t.user + " into " + t.path +
+                              ": the entry in the app "
+                              "keeps working; " +
+                              std::to_string(ga.value().scratch_codes.size()) +
+                              " scratch codes are now recovery codes.\nOnce pam_totp is in the PAM stack, remove "
+                              "pam_google_authenticator from it.\n");
 }
 
 }  // namespace totp_enroll

@@ -62,10 +62,16 @@ std::optional<pam_totp::SecureBuffer> read_answer() {
     return line;
 }
 
-void out(std::string_view text) { write_all(STDOUT_FILENO, text); }
-void err(std::string_view text) { write_all(STDERR_FILENO, text); }
+void out(std::string_view text) {
+    write_all(STDOUT_FILENO, text);
+}
+void err(std::string_view text) {
+    write_all(STDERR_FILENO, text);
+}
 
-bool stdout_is_terminal() { return ::isatty(STDOUT_FILENO) == 1; }
+bool stdout_is_terminal() {
+    return ::isatty(STDOUT_FILENO) == 1;
+}
 
 SignalHold::SignalHold() {
     sigset_t block;
@@ -77,6 +83,8 @@ SignalHold::SignalHold() {
     ::sigprocmask(SIG_BLOCK, &block, &m_old);
 }
 
-SignalHold::~SignalHold() { ::sigprocmask(SIG_SETMASK, &m_old, nullptr); }
+SignalHold::~SignalHold() {
+    ::sigprocmask(SIG_SETMASK, &m_old, nullptr);
+}
 
 }  // namespace totp_enroll

@@ -148,10 +148,10 @@ std::string status_json(const std::string& user, const std::string& path,
                     ",\"enrolled\":" + (file ? "true" : "false");
     if (file) {
         s += ",\"enrolled_at\":" + json_string(utc(file->enrolled)) +
-             ",\"enrolled_unix\":" + std::to_string(file->enrolled) + ",\"algorithm\":" +
-             json_string(std::string(pam_totp::algorithm_name(file->params.algorithm))) +
-             ",\"digits\":" + std::to_string(file->params.digits) + ",\"period\":" +
-             std::to_string(file->params.period) +
+             ",\"enrolled_unix\":" + std::to_string(file->enrolled) +
+             ",\"algorithm\":" + json_string(std::string(pam_totp::algorithm_name(file->params.algorithm))) +
+             ",\"digits\":" + std::to_string(file->params.digits) +
+             ",\"period\":" + std::to_string(file->params.period) +
              ",\"window\":" + (file->window ? std::to_string(*file->window) : std::string("null")) +
              ",\"recovery_codes\":" + std::to_string(file->recovery_hashes.size()) +
              ",\"recovery_codes_unused\":" + (recovery_left ? std::to_string(*recovery_left) : std::string("null"));

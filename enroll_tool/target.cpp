@@ -22,21 +22,22 @@ pam_totp::Result<Target> resolve_target(const CliOptions& opts) {
         }
         rc = ::getpwnam_r(opts.user->c_str(), &pw, buf.data(), buf.size(), &found);
         if (found == nullptr) {
-            return pam_totp::make_error(pam_totp::Errc::not_found,
-                                        rc != 0 ? pam_totp::errno_message("cannot look up user " + *opts.user, rc)
-                                                : "no such user: " + *opts.user + " (check the name with: id " +
-                                                      *opts.user + ")");
+            return pam_totp::make_error(
+                pam_totp::Errc::not_found,
+                rc != 0 ? pam_totp::errno_message("cannot look up user " + *opts.user, rc)
+                        : "no such user: " + *opts.user + " (check the name with: id " + *opts.user + ")");
         }
         if (caller != 0 && found->pw_uid != caller) {
-            return pam_totp::make_error(pam_totp::Errc::permission,
-                                        "--user " + *opts.user + " needs root: run it with sudo, or drop --user "
-                                        "to enroll yourself");
+            return pam_totp::make_error(pam_totp::Errc::permission, "--user " + *opts.user +
+                                                                        " needs root: run it with sudo, or drop --user "
+                                                                        "to enroll yourself");
         }
     } else {
         rc = ::getpwuid_r(caller, &pw, buf.data(), buf.size(), &found);
         if (found == nullptr) {
-            return pam_totp::make_error(pam_totp::Errc::not_found,
-                                        "cannot find your account (uid " + std::to_string(caller) + ") in the user database");
+            return pam_totp::make_error(
+                pam_totp::Errc::not_found,
+                "cannot find your account (uid " + std::to_string(caller) + ") in the user database");
         }
     }
     Target t;
@@ -47,8 +48,7 @@ pam_totp::Result<Target> resolve_target(const CliOptions& opts) {
     const std::string templ = opts.secret_file.value_or("~/.pam_totp");
     auto path = pam_totp::expand_path_template(templ, t.user, t.home);
     if (!path) {
-        return pam_totp::make_error(pam_totp::Errc::invalid_argument,
-                                    "--secret-file: " + path.error().message);
+        return pam_totp::make_error(pam_totp::Errc::invalid_argument, "--secret-file: " + path.error().message);
     }
     t.path = std::move(path).value();
     return t;

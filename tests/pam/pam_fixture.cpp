@@ -347,7 +347,9 @@ std::optional<std::string> Fixture::captured_authtok() const {
     return text;
 }
 
-std::string Fixture::state_text(const std::string& user) const { return read_file(state_path(user)); }
+std::string Fixture::state_text(const std::string& user) const {
+    return read_file(state_path(user));
+}
 
 std::string Fixture::state_path(const std::string& user) const {
     // state_dir/USER.state (state_dir/USER in the first layout of the store).

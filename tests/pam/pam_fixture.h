@@ -45,7 +45,7 @@ struct LoginResult {
     std::vector<std::string> infos;   // PAM_TEXT_INFO
     std::vector<std::string> errors;  // PAM_ERROR_MSG
     bool ran_dry = false;             // a prompt came with no answer left
-    int fsuid_after = -1;  // setfsuid(-1) right after pam_authenticate
+    int fsuid_after = -1;             // setfsuid(-1) right after pam_authenticate
 
     // True when any info or error message contains `needle`.
     [[nodiscard]] bool said(const std::string& needle) const;
@@ -140,7 +140,7 @@ class Fixture {
 
 // Helpers for files and processes.
 void write_file(const std::string& path, const std::string& content, mode_t mode = 0600);
-std::string read_file(const std::string& path);  // "" when unreadable
+std::string read_file(const std::string& path);         // "" when unreadable
 int run_command(const std::vector<std::string>& argv);  // exit status, -1 on failure; output discarded
 // The value of a "key value" line in a state/secret file text ("" if none).
 std::string line_value(const std::string& text, const std::string& key);

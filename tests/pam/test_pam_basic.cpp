@@ -107,7 +107,8 @@ void bad_answers_refused(void** state) {
         "",
         "abcdef",
         std::string(300, '7'),
-        "12\x01" "456",
+        "12\x01"
+        "456",
         "\t\t\t\t\t\t",
         Fixture::code(e) + "\n",
         " " + Fixture::code(e),
@@ -383,8 +384,7 @@ int main() {
         cmocka_unit_test_setup_teardown(use_first_pass_without_authtok_denies_silently, pamtest::setup,
                                         pamtest::teardown),
         cmocka_unit_test_setup_teardown(try_first_pass_without_authtok_prompts, pamtest::setup, pamtest::teardown),
-        cmocka_unit_test_setup_teardown(first_pass_takes_code_from_previous_module, pamtest::setup,
-                                        pamtest::teardown),
+        cmocka_unit_test_setup_teardown(first_pass_takes_code_from_previous_module, pamtest::setup, pamtest::teardown),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

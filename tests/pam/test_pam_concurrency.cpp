@@ -98,8 +98,7 @@ void concurrent_failures_all_count(void** state) {
 
 int main() {
     const CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(one_code_accepted_once_under_concurrency, pamtest::setup,
-                                        pamtest::teardown),
+        cmocka_unit_test_setup_teardown(one_code_accepted_once_under_concurrency, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(concurrent_failures_all_count, pamtest::setup, pamtest::teardown),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);

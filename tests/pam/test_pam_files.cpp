@@ -110,8 +110,8 @@ void secret_with_group_or_world_access_refused(void** state) {
     const mode_t modes[] = {0644, 0640, 0604, 0660, 0601};
     for (const mode_t m : modes) {
         assert_int_equal(::chmod(e.path.c_str(), m), 0);
-        const std::string what = "mode 0" + std::to_string((m >> 6) & 7) + std::to_string((m >> 3) & 7) +
-                                 std::to_string(m & 7);
+        const std::string what =
+            "mode 0" + std::to_string((m >> 6) & 7) + std::to_string((m >> 3) & 7) + std::to_string(m & 7);
         assert_refused_after_prompt(f.login("totp", "root", {Fixture::code(e)}), what.c_str());
     }
     assert_int_equal(::chmod(e.path.c_str(), 0400), 0);
@@ -321,14 +321,12 @@ int main() {
         cmocka_unit_test_setup_teardown(fifo_secret_refused_without_hanging, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(directory_secret_refused, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(secret_owned_by_another_user_refused, pamtest::setup, pamtest::teardown),
-        cmocka_unit_test_setup_teardown(secret_with_group_or_world_access_refused, pamtest::setup,
-                                        pamtest::teardown),
+        cmocka_unit_test_setup_teardown(secret_with_group_or_world_access_refused, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(oversize_secret_refused, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(malformed_secrets_refused, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(secret_file_never_written, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(home_secret_read_as_the_user, pamtest::setup, pamtest::teardown),
-        cmocka_unit_test_setup_teardown(home_secret_in_group_writable_home_refused, pamtest::setup,
-                                        pamtest::teardown),
+        cmocka_unit_test_setup_teardown(home_secret_in_group_writable_home_refused, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(unprivileged_caller_refused, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(unsafe_state_dir_refused, pamtest::setup, pamtest::teardown),
     };

@@ -63,7 +63,9 @@ int teardown(void** state) {
     return rc;
 }
 
-Fixture& fixture(void** state) { return *static_cast<Fixture*>(*state); }
+Fixture& fixture(void** state) {
+    return *static_cast<Fixture*>(*state);
+}
 
 std::string read_file(const std::string& path) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

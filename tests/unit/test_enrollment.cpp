@@ -54,7 +54,9 @@ int remove_dir(void** state) {
     return ::nftw(dir->path.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-const std::string& dir_of(void** state) { return static_cast<TempDir*>(*state)->path; }
+const std::string& dir_of(void** state) {
+    return static_cast<TempDir*>(*state)->path;
+}
 
 std::vector<std::string> entries(const std::string& dir) {
     std::vector<std::string> out;

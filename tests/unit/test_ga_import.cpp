@@ -129,7 +129,11 @@ void scratch_7_digits_refused(void** /*state*/) {
 }
 
 void binary_refused(void** /*state*/) {
-    const std::string text = std::string(key80) + "\n\" TOTP_AUTH\n" + std::string("4782\0" "351\n", 9);
+    const std::string text = std::string(key80) + "\n\" TOTP_AUTH\n" +
+                             std::string(
+                                 "4782\0"
+                                 "351\n",
+                                 9);
     auto ga = parse_google_authenticator(text);
     assert_false(ga.ok());
     assert_true(contains(ga.error().message, "binary"));
@@ -139,7 +143,8 @@ void binary_refused(void** /*state*/) {
 }
 
 void crlf_accepted(void** /*state*/) {
-    auto ga = parse_google_authenticator("GEZDGNBVGY3TQOJQGEZDGNBVGY\r\n\" WINDOW_SIZE 5\r\n\" TOTP_AUTH\r\n51739204\r\n");
+    auto ga =
+        parse_google_authenticator("GEZDGNBVGY3TQOJQGEZDGNBVGY\r\n\" WINDOW_SIZE 5\r\n\" TOTP_AUTH\r\n51739204\r\n");
     assert_true(ga.ok());
     assert_true(ga.value().key.view() == "1234567890123456");
     assert_int_equal(*ga.value().window, 2);

@@ -84,9 +84,12 @@ void refuses_empty_file(void** /*state*/) {
 
 void refuses_bad_version_line(void** /*state*/) {
     const char* const bad[] = {
-        "\n",           "versio 1\n",    "Version 1\n",   "version\n",     "version  1\n", "version 1 \n",
-        "version 01\n", "version +1\n",  "version x\n",   "# comment\nversion 1\n",       "key value\n",
-        "version 99999999999999999999\n",
+        "\n",           "versio 1\n",
+        "Version 1\n",  "version\n",
+        "version  1\n", "version 1 \n",
+        "version 01\n", "version +1\n",
+        "version x\n",  "# comment\nversion 1\n",
+        "key value\n",  "version 99999999999999999999\n",
     };
     for (const char* text : bad) {
         expect_line_error(text, 1, "expected 'version 1'");
@@ -165,8 +168,7 @@ void refuses_missing_space(void** /*state*/) {
 }
 
 void refuses_double_space(void** /*state*/) {
-    expect_line_error(file_with_line3("secret  " + std::string(secret_value)), 3,
-                      "more than one space after 'secret'");
+    expect_line_error(file_with_line3("secret  " + std::string(secret_value)), 3, "more than one space after 'secret'");
 }
 
 void refuses_trailing_space(void** /*state*/) {
@@ -238,11 +240,11 @@ void value_helpers(void** /*state*/) {
     assert_false(is_yescrypt_string(hash, 3));
     assert_true(is_yescrypt_string("$y$j9T$abcdefghijklmnop", 3));
     assert_false(is_yescrypt_string("$y$j9T$abcdefghijklmnop", 4));
-    assert_false(is_yescrypt_string("$6$salt$hash", 3));          // not yescrypt
-    assert_false(is_yescrypt_string("y$j9T$salt$hash", 4));       // no leading '$'
-    assert_false(is_yescrypt_string("$y$j9T$$hash", 4));          // empty salt
-    assert_false(is_yescrypt_string("$y$j9T$salt$hash$", 4));     // empty last field
-    assert_false(is_yescrypt_string("$y$j9T$salt$ha-sh", 4));     // outside crypt's alphabet
+    assert_false(is_yescrypt_string("$6$salt$hash", 3));       // not yescrypt
+    assert_false(is_yescrypt_string("y$j9T$salt$hash", 4));    // no leading '$'
+    assert_false(is_yescrypt_string("$y$j9T$$hash", 4));       // empty salt
+    assert_false(is_yescrypt_string("$y$j9T$salt$hash$", 4));  // empty last field
+    assert_false(is_yescrypt_string("$y$j9T$salt$ha-sh", 4));  // outside crypt's alphabet
     assert_false(is_yescrypt_string("$y$j9T$salt$ha sh", 4));
     assert_false(is_yescrypt_string("$y$", 1));
     assert_false(is_yescrypt_string("", 4));

@@ -123,8 +123,7 @@ void each_error_names_the_option(void** /*state*/) {
         }
         assert_true(r.error().code == pam_totp::Errc::invalid_argument);
         if (r.error().message.find(c.names) == std::string::npos) {
-            fail_msg("'%s': message '%s' does not name %s", c.args.back().c_str(), r.error().message.c_str(),
-                     c.names);
+            fail_msg("'%s': message '%s' does not name %s", c.args.back().c_str(), r.error().message.c_str(), c.names);
         }
     }
 }

@@ -18,7 +18,9 @@ using pam_totp::TotpParams;
 using pam_totp::validate_label_part;
 
 // "Hello!\xde\xad\xbe\xef" is JBSWY3DPEHPK3PXP in base32.
-SecureBuffer key10() { return SecureBuffer(std::string_view("Hello!\xde\xad\xbe\xef")); }
+SecureBuffer key10() {
+    return SecureBuffer(std::string_view("Hello!\xde\xad\xbe\xef"));
+}
 
 bool contains(std::string_view haystack, std::string_view needle) {
     return haystack.find(needle) != std::string_view::npos;
@@ -53,8 +55,9 @@ void non_default_parameters_included(void** /*state*/) {
     p.period = 60;
     auto uri = make_otpauth_uri("host", "bob", key10(), p);
     assert_true(uri.ok());
-    assert_string_equal(std::string(uri.value().view()).c_str(),
-                        "otpauth://totp/host:bob?secret=JBSWY3DPEHPK3PXP&issuer=host&algorithm=SHA256&digits=8&period=60");
+    assert_string_equal(
+        std::string(uri.value().view()).c_str(),
+        "otpauth://totp/host:bob?secret=JBSWY3DPEHPK3PXP&issuer=host&algorithm=SHA256&digits=8&period=60");
 
     // Each one alone.
     TotpParams only_alg;

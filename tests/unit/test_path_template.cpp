@@ -84,8 +84,24 @@ void result_must_be_absolute_and_clean(void** /*state*/) {
 void bad_user_names_are_refused(void** /*state*/) {
     const std::string long300(300, 'a');
     const std::string_view refused[] = {
-        "a/b", "/", "..", ".", "a..b", "..a", "a..", "-x", "-", "", "tab\t", "sp ace",
-        "nl\n", "cr\r", "esc\x1b", "del\x7f", std::string_view("nul\0x", 5), long300,
+        "a/b",
+        "/",
+        "..",
+        ".",
+        "a..b",
+        "..a",
+        "a..",
+        "-x",
+        "-",
+        "",
+        "tab\t",
+        "sp ace",
+        "nl\n",
+        "cr\r",
+        "esc\x1b",
+        "del\x7f",
+        std::string_view("nul\0x", 5),
+        long300,
     };
     for (const std::string_view u : refused) {
         const pam_totp::Status st = pam_totp::validate_user_name(u);
@@ -101,8 +117,8 @@ void bad_user_names_are_refused(void** /*state*/) {
 void good_user_names_are_accepted(void** /*state*/) {
     const std::string max256(256, 'u');
     const std::string_view accepted[] = {
-        "root", "alice.smith", "user_1", "a", "x-y", "john@example.com", "DOMAIN\\user", "a.b.c", "a%b", "u$",
-        "\xc3\xa9milie", max256,
+        "root",         "alice.smith", "user_1", "a",  "x-y",           "john@example.com",
+        "DOMAIN\\user", "a.b.c",       "a%b",    "u$", "\xc3\xa9milie", max256,
     };
     for (const std::string_view u : accepted) {
         assert_true(pam_totp::validate_user_name(u).ok());

@@ -29,7 +29,9 @@ std::unique_ptr<QRcode, QrFree> reference() {
     return std::unique_ptr<QRcode, QrFree>(::QRcode_encodeString(text.c_str(), 0, QR_ECLEVEL_M, QR_MODE_8, 1));
 }
 
-int full_size(const QRcode& qr) { return qr.width + 2 * pam_totp::qr_quiet_zone; }
+int full_size(const QRcode& qr) {
+    return qr.width + 2 * pam_totp::qr_quiet_zone;
+}
 
 bool dark(const QRcode& qr, int x, int y) {
     const int qx = x - pam_totp::qr_quiet_zone;
@@ -58,7 +60,9 @@ SecureBuffer render(QrStyle style) {
     return std::move(r).value();
 }
 
-bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+bool starts_with(std::string_view s, std::string_view p) {
+    return s.substr(0, p.size()) == p;
+}
 bool ends_with(std::string_view s, std::string_view p) {
     return s.size() >= p.size() && s.substr(s.size() - p.size()) == p;
 }

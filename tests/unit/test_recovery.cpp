@@ -77,8 +77,8 @@ void generated_codes_are_unique_and_spread(void** /*state*/) {
 
 void normalise_accepts_what_people_type(void** /*state*/) {
     const char* const variants[] = {
-        "ABCD-EFGH-JKMN", "abcd-efgh-jkmn", "abcdefghjkmn", "ABCD EFGH JKMN",
-        "aBcD-eFgH jKmN", " abcd - efgh - jkmn ", "A-B-C-D-E-F-G-H-J-K-M-N", "ABCDEFGHJKMN",
+        "ABCD-EFGH-JKMN",       "abcd-efgh-jkmn",          "abcdefghjkmn", "ABCD EFGH JKMN", "aBcD-eFgH jKmN",
+        " abcd - efgh - jkmn ", "A-B-C-D-E-F-G-H-J-K-M-N", "ABCDEFGHJKMN",
     };
     for (const char* v : variants) {
         auto r = pam_totp::normalise_recovery_code(v);
@@ -92,27 +92,27 @@ void normalise_refuses_what_is_not_a_code(void** /*state*/) {
     const std::string long300(300, 'A');
     const std::string digits_only = "2345-6789-2345";
     const std::string_view refused[] = {
-        "",                       // empty
-        "----  ----",             // separators only
-        "ABCD-EFGH-JKM",          // 11 symbols
-        "ABCD-EFGH-JKMNP",        // 13 symbols
-        "ABCD-EFGH-JKM0",         // zero
-        "ABCD-EFGH-JKMO",         // letter O
-        "ABCD-EFGH-JKM1",         // one
-        "ABCD-EFGH-JKMI",         // letter I
-        "ABCD-EFGH-JKML",         // letter L
-        "abcd-efgh-jkml",         // lower-case l
-        "ABCD\tEFGH-JKMN",        // tab is not a separator
-        "ABCD-EFGH-JKMN\n",       // trailing newline
-        "ABCD-EFGH\x01JKMN",      // control character
+        "",                                        // empty
+        "----  ----",                              // separators only
+        "ABCD-EFGH-JKM",                           // 11 symbols
+        "ABCD-EFGH-JKMNP",                         // 13 symbols
+        "ABCD-EFGH-JKM0",                          // zero
+        "ABCD-EFGH-JKMO",                          // letter O
+        "ABCD-EFGH-JKM1",                          // one
+        "ABCD-EFGH-JKMI",                          // letter I
+        "ABCD-EFGH-JKML",                          // letter L
+        "abcd-efgh-jkml",                          // lower-case l
+        "ABCD\tEFGH-JKMN",                         // tab is not a separator
+        "ABCD-EFGH-JKMN\n",                        // trailing newline
+        "ABCD-EFGH\x01JKMN",                       // control character
         std::string_view("ABCD-EFGH-\0JKMN", 15),  // NUL inside
-        "ABCD_EFGH_JKMN",         // wrong separator
-        "123456",                 // a TOTP code
-        "1234567",                // 7 digits
-        "123456789",              // 9 digits
-        "1234567A",               // 8, not all digits
-        "ABCD-EFGH-1234",         // 12, with 0/1-free digits but a 1
-        long300,                  // far too long
+        "ABCD_EFGH_JKMN",                          // wrong separator
+        "123456",                                  // a TOTP code
+        "1234567",                                 // 7 digits
+        "123456789",                               // 9 digits
+        "1234567A",                                // 8, not all digits
+        "ABCD-EFGH-1234",                          // 12, with 0/1-free digits but a 1
+        long300,                                   // far too long
     };
     for (const std::string_view v : refused) {
         auto r = pam_totp::normalise_recovery_code(v);

@@ -51,7 +51,9 @@ int teardown(void** state) {
     return rc;
 }
 
-const std::string& dir_of(void** state) { return static_cast<Fixture*>(*state)->dir; }
+const std::string& dir_of(void** state) {
+    return static_cast<Fixture*>(*state)->dir;
+}
 
 // Writes `content` to `path` with `mode` (chmod, so the umask does not interfere).
 void write_file(const std::string& path, const std::string& content, mode_t mode = 0600) {
@@ -68,7 +70,9 @@ void make_dir(const std::string& path, mode_t mode) {
 }
 
 // Files and directories the test creates belong to the caller (root in CI).
-FileRules my_rules() { return FileRules{::geteuid(), true, 64 * 1024}; }
+FileRules my_rules() {
+    return FileRules{::geteuid(), true, 64 * 1024};
+}
 
 // The refusal is Errc::unsafe, names the path, and says `why`.
 void expect_unsafe(const std::string& path, const FileRules& rules, const char* why) {

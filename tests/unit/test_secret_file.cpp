@@ -84,7 +84,9 @@ std::string replacing(std::string_view key, std::string_view line) {
 }
 
 // The good file plus `line` at the end (line 9).
-std::string appending(std::string_view line) { return join(good_lines()) + std::string(line) + "\n"; }
+std::string appending(std::string_view line) {
+    return join(good_lines()) + std::string(line) + "\n";
+}
 
 // Refused with Errc::format, a message "<prefix><problem...>", and neither the
 // good secret nor `forbidden` (the offending value) in it.
@@ -278,17 +280,30 @@ void refuses_duplicate_key(void** /*state*/) {
                       "duplicate 'enrollment_id' (first on line 7)");
 }
 
-void refuses_missing_secret(void** /*state*/) { expect_missing("secret"); }
-void refuses_missing_algorithm(void** /*state*/) { expect_missing("algorithm"); }
-void refuses_missing_digits(void** /*state*/) { expect_missing("digits"); }
-void refuses_missing_period(void** /*state*/) { expect_missing("period"); }
-void refuses_missing_enrolled(void** /*state*/) { expect_missing("enrolled"); }
-void refuses_missing_enrollment_id(void** /*state*/) { expect_missing("enrollment_id"); }
+void refuses_missing_secret(void** /*state*/) {
+    expect_missing("secret");
+}
+void refuses_missing_algorithm(void** /*state*/) {
+    expect_missing("algorithm");
+}
+void refuses_missing_digits(void** /*state*/) {
+    expect_missing("digits");
+}
+void refuses_missing_period(void** /*state*/) {
+    expect_missing("period");
+}
+void refuses_missing_enrolled(void** /*state*/) {
+    expect_missing("enrolled");
+}
+void refuses_missing_enrollment_id(void** /*state*/) {
+    expect_missing("enrollment_id");
+}
 
 // --- values -------------------------------------------------------------------
 
 void refuses_bad_base32(void** /*state*/) {
-    const char* const bad[] = {"JBSWY3DPEHPK3PX1JBSWY3DP", "JBSWY3DPEHPK3PX0", "JBSWY3DP-EHPK3PXP", "JBSWY3DP.EHPK3PXP"};
+    const char* const bad[] = {"JBSWY3DPEHPK3PX1JBSWY3DP", "JBSWY3DPEHPK3PX0", "JBSWY3DP-EHPK3PXP",
+                               "JBSWY3DP.EHPK3PXP"};
     for (const char* value : bad) {
         expect_line_error(replacing("secret", "secret " + std::string(value)), 2,
                           "'secret' is not valid base32 (RFC 4648)", value);
@@ -472,8 +487,8 @@ void round_trips_recovery_hashes(void** /*state*/) {
 }
 
 void round_trips_key_sizes(void** /*state*/) {
-    for (const std::size_t size : {std::size_t{10}, std::size_t{11}, std::size_t{16}, std::size_t{32},
-                                   std::size_t{64}, std::size_t{127}, std::size_t{128}}) {
+    for (const std::size_t size : {std::size_t{10}, std::size_t{11}, std::size_t{16}, std::size_t{32}, std::size_t{64},
+                                   std::size_t{127}, std::size_t{128}}) {
         SecretFile f = sample_file(Algorithm::sha256);
         f.key = pattern_key(size, static_cast<unsigned>(size));
         f.enrolled = static_cast<std::time_t>(size);

@@ -60,10 +60,8 @@ void constant_time_equal_works(void** /*state*/) {
 
 int main() {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(holds_and_appends),
-        cmocka_unit_test(truncate_wipes_the_tail),
-        cmocka_unit_test(move_leaves_source_empty),
-        cmocka_unit_test(sized_buffer_is_zeroed),
+        cmocka_unit_test(holds_and_appends),         cmocka_unit_test(truncate_wipes_the_tail),
+        cmocka_unit_test(move_leaves_source_empty),  cmocka_unit_test(sized_buffer_is_zeroed),
         cmocka_unit_test(constant_time_equal_works),
     };
     return cmocka_run_group_tests_name("secure_buffer", tests, nullptr, nullptr);

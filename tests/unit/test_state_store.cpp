@@ -58,7 +58,9 @@ int teardown(void** state) {
     return rc;
 }
 
-Fixture& fixture(void** state) { return *static_cast<Fixture*>(*state); }
+Fixture& fixture(void** state) {
+    return *static_cast<Fixture*>(*state);
+}
 
 void write_file(const std::string& path, const std::string& content, mode_t mode) {
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -271,7 +273,9 @@ void lock_and_state_names_never_collide(void** state) {
 }
 
 // Child exit codes: 0 success, 10 + Errc on a begin/commit error, 2 otherwise.
-int exit_code_for(Errc code) { return 10 + static_cast<int>(code); }
+int exit_code_for(Errc code) {
+    return 10 + static_cast<int>(code);
+}
 
 void unprivileged_caller_is_denied(void** state) {
     if (::geteuid() != 0) {

@@ -13,7 +13,9 @@ using pam_totp::TotpOutcome;
 using pam_totp::TotpParams;
 
 // RFC 6238 Appendix B, key "12345678901234567890".
-SecureBuffer rfc_key() { return SecureBuffer(std::string_view("12345678901234567890")); }
+SecureBuffer rfc_key() {
+    return SecureBuffer(std::string_view("12345678901234567890"));
+}
 
 std::string code_at(const SecureBuffer& key, const TotpParams& p, std::time_t t) {
     auto r = pam_totp::totp_generate(key, p, t);
@@ -79,14 +81,12 @@ void window_bounds(void** /*state*/) {
     const auto prev = code_at(key, p, now - 30);
     const auto next = code_at(key, p, now + 30);
     const auto far = code_at(key, p, now + 60);
-    assert_int_equal(pam_totp::totp_verify(key, p, prev, now, 1, std::nullopt).value().outcome,
-                     TotpOutcome::accepted);
+    assert_int_equal(pam_totp::totp_verify(key, p, prev, now, 1, std::nullopt).value().outcome, TotpOutcome::accepted);
     assert_int_equal(pam_totp::totp_verify(key, p, prev, now, 1, std::nullopt).value().step, now / 30 - 1);
     assert_int_equal(pam_totp::totp_verify(key, p, next, now, 1, std::nullopt).value().step, now / 30 + 1);
     assert_int_equal(pam_totp::totp_verify(key, p, prev, now, 0, std::nullopt).value().outcome, TotpOutcome::wrong);
     assert_int_equal(pam_totp::totp_verify(key, p, far, now, 1, std::nullopt).value().outcome, TotpOutcome::wrong);
-    assert_int_equal(pam_totp::totp_verify(key, p, far, now, 2, std::nullopt).value().outcome,
-                     TotpOutcome::accepted);
+    assert_int_equal(pam_totp::totp_verify(key, p, far, now, 2, std::nullopt).value().outcome, TotpOutcome::accepted);
 }
 
 void replay_refused(void** /*state*/) {
@@ -99,8 +99,7 @@ void replay_refused(void** /*state*/) {
     assert_int_equal(pam_totp::totp_verify(key, p, code, now, 1, step).value().outcome, TotpOutcome::replayed);
     assert_int_equal(pam_totp::totp_verify(key, p, code, now, 1, step + 1).value().outcome, TotpOutcome::replayed);
     // A newer step than the last: accepted.
-    assert_int_equal(pam_totp::totp_verify(key, p, code, now, 1, step - 1).value().outcome,
-                     TotpOutcome::accepted);
+    assert_int_equal(pam_totp::totp_verify(key, p, code, now, 1, step - 1).value().outcome, TotpOutcome::accepted);
     // A previous step's code after a newer one was used: refused.
     const auto prev = code_at(key, p, now - 30);
     assert_int_equal(pam_totp::totp_verify(key, p, prev, now, 1, step).value().outcome, TotpOutcome::replayed);
@@ -120,7 +119,9 @@ void malformed_codes_are_wrong(void** /*state*/) {
         " " + good,
         good.substr(0, 5) + "\n",
         std::string(300, '1'),
-        std::string("12\0" "456", 6),
+        std::string("12\0"
+                    "456",
+                    6),
         "+" + good.substr(1),
     };
     for (const auto& c : cases) {
