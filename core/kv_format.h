@@ -25,7 +25,7 @@
 
 namespace pam_totp {
 
-inline constexpr std::size_t max_file_size = 64 * 1024;
+inline constexpr std::size_t max_file_size = std::size_t{64} * 1024;
 inline constexpr std::size_t max_line_length = 1024;  // without the newline
 inline constexpr std::size_t max_key_length = 32;
 

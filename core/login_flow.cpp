@@ -52,7 +52,7 @@ std::string duration_words(std::time_t secs) {
     if (secs < 120) {
         return plural(static_cast<std::size_t>(std::max<std::time_t>(secs, 1)), "second");
     }
-    if (secs < 2 * 3600) {
+    if (secs < std::time_t{2} * 3600) {
         return plural(static_cast<std::size_t>((secs + 59) / 60), "minute");
     }
     return plural(static_cast<std::size_t>((secs + 3599) / 3600), "hour");

@@ -32,7 +32,12 @@ struct Account {
 
 class LoginIo {
   public:
+    LoginIo() = default;
     virtual ~LoginIo() = default;
+    LoginIo(const LoginIo&) = delete;
+    LoginIo& operator=(const LoginIo&) = delete;
+    LoginIo(LoginIo&&) = delete;
+    LoginIo& operator=(LoginIo&&) = delete;
     // The conversation: shows `prompt`, returns what the user typed.
     virtual Result<SecureBuffer> ask(std::string_view prompt, bool echo) = 0;
     // An informational or error line for the user (suppressed under PAM_SILENT).

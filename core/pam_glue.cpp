@@ -1,6 +1,7 @@
 #include "pam_glue.h"
 
 #include <pwd.h>
+#include <security/pam_modules.h>
 #include <security/pam_modutil.h>
 #include <string.h>  // explicit_bzero
 #include <unistd.h>
@@ -29,7 +30,7 @@ void wipe_free(char* p) noexcept {
 
 class PamIo final : public LoginIo {
   public:
-    PamIo(pam_handle_t* pamh, int flags) : m_pamh(pamh), m_silent((flags & PAM_SILENT) != 0) {}
+    PamIo(pam_handle_t* pamh, int flags) : m_pamh(pamh), m_silent((static_cast<unsigned>(flags) & PAM_SILENT) != 0) {}
 
     Result<SecureBuffer> ask(std::string_view prompt, bool echo) override {
         char* reply = nullptr;

@@ -3,8 +3,9 @@
 // pam_sm_* entry point runs its body through.
 #pragma once
 
+// Not <security/pam_modules.h>: it declares pam_sm_* without noexcept, and
+// the shims in pam_module/ must be their first, noexcept, declarations.
 #include <security/pam_ext.h>
-#include <security/pam_modules.h>
 #include <syslog.h>
 
 #include <exception>

@@ -116,7 +116,8 @@ class CryptScratch {
 };
 
 struct FreeDeleter {
-    void operator()(char* p) const noexcept { std::free(p); }
+    // libxcrypt allocates the setting with malloc.
+    void operator()(char* p) const noexcept { std::free(p); }  // NOLINT(cppcoreguidelines-no-malloc)
 };
 
 }  // namespace

@@ -98,7 +98,7 @@ std::string apply_value(KeyIndex index, std::string_view value, SecretFile& file
                 // liboath's message is not passed on: it might describe the input.
                 return "'secret' is not valid base32 (RFC 4648)";
             }
-            const std::string problem = key_problem(decoded.value().size());
+            std::string problem = key_problem(decoded.value().size());
             if (problem.empty()) {
                 file.key = std::move(decoded).value();
             }

@@ -21,7 +21,7 @@ namespace pam_totp {
 namespace {
 
 // A state file is a few hundred bytes; anything near this is not ours.
-constexpr std::size_t max_state_size = 64 * 1024;
+constexpr std::size_t max_state_size = std::size_t{64} * 1024;
 // USER.state and USER.lock: distinct suffixes, so no user's state file can
 // be another user's lock file (user "x.lock" has "x.lock.state").
 constexpr std::string_view state_suffix = ".state";
@@ -29,7 +29,7 @@ constexpr std::string_view lock_suffix = ".lock";
 
 std::string mode_string(mode_t mode) {
     char buf[8];
-    std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
+    (void)std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
     return buf;
 }
 

@@ -19,7 +19,12 @@ namespace pam_totp {
 // logins of the same user are serialised (check and update are one step).
 class StateTransaction {
   public:
+    StateTransaction() = default;
     virtual ~StateTransaction() = default;
+    StateTransaction(const StateTransaction&) = delete;
+    StateTransaction& operator=(const StateTransaction&) = delete;
+    StateTransaction(StateTransaction&&) = delete;
+    StateTransaction& operator=(StateTransaction&&) = delete;
     virtual UserState& state() = 0;
     // Writes state() durably; only after it returns ok may a login succeed.
     virtual Status commit() = 0;
@@ -27,7 +32,12 @@ class StateTransaction {
 
 class StateStore {
   public:
+    StateStore() = default;
     virtual ~StateStore() = default;
+    StateStore(const StateStore&) = delete;
+    StateStore& operator=(const StateStore&) = delete;
+    StateStore(StateStore&&) = delete;
+    StateStore& operator=(StateStore&&) = delete;
     // Locks the user's state exclusively (waiting for other holders) and
     // reads it; a missing state is an empty UserState.
     virtual Result<std::unique_ptr<StateTransaction>> begin(std::string_view user) = 0;

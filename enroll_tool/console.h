@@ -32,6 +32,8 @@ class SignalHold {
     ~SignalHold();
     SignalHold(const SignalHold&) = delete;
     SignalHold& operator=(const SignalHold&) = delete;
+    SignalHold(SignalHold&&) = delete;
+    SignalHold& operator=(SignalHold&&) = delete;
 
   private:
     sigset_t m_old{};

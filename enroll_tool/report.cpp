@@ -24,7 +24,9 @@ std::string utc(std::time_t t) {
         return std::to_string(t);
     }
     char buf[64];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+        return std::to_string(t);
+    }
     return buf;
 }
 
@@ -38,7 +40,7 @@ std::string json_string(const std::string& s) {
             out += c;
         } else if (u < 0x20) {
             char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", u);
+            (void)std::snprintf(buf, sizeof buf, "\\u%04x", u);
             out += buf;
         } else {
             out += c;

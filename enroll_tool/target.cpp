@@ -37,7 +37,8 @@ pam_totp::Result<Target> resolve_target(const CliOptions& opts) {
         if (found == nullptr) {
             return pam_totp::make_error(
                 pam_totp::Errc::not_found,
-                "cannot find your account (uid " + std::to_string(caller) + ") in the user database");
+                rc != 0 ? pam_totp::errno_message("cannot look up your account", rc)
+                        : "cannot find your account (uid " + std::to_string(caller) + ") in the user database");
         }
     }
     Target t;

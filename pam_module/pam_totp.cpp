@@ -1,8 +1,6 @@
 // pam_totp.so: the PAM entry points, and nothing else. Each is a noexcept
 // shim that runs its body through pam_guard (core/pam_glue.h), so no
 // exception reaches libpam and every internal error denies.
-#include <security/pam_modules.h>
-
 #include "core/pam_glue.h"
 
 #define PAM_TOTP_EXPORT __attribute__((visibility("default")))
