@@ -148,7 +148,7 @@ Status SecretFileEditor::remove() const {
     }
     if (::fsync(m_dir.get()) != 0) {
         const int err = errno;
-        return make_error(Errc::io, errno_message(m_path + ": removed, but the directory fsync failed", err));
+        return make_error(Errc::not_durable, errno_message(m_path + ": removed, but the directory fsync failed", err));
     }
     return {};
 }

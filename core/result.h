@@ -16,6 +16,7 @@ enum class Errc {
     invalid_argument,  // a bad parameter, option, user name or template
     permission,        // the caller lacks the privilege to do this
     busy,              // a lock could not be taken
+    not_durable,       // the change is in place, but the directory fsync failed
 };
 
 struct Error {

@@ -29,7 +29,7 @@ constexpr int temp_name_attempts = 8;
 
 std::string mode_string(mode_t mode) {
     char buf[8];
-    std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
+    (void)std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
     return buf;
 }
 
@@ -379,8 +379,8 @@ Status atomic_replace_at(int dir_fd, const std::string& name, const std::string&
     // The rename itself is durable only once the directory is synced.
     if (::fsync(dirfd.get()) != 0) {
         const int err = errno;
-        return make_error(Errc::io, path + ": replaced, but the directory fsync failed: " +
-                                        errno_message("directory", err) + space_hint(err));
+        return make_error(Errc::not_durable, path + ": replaced, but the directory fsync failed: " +
+                                                 errno_message("directory", err) + space_hint(err));
     }
     return {};
 }

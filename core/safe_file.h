@@ -18,7 +18,7 @@ namespace pam_totp {
 struct FileRules {
     uid_t owner = 0;           // the file must be owned by this uid ...
     bool root_may_own = true;  // ... or by root, when this is set
-    std::size_t max_size = 64 * 1024;
+    std::size_t max_size = std::size_t{64} * 1024;
 };
 
 // Opens `path` (absolute) for reading with
@@ -54,7 +54,8 @@ struct ReplaceOptions {
 // write all, fchmod/fchown per `options`, fsync, rename over `path`, fsync
 // the directory. On any error the old file is untouched and the temp file
 // removed; the error says which step failed (a full disk is ENOSPC at
-// write or fsync).
+// write or fsync). Errc::not_durable when only the final directory fsync
+// failed: the new content is then in place but may not survive a crash.
 Status atomic_replace(const std::string& path, std::string_view content, const ReplaceOptions& options);
 
 // As atomic_replace, for `name` inside the directory `dir_fd` (which may be

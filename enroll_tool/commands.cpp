@@ -76,15 +76,26 @@ std::optional<SecureBuffer> ask_code() {
 
 // Writes the file with signals held, then shows the recovery codes: once
 // the file is in place the codes must reach the screen.
+//
+// Everything shown afterwards is built before the write, so that nothing
+// (not even an allocation) can fail between replacing the file and showing
+// the codes of the enrollment now in place.
 int write_and_show(const SecretFileEditor& editor, const SecretFile& file, const std::vector<SecureBuffer>& codes,
                    const std::string& done_message) {
     const SignalHold hold;
-    if (pam_totp::Status st = editor.write(file); !st) {
+    SecureBuffer shown(std::string_view{done_message});
+    if (!codes.empty()) {
+        shown.append(recovery_box(codes).view());
+    }
+    const pam_totp::Status st = editor.write(file);
+    if (!st && st.error().code != pam_totp::Errc::not_durable) {
         return fail("could not write the secret file: " + st.error().message + ". Nothing was changed.");
     }
-    out(done_message);
-    if (!codes.empty()) {
-        out(recovery_box(codes).view());
+    out(shown.view());
+    if (!st) {
+        // A literal: nothing left to allocate, so this cannot fail either.
+        err("totp-enroll: warning: the new secret file is in place, but the disk did not confirm it (the "
+            "directory fsync failed); run sync, check the disk, and check the file with totp-enroll --status\n");
     }
     return exit_done;
 }
@@ -257,7 +268,7 @@ int run_remove(const CliOptions& opts, const Target& t) {
         }
     }
     const SignalHold hold;
-    if (pam_totp::Status st = editor.value().remove(); !st) {
+    if (pam_totp::Status st = editor.value().remove(); !st && st.error().code != pam_totp::Errc::not_durable) {
         return fail("could not remove: " + st.error().message);
     }
     out("Removed " + t.path + ".\n");
