@@ -213,4 +213,25 @@ Result<std::vector<KvLine>> parse_kv_lines(std::string_view text, std::string_vi
     return lines;
 }
 
+std::string quoted_key(std::string_view key) {
+    return "'" + std::string(key) + "'";
+}
+
+Result<std::size_t> SingleKeys::claim(const KvLine& line, std::string_view what) {
+    std::size_t index = 0;
+    while (index < m_keys.size() && m_keys[index] != line.key) {
+        ++index;
+    }
+    if (index == m_keys.size()) {
+        return line_error(what, line.line_no, "unknown key " + quoted_key(line.key));
+    }
+    if (m_seen_on[index] != 0) {
+        return line_error(
+            what, line.line_no,
+            "duplicate " + quoted_key(line.key) + " (first on line " + std::to_string(m_seen_on[index]) + ")");
+    }
+    m_seen_on[index] = line.line_no;
+    return index;
+}
+
 }  // namespace pam_totp

@@ -18,6 +18,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -62,5 +64,23 @@ bool is_yescrypt_string(std::string_view text, std::size_t fields) noexcept;
 
 // Error{Errc::format, "<what> line <line_no>: <problem>"}.
 Error line_error(std::string_view what, std::size_t line_no, std::string_view problem);
+
+// "'key'", for messages (keys are [a-z_], safe to echo).
+std::string quoted_key(std::string_view key);
+
+// The keys of a format that may each appear once, and where each was seen.
+class SingleKeys {
+  public:
+    explicit SingleKeys(std::span<const std::string_view> keys) : m_keys(keys), m_seen_on(keys.size(), 0) {}
+
+    // The index of line.key in the keys; an unknown key, or one already
+    // seen (the message names the first line), is an Errc::format error.
+    Result<std::size_t> claim(const KvLine& line, std::string_view what);
+    [[nodiscard]] bool seen(std::size_t index) const { return m_seen_on.at(index) != 0; }
+
+  private:
+    std::span<const std::string_view> m_keys;
+    std::vector<std::size_t> m_seen_on;  // line of the first occurrence; 0 = not yet
+};
 
 }  // namespace pam_totp

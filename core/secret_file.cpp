@@ -33,13 +33,9 @@ constexpr std::string_view recovery_key = "recovery";
 
 constexpr auto max_time = static_cast<std::uint64_t>(std::numeric_limits<std::time_t>::max());
 
-std::string quoted(std::string_view key) {
-    return "'" + std::string(key) + "'";
-}
-
 // "'digits' must be 6 or 8" etc.; the value itself is never quoted.
 std::string number_problem(std::string_view key, const Error& error) {
-    return quoted(key) + ": " + error.message;
+    return quoted_key(key) + ": " + error.message;
 }
 
 std::string range_text(std::uint64_t low, std::uint64_t high) {
@@ -152,15 +148,6 @@ std::string apply_value(KeyIndex index, std::string_view value, SecretFile& file
     return "internal error: unexpected key";
 }
 
-std::size_t find_single_key(std::string_view key) noexcept {
-    for (std::size_t i = 0; i < single_keys.size(); ++i) {
-        if (single_keys[i] == key) {
-            return i;
-        }
-    }
-    return k_count;
-}
-
 Error write_error(std::string_view problem) {
     return make_error(Errc::invalid_argument, "cannot write secret file: " + std::string(problem));
 }
@@ -180,7 +167,7 @@ Result<SecretFile> parse_secret_file(std::string_view text) {
         return lines.error();
     }
     SecretFile file;
-    std::array<std::size_t, k_count> seen_on{};  // line of first occurrence; 0 = not yet
+    SingleKeys seen(single_keys);
     for (const KvLine& line : lines.value()) {
         if (line.key == recovery_key) {
             const std::string problem = hash_problem(line.value);
@@ -194,24 +181,18 @@ Result<SecretFile> parse_secret_file(std::string_view text) {
             file.recovery_hashes.emplace_back(line.value);
             continue;
         }
-        const std::size_t index = find_single_key(line.key);
-        if (index == k_count) {
-            return line_error(what, line.line_no, "unknown key " + quoted(line.key));
+        auto index = seen.claim(line, what);
+        if (!index) {
+            return index.error();
         }
-        if (seen_on[index] != 0) {
-            return line_error(
-                what, line.line_no,
-                "duplicate " + quoted(line.key) + " (first on line " + std::to_string(seen_on[index]) + ")");
-        }
-        seen_on[index] = line.line_no;
-        const std::string problem = apply_value(static_cast<KeyIndex>(index), line.value, file);
+        const std::string problem = apply_value(static_cast<KeyIndex>(index.value()), line.value, file);
         if (!problem.empty()) {
             return line_error(what, line.line_no, problem);
         }
     }
     for (std::size_t i = 0; i < k_count; ++i) {
-        if (required[i] && seen_on[i] == 0) {
-            return make_error(Errc::format, std::string(what) + ": missing " + quoted(single_keys[i]));
+        if (required[i] && !seen.seen(i)) {
+            return make_error(Errc::format, std::string(what) + ": missing " + quoted_key(single_keys[i]));
         }
     }
     return file;

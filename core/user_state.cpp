@@ -22,16 +22,12 @@ constexpr std::string_view used_key = "used";
 
 constexpr auto max_time = static_cast<std::uint64_t>(std::numeric_limits<std::time_t>::max());
 
-std::string quoted(std::string_view key) {
-    return "'" + std::string(key) + "'";
-}
-
 // Parses a bounded decimal into `out`; the problem, empty on success.
 template <typename T>
 std::string parse_number(std::string_view key, std::string_view value, std::uint64_t max, T& out) {
     const Result<std::uint64_t> n = parse_decimal(value, max);
     if (!n) {
-        return quoted(key) + ": " + n.error().message;
+        return quoted_key(key) + ": " + n.error().message;
     }
     out = static_cast<T>(n.value());
     return {};
@@ -64,17 +60,8 @@ std::string apply_value(KeyIndex index, std::string_view value, UserState& state
     return "internal error: unexpected key";
 }
 
-std::size_t find_single_key(std::string_view key) noexcept {
-    for (std::size_t i = 0; i < single_keys.size(); ++i) {
-        if (single_keys[i] == key) {
-            return i;
-        }
-    }
-    return k_count;
-}
-
 std::string too_many(std::string_view key, std::size_t max) {
-    return "more than " + std::to_string(max) + " " + quoted(key) + " lines";
+    return "more than " + std::to_string(max) + " " + quoted_key(key) + " lines";
 }
 
 // The repeatable keys; the problem, empty on success.
@@ -116,7 +103,7 @@ Result<UserState> parse_user_state(std::string_view text) {
         return lines.error();
     }
     UserState state;
-    std::array<std::size_t, k_count> seen_on{};  // line of first occurrence; 0 = not yet
+    SingleKeys seen(single_keys);
     for (const KvLine& line : lines.value()) {
         if (line.key == failure_key || line.key == used_key) {
             const std::string problem = apply_repeated(line, state);
@@ -125,17 +112,11 @@ Result<UserState> parse_user_state(std::string_view text) {
             }
             continue;
         }
-        const std::size_t index = find_single_key(line.key);
-        if (index == k_count) {
-            return line_error(what, line.line_no, "unknown key " + quoted(line.key));
+        auto index = seen.claim(line, what);
+        if (!index) {
+            return index.error();
         }
-        if (seen_on[index] != 0) {
-            return line_error(
-                what, line.line_no,
-                "duplicate " + quoted(line.key) + " (first on line " + std::to_string(seen_on[index]) + ")");
-        }
-        seen_on[index] = line.line_no;
-        const std::string problem = apply_value(static_cast<KeyIndex>(index), line.value, state);
+        const std::string problem = apply_value(static_cast<KeyIndex>(index.value()), line.value, state);
         if (!problem.empty()) {
             return line_error(what, line.line_no, problem);
         }
