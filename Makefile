@@ -60,6 +60,8 @@ PAM_TEST_HOBJS := $(PAM_TEST_HELP:%.cpp=$(BUILD)/%.o)
 
 .PHONY: all demo deb rpm lint fuzz check-faults check-crash check-packaging check check-unit check-pam check-cli check-e2e check-man check-install install clean
 .DELETE_ON_ERROR:
+# Keep the objects of the test programs: they are intermediate files to make.
+.SECONDARY:
 
 all: $(CORE_LIB) $(MODULE) $(ENROLL)
 
