@@ -58,7 +58,7 @@ PAM_TEST_BINS := $(PAM_TEST_SRCS:%.cpp=$(BUILD)/%)
 PAM_TEST_HELP := $(filter-out $(PAM_TEST_SRCS),$(wildcard tests/pam/*.cpp))
 PAM_TEST_HOBJS := $(PAM_TEST_HELP:%.cpp=$(BUILD)/%.o)
 
-.PHONY: all demo deb rpm lint fuzz check-faults check-crash check-packaging check check-unit check-pam check-cli check-e2e check-man check-install install clean
+.PHONY: all demo bench deb rpm lint fuzz check-faults check-crash check-packaging check check-unit check-pam check-cli check-e2e check-man check-install install clean
 .DELETE_ON_ERROR:
 # Keep the objects of the test programs: they are intermediate files to make.
 .SECONDARY:
@@ -179,6 +179,17 @@ check-crash: $(ENROLL) $(MODULE) $(PAM_LOGIN)
 	TOTP_ENROLL=$(abspath $(ENROLL)) PAM_TOTP_MODULE=$(abspath $(MODULE)) PAM_LOGIN=$(abspath $(PAM_LOGIN)) \
 	  /usr/bin/python3 tests/crash/run.py
 
+# --- benchmarks ------------------------------------------------------------
+
+BENCH_LOGINS := $(BUILD)/bench_logins
+$(BENCH_LOGINS): $(BUILD)/bench/bench_logins.o
+	$(CXX) $(ALL_CXXFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PAM_LIBS) -loath
+
+# Logins timed through the real libpam against google-authenticator and
+# pam_oath (bench/README.md); writes bench/RESULTS.md. Needs root.
+bench: $(BENCH_LOGINS) $(MODULE) $(ENROLL)
+	sh bench/run.sh $(BUILD)
+
 # --- packages --------------------------------------------------------------
 
 # Debian package in dist/, built by dpkg-buildpackage in a scratch copy
@@ -236,4 +247,4 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
--include $(BUILD)/tests/tools/pam_login.d $(CORE_OBJS:.o=.d) $(MODULE_OBJS:.o=.d) $(ENROLL_OBJS:.o=.d) $(UNIT_BINS:=.d) $(UNIT_HOBJS:.o=.d) $(PAM_TEST_BINS:=.d) $(PAM_TEST_HOBJS:.o=.d)
+-include $(BUILD)/tests/tools/pam_login.d $(BUILD)/bench/bench_logins.d $(CORE_OBJS:.o=.d) $(MODULE_OBJS:.o=.d) $(ENROLL_OBJS:.o=.d) $(UNIT_BINS:=.d) $(UNIT_HOBJS:.o=.d) $(PAM_TEST_BINS:=.d) $(PAM_TEST_HOBJS:.o=.d)

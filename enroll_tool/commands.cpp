@@ -317,13 +317,13 @@ int run_import(const CliOptions& opts, const Target& t) {
     for (const auto& note : ga.value().notes) {
         out("Note: " + note + ".\n");
     }
+    const std::size_t n = ga.value().scratch_codes.size();
+    const std::string kept =
+        n == 1 ? "1 scratch code is now a recovery code" : std::to_string(n) + " scratch codes are now recovery codes";
     return write_and_show(editor.value(), file, {},
                           "Imported " + source + " for " + t.user + " into " + t.path +
-                              ": the entry in the app "
-                              "keeps working; " +
-                              std::to_string(ga.value().scratch_codes.size()) +
-                              " scratch codes are now recovery codes.\nOnce pam_totp is in the PAM stack, remove "
-                              "pam_google_authenticator from it.\n");
+                              ": the entry in the app keeps working; " + kept +
+                              ".\nOnce pam_totp is in the PAM stack, remove pam_google_authenticator from it.\n");
 }
 
 }  // namespace totp_enroll

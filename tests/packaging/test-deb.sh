@@ -141,7 +141,8 @@ for f in "$module" /usr/bin/totp-enroll \
 done
 if command -v lintian >/dev/null 2>&1; then
     # Overrides, each with its reason: packaging/debian/libpam-totp.lintian-overrides.
-    if lintian --fail-on error,warning "$deb" >"$tmp/lintian.log" 2>&1; then
+    # TMPDIR: lintian leaves mldbm-elf-* files behind in its temporary directory.
+    if TMPDIR="$tmp" lintian --fail-on error,warning "$deb" >"$tmp/lintian.log" 2>&1; then
         ok "lintian: no errors or warnings"
     else
         sed 's/^/# /' "$tmp/lintian.log"

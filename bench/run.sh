@@ -1,0 +1,84 @@
+#!/bin/sh
+# bench/run.sh BUILD_DIR [RESULTS]: times logins through pam_permit,
+# pam_google_authenticator, pam_oath and pam_totp (BUILD_DIR/pam_totp.so)
+# and writes the table to RESULTS (default bench/RESULTS.md). Run as root
+# from the top of the tree (`make bench` does). Everything it makes lives in
+# one temporary directory, removed at the end, and in a private mount
+# namespace that dies with the run: the host's /etc is never changed.
+#
+# Environment: BENCH_USERS (default 100,2000,10000), BENCH_SAMPLE (valid-
+# and wrong-code logins per stack and size, default 1000), BENCH_RECOVERY
+# (default 50), BENCH_PARALLEL (logins per process, default 500),
+# BENCH_TOTAL (bench users in /etc/passwd, default 10000; each size divides it),
+# BENCH_TMPDIR (where the files go, default /var/tmp: it must be a disk,
+# not a tmpfs, or fsync costs nothing); BENCH_ONLY=STACK (valid codes
+# through that stack only) and BENCH_WRAP (a command put before the harness,
+# e.g. "strace -f -c -o FILE") for profiling.
+set -eu
+
+if [ $# -lt 1 ]; then
+    echo "usage: bench/run.sh BUILD_DIR [RESULTS]" >&2
+    exit 2
+fi
+build=$(cd "$1" && pwd)
+results=${2:-bench/RESULTS.md}
+here=$(cd "$(dirname "$0")" && pwd)
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "bench: run as root (it needs a private mount namespace)" >&2
+    exit 1
+fi
+pamdir=$(pkg-config --variable=libdir pam 2>/dev/null || true)
+pamdir=${pamdir:-/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null)}/security
+for m in pam_google_authenticator.so pam_oath.so; do
+    if [ ! -e "$pamdir/$m" ]; then
+        echo "bench: $pamdir/$m missing: apt-get install libpam-google-authenticator libpam-oath" >&2
+        exit 1
+    fi
+done
+for f in "$build/bench_logins" "$build/pam_totp.so" "$build/totp-enroll"; do
+    if [ ! -x "$f" ] && [ ! -f "$f" ]; then
+        echo "bench: $f missing: make bench builds it" >&2
+        exit 1
+    fi
+done
+
+total=${BENCH_TOTAL:-10000}
+work=$(mktemp -d "${BENCH_TMPDIR:-/var/tmp}/pam_totp-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM
+mkdir "$work/etc"
+# The host's users plus bt00000..bt09999 (uids from 3000000, no home, no
+# shell), for getpwnam in the modules; only the namespace sees this file.
+cp /etc/passwd "$work/etc/passwd"
+cp /etc/group "$work/etc/group"
+awk -v n="$total" 'BEGIN { for (i = 0; i < n; i++)
+    printf "bt%05d:x:%d:3000000::/nonexistent:/usr/sbin/nologin\n", i, 3000000 + i }' >>"$work/etc/passwd"
+echo "benchtotp:x:3000000:" >>"$work/etc/group"
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+started=$(date -u '+%Y-%m-%d %H:%M UTC')
+BENCH_HOST_MNTNS=$(readlink /proc/self/ns/mnt) \
+unshare --mount --propagation private /usr/bin/python3 "$here/ns_bench.py" "$work" -- \
+    ${BENCH_WRAP:-} "$build/bench_logins" ${BENCH_ONLY:+--only "$BENCH_ONLY"} --module "$build/pam_totp.so" --enroll "$build/totp-enroll" \
+    --work "$work" --out "$work/table.md" --total "$total" \
+    --users "${BENCH_USERS:-100,2000,10000}" --sample "${BENCH_SAMPLE:-1000}" \
+    --recovery "${BENCH_RECOVERY:-50}" --parallel "${BENCH_PARALLEL:-500}" >/dev/null || status=$?
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+{
+    echo "# Login benchmark: pam_totp against google-authenticator-libpam and pam_oath"
+    echo
+    echo "Written by \`make bench\` (bench/run.sh, bench/bench_logins.cpp); see bench/README.md."
+    echo
+    echo "- date: $started"
+    echo "- machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), kernel $(uname -r)"
+    echo "- file system of the secret and state files: $(stat -f -c %T "$work") ($(df --output=source "$work" | tail -n1))"
+    echo "- load average (1, 5, 15 min) before: $load_before; after: $load_after"
+    echo "- modules: pam_permit, pam_google_authenticator $(dpkg-query -W -f '${Version}' libpam-google-authenticator 2>/dev/null || echo '?'),"\
+         "pam_oath $(dpkg-query -W -f '${Version}' libpam-oath 2>/dev/null || echo '?'), pam_totp from $build"
+    echo
+    if [ -f "$work/table.md" ]; then cat "$work/table.md"; fi
+} >"$results"
+cat "$results"
+exit "${status:-0}"
