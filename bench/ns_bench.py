@@ -20,57 +20,15 @@ inside and the namespace's file is never seen outside.  Every mount dies
 with the namespace; the host's /etc and /dev never change.
 """
 
-import ctypes
-import ctypes.util
 import os
 import socket
-import stat
 import sys
 
-MS_BIND = 4096
-MS_MOVE = 8192
-MS_REC = 16384
-MS_PRIVATE = 1 << 18
-MS_NOSUID = 2
-
-_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-
-
-def _enc(text):
-    return None if text is None else os.fsencode(text)
-
-
-def mount(source, target, fstype=None, flags=0, data=None):
-    rc = _libc.mount(_enc(source), _enc(target), _enc(fstype),
-                     ctypes.c_ulong(flags), _enc(data))
-    if rc != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, "mount %s on %s: %s" % (source, target, os.strerror(err)))
-
-
-def replica(directory, scratch, overrides):
-    """Mounts over DIRECTORY a tmpfs holding bind mounts of each of its
-    entries (symbolic links copied), the names in OVERRIDES from the given
-    paths instead."""
-    os.mkdir(scratch, 0o755)
-    mount("bench-" + os.path.basename(directory), scratch, "tmpfs", MS_NOSUID, "mode=0755,size=1m")
-    for name in sorted(set(os.listdir(directory)) | set(overrides)):
-        src = overrides.get(name, os.path.join(directory, name))
-        dst = os.path.join(scratch, name)
-        try:
-            st = os.lstat(src)
-            if stat.S_ISLNK(st.st_mode):
-                os.symlink(os.readlink(src), dst)
-            elif stat.S_ISDIR(st.st_mode):
-                os.mkdir(dst, 0o755)
-                mount(src, dst, None, MS_BIND | MS_REC)
-            else:
-                os.close(os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644))
-                mount(src, dst, None, MS_BIND)
-        except FileNotFoundError:
-            if name in overrides:
-                raise
-    mount(scratch, directory, None, MS_MOVE)
+# The shared namespace helpers; no bytecode left in the source tree.
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
+import private_ns  # noqa: E402
+from private_ns import replica  # noqa: E402
 
 
 def main(argv):
@@ -80,11 +38,8 @@ def main(argv):
     work, command = argv[1], argv[3:]
     # Refuse to mount anything unless this really is a new mount namespace
     # (run.sh passes the one it started in).
-    host_ns = os.environ.get("BENCH_HOST_MNTNS", "")
-    if not host_ns or os.readlink("/proc/self/ns/mnt") == host_ns:
-        sys.stderr.write("ns_bench.py: not in a private mount namespace; refusing\n")
+    if not private_ns.enter("BENCH_HOST_MNTNS", "ns_bench.py"):
         return 1
-    mount(None, "/", None, MS_REC | MS_PRIVATE)
 
     log_path = os.path.join(work, "log.sock")
     log = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -93,8 +48,8 @@ def main(argv):
 
     replica("/etc", os.path.join(work, "ns-etc"),
             {"passwd": os.path.join(work, "etc", "passwd"),
-             "group": os.path.join(work, "etc", "group")})
-    replica("/dev", os.path.join(work, "ns-dev"), {"log": log_path})
+             "group": os.path.join(work, "etc", "group")}, "bench")
+    replica("/dev", os.path.join(work, "ns-dev"), {"log": log_path}, "bench")
 
     fd = log.detach()
     os.set_inheritable(fd, True)
