@@ -28,6 +28,43 @@ void wipe_free(char* p) noexcept {
     }
 }
 
+// The user's file-system identity for a scope (pam_modutil_drop_priv), given
+// back on every path out, an exception included: a process that went on
+// with the user's fsuid after the module returned would run the rest of the
+// PAM stack, and the application, with the wrong rights.
+class UserFsIdentity {
+  public:
+    UserFsIdentity(pam_handle_t* pamh, const struct passwd* pw)
+        : m_pamh(pamh), m_privs{m_groups.data(),        PAM_MODUTIL_NGROUPS,    0,
+                                static_cast<gid_t>(-1), static_cast<uid_t>(-1), 0} {
+        // m_privs spells out PAM_MODUTIL_DEF_PRIVS: its -1 initialisers narrow in C++.
+        m_active = ::pam_modutil_drop_priv(m_pamh, &m_privs, pw) == 0;
+    }
+    ~UserFsIdentity() {
+        if (m_active && ::pam_modutil_regain_priv(m_pamh, &m_privs) != 0) {
+            ::pam_syslog(m_pamh, LOG_CRIT, "cannot restore the file-system identity");
+        }
+    }
+    UserFsIdentity(const UserFsIdentity&) = delete;
+    UserFsIdentity& operator=(const UserFsIdentity&) = delete;
+    UserFsIdentity(UserFsIdentity&&) = delete;
+    UserFsIdentity& operator=(UserFsIdentity&&) = delete;
+
+    [[nodiscard]] bool active() const noexcept { return m_active; }
+
+    // Gives the identity back now; false when that failed.
+    bool restore() noexcept {
+        m_active = false;
+        return ::pam_modutil_regain_priv(m_pamh, &m_privs) == 0;
+    }
+
+  private:
+    pam_handle_t* m_pamh;
+    std::array<gid_t, PAM_MODUTIL_NGROUPS> m_groups{};
+    pam_modutil_privs m_privs;
+    bool m_active = false;
+};
+
 class PamIo final : public LoginIo {
   public:
     PamIo(pam_handle_t* pamh, int flags) : m_pamh(pamh), m_silent((static_cast<unsigned>(flags) & PAM_SILENT) != 0) {}
@@ -89,16 +126,13 @@ class PamIo final : public LoginIo {
         }
         // Read a file in the home with the user's file-system identity, so
         // that root's privilege cannot be turned against files the user
-        // could not read (NFS root-squash homes, hard links).
-        // PAM_MODUTIL_DEF_PRIVS, spelled out: its -1 initialisers narrow in C++.
-        std::array<gid_t, PAM_MODUTIL_NGROUPS> groups{};
-        pam_modutil_privs privs{groups.data(),          PAM_MODUTIL_NGROUPS,    0,
-                                static_cast<gid_t>(-1), static_cast<uid_t>(-1), 0};
-        if (::pam_modutil_drop_priv(m_pamh, &privs, m_pw) != 0) {
+        // could not read (NFS root-squash homes, hard links, symlinks).
+        UserFsIdentity identity(m_pamh, m_pw);
+        if (!identity.active()) {
             return make_error(Errc::permission, "cannot switch to the user's file-system identity");
         }
         auto result = safe_read_file(path, rules);
-        if (::pam_modutil_regain_priv(m_pamh, &privs) != 0) {
+        if (!identity.restore()) {
             // Whatever was read, this process is in an unknown state: deny.
             return make_error(Errc::permission, "cannot restore the file-system identity");
         }
