@@ -74,13 +74,13 @@ Status add_recovery_hashes(SecretFile& file, const std::vector<SecureBuffer>& ca
     return {};
 }
 
-Result<SecretFileEditor> SecretFileEditor::open(const std::string& path, uid_t owner, gid_t group) {
+Result<SecretFileEditor> SecretFileEditor::open(const std::string& path, uid_t owner, gid_t group, bool central) {
     auto parts = split_path(path);
     if (!parts) {
         return parts.error();
     }
     auto [dir, name] = std::move(parts).value();
-    auto checked = open_checked_directory(path, dir, owner);
+    auto checked = open_checked_directory(path, dir, central ? 0 : owner);
     if (!checked) {
         return checked.error();
     }
@@ -90,17 +90,26 @@ Result<SecretFileEditor> SecretFileEditor::open(const std::string& path, uid_t o
         const int err = errno;
         return make_error(err == EACCES ? Errc::permission : Errc::io, errno_message(path + ": directory " + dir, err));
     }
-    while (::flock(dirfd.get(), LOCK_EX) != 0) {
-        if (errno != EINTR) {
-            const int err = errno;
-            return make_error(Errc::busy, errno_message(path + ": cannot lock directory " + dir, err));
+    // Bounded: the directory may be a user's home, and a user must not be
+    // able to keep root's totp-enroll waiting forever by holding the lock.
+    constexpr int lock_tries = 100;  // 10 seconds
+    for (int i = 0; ::flock(dirfd.get(), LOCK_EX | LOCK_NB) != 0; ++i) {
+        const int err = errno;
+        if (err != EWOULDBLOCK && err != EINTR) {
+            return make_error(Errc::io, errno_message(path + ": cannot lock directory " + dir, err));
         }
+        if (i == lock_tries) {
+            return make_error(Errc::busy, path + ": directory " + dir +
+                                              " stays locked by another process (another totp-enroll?); try again");
+        }
+        ::usleep(100 * 1000);
     }
-    return SecretFileEditor(std::move(dirfd), path, std::move(name), owner, group);
+    return SecretFileEditor(std::move(dirfd), path, std::move(name), owner, group, central);
 }
 
 Result<std::optional<SecretFile>> SecretFileEditor::read() const {
-    const FileRules rules{m_owner, true, max_file_size};
+    FileRules rules{m_owner, m_central || m_owner == 0, max_file_size};
+    rules.root_owned_dirs = m_central;
     auto fd = safe_open_read_at(m_dir.get(), m_name, m_path, rules);
     if (!fd) {
         if (fd.error().code == Errc::not_found) {

@@ -36,8 +36,13 @@ Status add_recovery_hashes(SecretFile& file, const std::vector<SecureBuffer>& ca
 // concurrent totp-enroll runs for the same file take turns.
 class SecretFileEditor {
   public:
-    // Errc::not_found when the directory does not exist.
-    static Result<SecretFileEditor> open(const std::string& path, uid_t owner, gid_t group);
+    // Errc::not_found when the directory does not exist; Errc::busy when
+    // another holder keeps the lock for more than a few seconds. A
+    // `central` file (outside the owner's home, handled as root) must sit in
+    // root-owned directories and may be owned by root; a home file must be
+    // the owner's, and the caller handles it with the owner's file-system
+    // identity (FsIdentity) when it is root.
+    static Result<SecretFileEditor> open(const std::string& path, uid_t owner, gid_t group, bool central);
 
     // nullopt when there is no file; an unsafe or malformed file is an error.
     Result<std::optional<SecretFile>> read() const;
@@ -51,14 +56,20 @@ class SecretFileEditor {
     const std::string& path() const noexcept { return m_path; }
 
   private:
-    SecretFileEditor(UniqueFd dir, std::string path, std::string name, uid_t owner, gid_t group)
-        : m_dir(std::move(dir)), m_path(std::move(path)), m_name(std::move(name)), m_owner(owner), m_group(group) {}
+    SecretFileEditor(UniqueFd dir, std::string path, std::string name, uid_t owner, gid_t group, bool central)
+        : m_dir(std::move(dir)),
+          m_path(std::move(path)),
+          m_name(std::move(name)),
+          m_owner(owner),
+          m_group(group),
+          m_central(central) {}
 
     UniqueFd m_dir;  // O_RDONLY, flock held
     std::string m_path;
     std::string m_name;
     uid_t m_owner;
     gid_t m_group;
+    bool m_central;
 };
 
 }  // namespace pam_totp

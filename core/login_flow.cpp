@@ -23,23 +23,6 @@ bool all_digits(std::string_view s) noexcept {
     return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-// True when the template reads the home directory (~ or %h), so the file is
-// the user's own and is read with the user's file-system identity.
-bool template_uses_home(std::string_view templ) noexcept {
-    if (!templ.empty() && templ.front() == '~') {
-        return true;
-    }
-    for (std::size_t i = 0; i + 1 < templ.size(); ++i) {
-        if (templ[i] == '%') {
-            if (templ[i + 1] == 'h') {
-                return true;
-            }
-            ++i;  // skip the escaped character ("%%h" is a literal "%h")
-        }
-    }
-    return false;
-}
-
 std::string who(const std::optional<Account>& acct) {
     return acct ? "user " + acct->name : std::string("unknown user");
 }
@@ -49,6 +32,7 @@ std::string plural(std::size_t n, const char* word) {
 }
 
 std::string duration_words(std::time_t secs) {
+    secs = std::min<std::time_t>(secs, std::time_t{100} * 365 * 24 * 3600);  // no overflow below
     if (secs < 120) {
         return plural(static_cast<std::size_t>(std::max<std::time_t>(secs, 1)), "second");
     }
@@ -135,8 +119,13 @@ bool Login::load_secret() {
         log(LogLevel::err, "cannot build the secret file path: " + path.error().message);
         return true;
     }
-    const FileRules rules{m_acct->uid, true, max_file_size};
-    auto text = m_io.read_secret(path.value(), rules, template_uses_home(m_opts.secret));
+    // A file in the home is the user's: read with the user's identity and
+    // owned by the user. Any other is central: read as root, owned by the
+    // user or root, in directories only root controls.
+    const bool home_file = is_home_file(m_opts.secret, path.value(), m_acct->home);
+    FileRules rules{m_acct->uid, !home_file || m_acct->uid == 0, max_file_size};
+    rules.root_owned_dirs = !home_file;
+    auto text = m_io.read_secret(path.value(), rules, home_file);
     if (!text) {
         if (text.error().code == Errc::not_found) {
             return false;
@@ -154,15 +143,27 @@ bool Login::load_secret() {
     return true;
 }
 
-// Locks and reads the user's state, bound to the current enrollment.
+// Locks and reads the account's state, bound to the current enrollment.
+// The state is keyed by uid, not name: names that share a uid (root and
+// toor, a local user shadowing a directory one) share one secret, so they
+// must share one replay record and one guessing budget.
 std::unique_ptr<StateTransaction> Login::begin_state() {
-    auto tx = m_store.begin(m_acct->name);
+    auto tx = m_store.begin(std::to_string(m_acct->uid));
     if (!tx) {
         log(LogLevel::err, "cannot use the state in " + m_opts.state_dir + ": " + tx.error().message +
                                "; denying (replay protection cannot be skipped)");
         return nullptr;
     }
-    rebind_user_state(tx.value()->state(), m_secret->enrollment_id);
+    UserState& state = tx.value()->state();
+    rebind_user_state(state, m_secret->enrollment_id);
+    // Ids of codes no longer in the file (replaced by --new-recovery-codes)
+    // are forgotten, so the list stays as short as the file's codes.
+    std::vector<std::string> live;
+    for (const auto& h : m_secret->recovery_hashes) {
+        live.push_back(recovery_code_id(h));
+    }
+    std::erase_if(state.used_recovery,
+                  [&live](const std::string& id) { return std::find(live.begin(), live.end(), id) == live.end(); });
     return std::move(tx).value();
 }
 
@@ -209,10 +210,9 @@ Login::Check Login::check(const SecureBuffer& code) {
         const unsigned window = m_opts.window.value_or(secret.window.value_or(default_window));
         auto verdict = totp_verify(secret.key, secret.params, typed, now, window, state.last_step);
         if (!verdict) {
-            log(LogLevel::err, "cannot verify the code: " + verdict.error().message + "; denying");
-            return Check::error;
-        }
-        if (verdict.value().outcome == TotpOutcome::accepted) {
+            // Counted as a wrong code below: no error may be a free guess.
+            log(LogLevel::err, "cannot verify the code: " + verdict.error().message);
+        } else if (verdict.value().outcome == TotpOutcome::accepted) {
             state.last_step = verdict.value().step;
             accepted = true;
             what = "code accepted";
@@ -225,23 +225,16 @@ Login::Check Login::check(const SecureBuffer& code) {
         if (canonical) {
             auto idx = find_recovery_code(canonical.value(), secret.recovery_hashes, state.used_recovery);
             if (!idx) {
-                log(LogLevel::err, "cannot check the recovery code: " + idx.error().message + "; denying");
-                return Check::error;
-            }
-            if (idx.value() >= 0) {
+                // Counted as a wrong code below: no error may be a free guess.
+                log(LogLevel::err, "cannot check the recovery code: " + idx.error().message);
+            } else if (idx.value() >= 0) {
                 state.used_recovery.push_back(
                     recovery_code_id(secret.recovery_hashes[static_cast<std::size_t>(idx.value())]));
                 accepted = true;
                 what = "recovery code accepted";
-                std::size_t left = 0;
-                for (const auto& h : secret.recovery_hashes) {
-                    const auto id = recovery_code_id(h);
-                    if (std::find(state.used_recovery.begin(), state.used_recovery.end(), id) ==
-                        state.used_recovery.end()) {
-                        ++left;
-                    }
-                }
-                recovery_left = left;
+                // begin_state() kept only ids of codes in the file, so this is exact.
+                recovery_left =
+                    secret.recovery_hashes.size() - std::min(secret.recovery_hashes.size(), state.used_recovery.size());
             } else {
                 what = "wrong or used recovery code";
             }

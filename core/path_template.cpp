@@ -112,4 +112,33 @@ Result<std::string> expand_path_template(std::string_view templ, std::string_vie
     return out;
 }
 
+bool template_uses_home(std::string_view templ) noexcept {
+    if (!templ.empty() && templ.front() == '~') {
+        return true;
+    }
+    for (std::size_t i = 0; i + 1 < templ.size(); ++i) {
+        if (templ[i] == '%') {
+            if (templ[i + 1] == 'h') {
+                return true;
+            }
+            ++i;  // skip the escaped character ("%%h" is a literal "%h")
+        }
+    }
+    return false;
+}
+
+bool path_within(std::string_view path, std::string_view dir) noexcept {
+    while (dir.size() > 1 && dir.back() == '/') {
+        dir.remove_suffix(1);
+    }
+    if (dir.empty() || dir == "/") {
+        return false;
+    }
+    return path.size() > dir.size() + 1 && path.substr(0, dir.size()) == dir && path[dir.size()] == '/';
+}
+
+bool is_home_file(std::string_view templ, std::string_view path, std::string_view home) noexcept {
+    return template_uses_home(templ) || path_within(path, home);
+}
+
 }  // namespace pam_totp

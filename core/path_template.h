@@ -18,4 +18,17 @@ Status validate_user_name(std::string_view user);
 // it, is Errc::invalid_argument. The user name is validated first.
 Result<std::string> expand_path_template(std::string_view templ, std::string_view user, std::string_view home);
 
+// True when the template reads the home directory (~ or %h).
+bool template_uses_home(std::string_view templ) noexcept;
+
+// True when `path` lies below directory `dir` by its text ("/home/a/x" is
+// within "/home/a"; "/home/ab" is not). "/" and "" contain nothing: a home
+// of "/" makes no file a home file.
+bool path_within(std::string_view path, std::string_view dir) noexcept;
+
+// Whether a secret file at `path` (from `templ`) is the user's own, in the
+// home: then it is read and written with the user's file-system identity;
+// otherwise it is a central file, handled as root in root-owned directories.
+bool is_home_file(std::string_view templ, std::string_view path, std::string_view home) noexcept;
+
 }  // namespace pam_totp

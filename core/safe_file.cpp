@@ -50,8 +50,11 @@ Status check_directory(const struct stat& st, const std::string& path, const std
         return make_error(Errc::unsafe, where + " is not a directory");
     }
     if (st.st_uid != 0 && st.st_uid != owner) {
-        return make_error(Errc::unsafe, where + " is owned by uid " + std::to_string(st.st_uid) +
-                                            ", not by root or uid " + std::to_string(owner));
+        return make_error(Errc::unsafe, where + " is owned by uid " + std::to_string(st.st_uid) + ", not by root" +
+                                            (owner != 0 ? " or uid " + std::to_string(owner)
+                                                        : std::string(" (a file read or written as root on a user's "
+                                                                      "behalf must sit in root-owned directories; "
+                                                                      "for a file in the home use ~ or %h)")));
     }
     const bool others_write = (st.st_mode & (S_IWGRP | S_IWOTH)) != 0;
     const bool root_sticky = st.st_uid == 0 && (st.st_mode & S_ISVTX) != 0;
@@ -200,7 +203,7 @@ Result<UniqueFd> safe_open_read(const std::string& path, const FileRules& rules)
     }
     const auto& [dir, name] = parts.value();
 
-    auto dirfd = open_checked_directory(path, dir, rules.owner);
+    auto dirfd = open_checked_directory(path, dir, rules.root_owned_dirs ? 0 : rules.owner);
     if (!dirfd) {
         return std::move(dirfd).error();
     }

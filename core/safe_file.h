@@ -19,6 +19,11 @@ struct FileRules {
     uid_t owner = 0;           // the file must be owned by this uid ...
     bool root_may_own = true;  // ... or by root, when this is set
     std::size_t max_size = std::size_t{64} * 1024;
+    // Every directory on the way must be owned by root, not by `owner`:
+    // for files root opens on a user's behalf outside the user's home, so
+    // that no directory the user controls (and could fill with symlinks)
+    // is ever walked with root's privilege.
+    bool root_owned_dirs = false;
 };
 
 // Opens `path` (absolute) for reading with
@@ -66,8 +71,9 @@ Status atomic_replace_at(int dir_fd, const std::string& name, const std::string&
 
 // Opens directory `dir` (symlinks resolved first, as OpenSSH allows a home
 // reached through one) by walking down from "/" with O_NOFOLLOW, checking
-// that every directory on the way is owned by root or `owner` and not
-// writable by others unless root-owned and sticky. Returns an O_PATH fd.
+// that every directory on the way is owned by root or `owner` (only root
+// when `owner` is 0) and not writable by others unless root-owned and
+// sticky. Returns an O_PATH fd.
 // `path` (the file the caller is after) names the problem in messages.
 Result<UniqueFd> open_checked_directory(const std::string& path, const std::string& dir, uid_t owner);
 

@@ -1,4 +1,4 @@
-// FileStateStore: one root-only file per user in state_dir, read and
+// FileStateStore: one root-only file per account (KEY) in state_dir, read and
 // rewritten under an flock on a separate, never-renamed lock file (the
 // pam_faillock lessons: lock across read-check-write, O_CLOEXEC so the lock
 // does not leak into children, and read only after the lock is held).
@@ -22,8 +22,8 @@ namespace {
 
 // A state file is a few hundred bytes; anything near this is not ours.
 constexpr std::size_t max_state_size = std::size_t{64} * 1024;
-// USER.state and USER.lock: distinct suffixes, so no user's state file can
-// be another user's lock file (user "x.lock" has "x.lock.state").
+// KEY.state and KEY.lock: distinct suffixes, so no account's state file can
+// be another's lock file (key "x.lock" has "x.lock.state").
 constexpr std::string_view state_suffix = ".state";
 constexpr std::string_view lock_suffix = ".lock";
 
@@ -67,8 +67,8 @@ class FileStateTransaction final : public StateTransaction {
 
 FileStateStore::FileStateStore(std::string state_dir, uid_t owner) : m_dir(std::move(state_dir)), m_owner(owner) {}
 
-Result<std::unique_ptr<StateTransaction>> FileStateStore::begin(std::string_view user) {
-    if (Status valid = validate_user_name(user); !valid) {
+Result<std::unique_ptr<StateTransaction>> FileStateStore::begin(std::string_view key) {
+    if (Status valid = validate_user_name(key); !valid) {
         return valid.error();
     }
     // Missing privilege is the one failure the administrator must recognise:
@@ -118,7 +118,7 @@ Result<std::unique_ptr<StateTransaction>> FileStateStore::begin(std::string_view
                                             mode_string(dst.st_mode) + "); run chmod 700 " + m_dir);
     }
 
-    const std::string name(user);
+    const std::string name(key);
     const std::string lock_name = name + std::string(lock_suffix);
     const std::string lock_path = join(m_dir, lock_name);
     UniqueFd lock(::openat(dirfd.get(), lock_name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600));

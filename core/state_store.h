@@ -38,13 +38,16 @@ class StateStore {
     StateStore& operator=(const StateStore&) = delete;
     StateStore(StateStore&&) = delete;
     StateStore& operator=(StateStore&&) = delete;
-    // Locks the user's state exclusively (waiting for other holders) and
-    // reads it; a missing state is an empty UserState.
-    virtual Result<std::unique_ptr<StateTransaction>> begin(std::string_view user) = 0;
+    // Locks one account's state exclusively (waiting for other holders) and
+    // reads it; a missing state is an empty UserState. `key` names the
+    // account: the module passes the uid in decimal, so that user names
+    // sharing a uid share one state.
+    virtual Result<std::unique_ptr<StateTransaction>> begin(std::string_view key) = 0;
 };
 
-// state_dir/USER.state (the state) and state_dir/USER.lock (a stable lock file that
-// is never renamed over, so flock on it always means the same thing).
+// state_dir/KEY.state (the state) and state_dir/KEY.lock (a stable lock file
+// that is never renamed over, so flock on it always means the same thing);
+// KEY is the uid for the module (/var/lib/pam_totp/1000.state).
 // state_dir must be a directory owned by `owner` with no group/world access;
 // it is created (0700) when missing. State files are owned by `owner`, mode
 // 0600. A caller that cannot create or lock them (no privilege) gets
@@ -52,7 +55,7 @@ class StateStore {
 class FileStateStore final : public StateStore {
   public:
     explicit FileStateStore(std::string state_dir, uid_t owner = 0);
-    Result<std::unique_ptr<StateTransaction>> begin(std::string_view user) override;
+    Result<std::unique_ptr<StateTransaction>> begin(std::string_view key) override;
 
   private:
     std::string m_dir;

@@ -150,11 +150,13 @@ void rebind_user_state(UserState& state, std::string_view enrollment_id) {
     if (state.enrollment_id == enrollment_id) {
         return;
     }
-    // A new secret: its time steps and recovery codes have nothing to do with
-    // the old ones. The lockout and the failure tally stay, so re-enrolling
+    // A new secret: its recovery codes have nothing to do with the old ones.
+    // The last step stays: steps are absolute time, so keeping it costs at
+    // most the current step, while dropping it would let a code just used
+    // work again after a re-enrollment with the same key (a repeated
+    // import). The lockout and the failure tally stay too, so re-enrolling
     // can neither end a lockout nor reset the count towards the next one.
     state.enrollment_id = std::string(enrollment_id);
-    state.last_step.reset();
     state.used_recovery.clear();
 }
 

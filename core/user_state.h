@@ -40,9 +40,10 @@ struct UserState {
 Result<UserState> parse_user_state(std::string_view text);
 std::string serialise_user_state(const UserState& state);
 
-// If `enrollment_id` differs from the state's, the user re-enrolled: start
-// afresh (a new secret makes old steps and consumed codes meaningless). The
-// lockout is kept, so re-enrolling cannot be used to escape it.
+// If `enrollment_id` differs from the state's, the user re-enrolled: the
+// used recovery codes are forgotten (the new file has new ones); the last
+// step, the failures and the lockout stay, so re-enrolling can neither make
+// a used code work again nor end or reset a lockout.
 void rebind_user_state(UserState& state, std::string_view enrollment_id);
 
 }  // namespace pam_totp

@@ -9,6 +9,7 @@
 
 #include "console.h"
 #include "core/enrollment.h"
+#include "core/fs_identity.h"
 #include "core/ga_import.h"
 #include "core/kv_format.h"
 #include "core/otpauth_uri.h"
@@ -41,9 +42,23 @@ std::string host_name() {
     return buf.data();
 }
 
+// Root working on another user's home file does it with that user's
+// file-system identity, so that the user's symlinks and hard links lead
+// nowhere the user could not go (the module reads it the same way).
+pam_totp::Result<std::optional<pam_totp::FsIdentity>> act_as_owner(const Target& t) {
+    if (::geteuid() != 0 || t.uid == 0 || !t.home_file) {
+        return std::optional<pam_totp::FsIdentity>();
+    }
+    auto identity = pam_totp::FsIdentity::assume(t.uid, t.gid);
+    if (!identity) {
+        return identity.error();
+    }
+    return std::optional<pam_totp::FsIdentity>(std::move(identity).value());
+}
+
 // Opens (and locks) the secret file's directory, with advice on failure.
 pam_totp::Result<SecretFileEditor> open_editor(const Target& t) {
-    auto editor = SecretFileEditor::open(t.path, t.uid, t.gid);
+    auto editor = SecretFileEditor::open(t.path, t.uid, t.gid, !t.home_file);
     if (!editor && editor.error().code == pam_totp::Errc::not_found) {
         return pam_totp::make_error(pam_totp::Errc::not_found,
                                     editor.error().message + "; create the directory first (mode 0700 or 0755)");
@@ -115,6 +130,10 @@ int run_enroll(const CliOptions& opts, const Target& t) {
     }
     // Refuse early, before the user spends time with the phone.
     {
+        auto identity = act_as_owner(t);
+        if (!identity) {
+            return fail(identity.error().message);
+        }
         auto editor = open_editor(t);
         if (!editor) {
             return fail(editor.error().message);
@@ -172,6 +191,10 @@ int run_enroll(const CliOptions& opts, const Target& t) {
     if (!codes) {
         return fail(codes.error().message + "; nothing was written");
     }
+    auto identity = act_as_owner(t);
+    if (!identity) {
+        return fail(identity.error().message + "; nothing was written");
+    }
     auto editor = open_editor(t);
     if (!editor) {
         return fail(editor.error().message + "; nothing was written");
@@ -186,7 +209,11 @@ int run_enroll(const CliOptions& opts, const Target& t) {
 int run_status(const CliOptions& opts, const Target& t) {
     std::optional<SecretFile> file;
     {
-        auto editor = SecretFileEditor::open(t.path, t.uid, t.gid);
+        auto identity = act_as_owner(t);
+        if (!identity) {
+            return fail(identity.error().message);
+        }
+        auto editor = SecretFileEditor::open(t.path, t.uid, t.gid, !t.home_file);
         if (!editor && editor.error().code != pam_totp::Errc::not_found) {
             return fail(editor.error().message);
         }
@@ -204,7 +231,8 @@ int run_status(const CliOptions& opts, const Target& t) {
     std::optional<std::size_t> left;
     if (file) {
         const pam_totp::FileRules rules{0, true, pam_totp::max_file_size};
-        auto text = pam_totp::safe_read_file(opts.state_dir + "/" + t.user + ".state", rules);
+        // pam_totp keys the state by uid (user names sharing a uid share it).
+        auto text = pam_totp::safe_read_file(opts.state_dir + "/" + std::to_string(t.uid) + ".state", rules);
         std::optional<pam_totp::UserState> state;
         if (text) {
             auto parsed = pam_totp::parse_user_state(text.value().view());
@@ -231,6 +259,10 @@ int run_status(const CliOptions& opts, const Target& t) {
 }
 
 int run_new_recovery_codes(const CliOptions& opts, const Target& t) {
+    auto identity = act_as_owner(t);
+    if (!identity) {
+        return fail(identity.error().message);
+    }
     auto editor = open_editor(t);
     if (!editor) {
         return fail(editor.error().message);
@@ -252,6 +284,10 @@ int run_new_recovery_codes(const CliOptions& opts, const Target& t) {
 }
 
 int run_remove(const CliOptions& opts, const Target& t) {
+    auto identity = act_as_owner(t);
+    if (!identity) {
+        return fail(identity.error().message);
+    }
     auto editor = open_editor(t);
     if (!editor) {
         return fail(editor.error().message);
@@ -276,6 +312,10 @@ int run_remove(const CliOptions& opts, const Target& t) {
 }
 
 int run_import(const CliOptions& opts, const Target& t) {
+    auto identity = act_as_owner(t);
+    if (!identity) {
+        return fail(identity.error().message);
+    }
     std::string source = opts.import_file;
     if (source.empty() || source.front() != '/') {
         std::array<char, 4096> cwd{};

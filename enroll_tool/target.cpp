@@ -52,6 +52,7 @@ pam_totp::Result<Target> resolve_target(const CliOptions& opts) {
         return pam_totp::make_error(pam_totp::Errc::invalid_argument, "--secret-file: " + path.error().message);
     }
     t.path = std::move(path).value();
+    t.home_file = pam_totp::is_home_file(templ, t.path, t.home);
     return t;
 }
 

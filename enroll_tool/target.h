@@ -16,6 +16,10 @@ struct Target {
     uid_t uid = 0;
     gid_t gid = 0;
     std::string path;  // the secret file, absolute
+    // In the user's home (pam_totp reads it with the user's identity, and
+    // root works on it with that identity too); otherwise a central file,
+    // handled as root in root-owned directories.
+    bool home_file = true;
 };
 
 // --user is for root only (or names the caller); the path comes from

@@ -865,6 +865,38 @@ def user_option_as_root_owns_file(ctx):
 
 
 @test
+def user_option_does_not_follow_the_users_symlinks(ctx):
+    """Root working for a user acts with the user's file-system identity: a
+    symlink in the home to a root-owned directory leads nowhere the user
+    could not go (no root file removed, replaced, read or created)."""
+    pw = make_user(ctx)
+    rootdir = ctx.path("rootdir")
+    os.mkdir(rootdir, 0o755)
+    victim = os.path.join(rootdir, "totp")
+    with open(victim, "w") as f:
+        f.write("version 1\nroot's own file\n")
+    os.chmod(victim, 0o600)
+    before = open(victim, "rb").read()
+    os.symlink(rootdir, os.path.join(pw.pw_dir, ".cfg"))
+    target = ["--user", pw.pw_name, "--secret-file", "~/.cfg/totp"]
+
+    rc, _, err = run_tool(ctx, target + ["--remove", "--force"])
+    assert rc == 1, f"--remove through the user's symlink: exit {rc}: {err}"
+    rc, out, err = run_tool(ctx, target + ["--status"])
+    assert rc == 1 and "root's own" not in out, f"--status read root's file: exit {rc}: {out}{err}"
+    rc, out, err = run_tool(ctx, target + ["--new-recovery-codes", "--force"])
+    assert rc == 1, f"--new-recovery-codes through the symlink: exit {rc}: {err}"
+    r = PipeRun(ctx, target + ["--force", "--qr", "none", "--recovery-codes", "1"])
+    uri = r.expect(rb"URI: (\S+)\n").group(1).decode()
+    r.expect(PROMPT)
+    r.send(code_for_uri(uri) + "\n")  # the right code: only the write can fail
+    rc = r.finish()
+    assert rc == 1 and "Permission denied" in r.errtext, f"enrollment through the symlink: exit {rc}: {r.errtext}"
+    assert open(victim, "rb").read() == before and os.stat(victim).st_uid == 0
+    assert sorted(os.listdir(rootdir)) == ["totp"], os.listdir(rootdir)
+
+
+@test
 def user_option_unknown_user(ctx):
     rc, out, err = run_tool(ctx, ["--user", "no-such-user-" + os.urandom(3).hex(), "--status"])
     assert rc == 1, f"exit {rc}"

@@ -6,6 +6,7 @@ pam_totp-secret(5) ("The state file")."""
 import base64
 import hmac
 import os
+import pwd
 import re
 import shutil
 import struct
@@ -36,7 +37,8 @@ class Sandbox:
         os.mkdir(self.data, 0o700)
         self.secret = os.path.join(self.data, "secret")
         self.state_dir = os.path.join(self.data, "state")
-        self.state = os.path.join(self.state_dir, USER + ".state")
+        # The module keys the state by uid.
+        self.state = os.path.join(self.state_dir, "%d.state" % pwd.getpwnam(USER).pw_uid)
         with open(os.path.join(self.conf, "totp"), "w") as f:
             f.write(f"auth required {os.path.abspath(MODULE)} secret={self.secret} "
                     f"state_dir={self.state_dir} window={window}\n")

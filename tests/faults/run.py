@@ -96,7 +96,7 @@ def login_case(sb, b32, secret_bytes, log, what, env_args, existing):
     except (ValueError, UnicodeDecodeError) as e:
         state = None
         problems.append(f"state file does not parse: {e}")
-    left = h.leftovers(sb.state_dir, [h.USER + ".state", h.USER + ".lock"])
+    left = h.leftovers(sb.state_dir, [os.path.basename(sb.state), os.path.basename(sb.state)[:-len(".state")] + ".lock"])
     if left:
         problems.append(f"left behind in state_dir: {left}")
     if ok:

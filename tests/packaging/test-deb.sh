@@ -203,7 +203,7 @@ check "the same code again is refused (replay)" \
     sh -c "! printf '%s\n' '$code' | '$build/pam_login' '$tmp/conf' pkgtest root >'$tmp/login2.out' 2>&1"
 check "login with the default state_dir /var/lib/pam_totp" \
     sh -c "printf '%s\n' '$code' | '$build/pam_login' '$tmp/conf' pkgtest-default-state root >'$tmp/login3.out' 2>&1"
-check "the module keeps its state in /var/lib/pam_totp/root.state" test -f /var/lib/pam_totp/root.state
+check "the module keeps its state in /var/lib/pam_totp/0.state (by uid)" test -f /var/lib/pam_totp/0.state
 
 # --- pam-auth-update ------------------------------------------------------------
 if pam-auth-update --package --enable pam_totp >"$tmp/pau.log" 2>&1; then

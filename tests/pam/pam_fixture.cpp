@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/fsuid.h>
 #include <sys/socket.h>
@@ -352,10 +353,10 @@ std::string Fixture::state_text(const std::string& user) const {
 }
 
 std::string Fixture::state_path(const std::string& user) const {
-    // state_dir/USER.state (state_dir/USER in the first layout of the store).
-    const std::string current = m_state + "/" + user + ".state";
-    const std::string first = m_state + "/" + user;
-    return ::access(first.c_str(), F_OK) == 0 && ::access(current.c_str(), F_OK) != 0 ? first : current;
+    // state_dir/UID.state: the module keys the state by uid.
+    const struct passwd* pw = ::getpwnam(user.c_str());
+    assert_non_null(pw);
+    return m_state + "/" + std::to_string(pw->pw_uid) + ".state";
 }
 
 int Fixture::reap(pid_t pid) {

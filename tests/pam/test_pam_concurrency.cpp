@@ -52,11 +52,13 @@ std::vector<int> simultaneous_logins(Fixture& f, int n, const std::string& user,
 
 void one_code_accepted_once_under_concurrency(void** state) {
     Fixture& f = pamtest::get(state);
-    f.service("totp", "deny=100");
+    f.service("totp", "deny=100 window=3");
     for (int round = 0; round < 3; ++round) {
-        // A fresh enrollment per round: a new secret, a new id, the state rebinds.
+        // A fresh enrollment per round: a new secret, a new id, the state
+        // rebinds but keeps the last step (steps are time), so each round
+        // uses the code of a later step.
         const auto& e = f.enroll("root", {}, 0);
-        const std::string code = Fixture::code(e);
+        const std::string code = Fixture::code(e, round);
         const std::vector<int> rcs = simultaneous_logins(f, 24, "root", code);
         int success = 0;
         for (const int rc : rcs) {

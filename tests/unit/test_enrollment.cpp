@@ -186,7 +186,7 @@ void add_recovery_hashes_for_scratch_codes(void** /*state*/) {
 void editor_round_trip(void** state) {
     const std::string dir = dir_of(state);
     const std::string path = dir + "/secret";
-    auto editor = SecretFileEditor::open(path, ::getuid(), ::getgid());
+    auto editor = SecretFileEditor::open(path, ::getuid(), ::getgid(), false);
     assert_true(editor.ok());
     assert_string_equal(editor.value().path().c_str(), path.c_str());
     assert_false(editor.value().exists());
@@ -226,7 +226,7 @@ void editor_round_trip(void** state) {
 
 void editor_write_replaces(void** state) {
     const std::string path = dir_of(state) + "/secret";
-    auto editor = SecretFileEditor::open(path, ::getuid(), ::getgid());
+    auto editor = SecretFileEditor::open(path, ::getuid(), ::getgid(), false);
     assert_true(editor.ok());
     const SecretFile first = enrollment(1);
     const SecretFile second = enrollment(2);
@@ -244,7 +244,7 @@ void editor_write_replaces(void** state) {
 
 void editor_remove(void** state) {
     const std::string path = dir_of(state) + "/secret";
-    auto editor = SecretFileEditor::open(path, ::getuid(), ::getgid());
+    auto editor = SecretFileEditor::open(path, ::getuid(), ::getgid(), false);
     assert_true(editor.ok());
     assert_true(editor.value().write(enrollment(0)).ok());
     assert_true(editor.value().exists());
@@ -261,7 +261,7 @@ void editor_exists_for_any_entry(void** state) {
     // silently replace it without --force.
     const std::string path = dir_of(state) + "/secret";
     assert_int_equal(::symlink("/nonexistent", path.c_str()), 0);
-    auto editor = SecretFileEditor::open(path, ::getuid(), ::getgid());
+    auto editor = SecretFileEditor::open(path, ::getuid(), ::getgid(), false);
     assert_true(editor.ok());
     assert_true(editor.value().exists());
     // ... but reading through it is refused.
@@ -274,22 +274,41 @@ void editor_refuses_group_writable_dir(void** state) {
     const std::string sub = dir_of(state) + "/open";
     assert_int_equal(::mkdir(sub.c_str(), 0700), 0);
     assert_int_equal(::chmod(sub.c_str(), 0770), 0);
-    auto editor = SecretFileEditor::open(sub + "/secret", ::getuid(), ::getgid());
+    auto editor = SecretFileEditor::open(sub + "/secret", ::getuid(), ::getgid(), false);
     assert_false(editor.ok());
     assert_int_equal(editor.error().code, Errc::unsafe);
     assert_true(contains(editor.error().message, "writable by group or others"));
     assert_int_equal(::chmod(sub.c_str(), 0702), 0);
-    assert_false(SecretFileEditor::open(sub + "/secret", ::getuid(), ::getgid()).ok());
+    assert_false(SecretFileEditor::open(sub + "/secret", ::getuid(), ::getgid(), false).ok());
     assert_int_equal(::chmod(sub.c_str(), 0755), 0);
-    assert_true(SecretFileEditor::open(sub + "/secret", ::getuid(), ::getgid()).ok());
+    assert_true(SecretFileEditor::open(sub + "/secret", ::getuid(), ::getgid(), false).ok());
     assert_true(entries(sub).empty());
 }
 
+// A central file (handled as root on a user's behalf) must sit in
+// root-owned directories: a directory of the user's is refused even though
+// the user owns the file, so root never walks what the user controls.
+void editor_central_needs_root_owned_dirs(void** state) {
+    if (::geteuid() != 0) {
+        skip();
+    }
+    constexpr uid_t user = 65534;
+    const std::string sub = dir_of(state) + "/theirs";
+    assert_int_equal(::mkdir(sub.c_str(), 0755), 0);
+    assert_int_equal(::chown(sub.c_str(), user, user), 0);
+    auto central = SecretFileEditor::open(sub + "/secret", user, user, true);
+    assert_false(central.ok());
+    assert_int_equal(central.error().code, Errc::unsafe);
+    assert_true(contains(central.error().message, "root-owned"));
+    // As a home file of that user the same directory is fine.
+    assert_true(SecretFileEditor::open(sub + "/secret", user, user, false).ok());
+}
+
 void editor_missing_dir_is_not_found(void** state) {
-    auto editor = SecretFileEditor::open(dir_of(state) + "/nodir/secret", ::getuid(), ::getgid());
+    auto editor = SecretFileEditor::open(dir_of(state) + "/nodir/secret", ::getuid(), ::getgid(), false);
     assert_false(editor.ok());
     assert_int_equal(editor.error().code, Errc::not_found);
-    assert_false(SecretFileEditor::open("relative/secret", ::getuid(), ::getgid()).ok());
+    assert_false(SecretFileEditor::open("relative/secret", ::getuid(), ::getgid(), false).ok());
 }
 
 void editor_read_names_a_bad_file(void** state) {
@@ -299,7 +318,7 @@ void editor_read_names_a_bad_file(void** state) {
     std::fputs("version 1\nsecret JBSWY3DPEHPK3PXP\nbogus 1\n", f);
     assert_int_equal(std::fclose(f), 0);
     assert_int_equal(::chmod(path.c_str(), 0600), 0);
-    auto editor = SecretFileEditor::open(path, ::getuid(), ::getgid());
+    auto editor = SecretFileEditor::open(path, ::getuid(), ::getgid(), false);
     assert_true(editor.ok());
     auto read = editor.value().read();
     assert_false(read.ok());
@@ -325,6 +344,7 @@ int main() {
         cmocka_unit_test_setup_teardown(editor_remove, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(editor_exists_for_any_entry, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(editor_refuses_group_writable_dir, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(editor_central_needs_root_owned_dirs, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(editor_missing_dir_is_not_found, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(editor_read_names_a_bad_file, make_dir, remove_dir),
     };
