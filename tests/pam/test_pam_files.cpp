@@ -232,6 +232,29 @@ void home_secret_read_as_the_user(void** state) {
     assert_int_equal(::setfsgid(static_cast<gid_t>(-1)), 0);
 }
 
+// Whether the secret is read as the user depends on where it is, not on
+// how secret= is spelled: a path below the home without ~ or %h is read
+// with the user's identity too. Shown with a file only root could read
+// (mode 0200: the owner may not read it, root may).
+void home_secret_by_location_read_as_the_user(void** state) {
+    Fixture& f = pamtest::get(state);
+    uid_t uid = 0;
+    gid_t gid = 0;
+    std::string home;
+    const std::string user = make_home_user(f, uid, gid, home);
+    f.service("spelled", "deny=100 secret=" + home + "/.pam_totp", false);
+    const auto& e = f.enroll(user, {}, 0, home + "/.pam_totp", uid, gid);
+
+    assert_int_equal(::chmod(e.path.c_str(), 0200), 0);
+    const LoginResult as_user = f.login("spelled", user, {Fixture::code(e)});
+    assert_refused_after_prompt(as_user, "a home file the user cannot read, named without ~");
+    assert_int_equal(as_user.fsuid_after, 0);
+
+    assert_int_equal(::chmod(e.path.c_str(), 0600), 0);
+    const LoginResult ok = f.login("spelled", user, {Fixture::code(e)});
+    assert_int_equal(ok.rc, PAM_SUCCESS);
+}
+
 void home_secret_in_group_writable_home_refused(void** state) {
     Fixture& f = pamtest::get(state);
     uid_t uid = 0;
@@ -326,6 +349,7 @@ int main() {
         cmocka_unit_test_setup_teardown(malformed_secrets_refused, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(secret_file_never_written, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(home_secret_read_as_the_user, pamtest::setup, pamtest::teardown),
+        cmocka_unit_test_setup_teardown(home_secret_by_location_read_as_the_user, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(home_secret_in_group_writable_home_refused, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(unprivileged_caller_refused, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(unsafe_state_dir_refused, pamtest::setup, pamtest::teardown),
