@@ -56,14 +56,28 @@ pam_totp::Result<std::optional<pam_totp::FsIdentity>> act_as_owner(const Target&
     return std::optional<pam_totp::FsIdentity>(std::move(identity).value());
 }
 
-// Opens (and locks) the secret file's directory, with advice on failure.
-pam_totp::Result<SecretFileEditor> open_editor(const Target& t) {
-    auto editor = SecretFileEditor::open(t.path, t.uid, t.gid, !t.home_file);
-    if (!editor && editor.error().code == pam_totp::Errc::not_found) {
-        return pam_totp::make_error(pam_totp::Errc::not_found,
-                                    editor.error().message + "; create the directory first (mode 0700 or 0755)");
+// The secret file's directory, checked and locked for editing, and the
+// identity the editing runs under (act_as_owner). The editor is declared
+// last, so it is closed (and unlocked) before the identity is given back.
+struct Session {
+    std::optional<pam_totp::FsIdentity> identity;
+    SecretFileEditor editor;
+};
+
+pam_totp::Result<Session> open_session(const Target& t) {
+    auto identity = act_as_owner(t);
+    if (!identity) {
+        return identity.error();
     }
-    return editor;
+    auto editor = SecretFileEditor::open(t.path, t.uid, t.gid, !t.home_file);
+    if (!editor) {
+        if (editor.error().code == pam_totp::Errc::not_found) {
+            return pam_totp::make_error(pam_totp::Errc::not_found,
+                                        editor.error().message + "; create the directory first (mode 0700 or 0755)");
+        }
+        return editor.error();
+    }
+    return Session{std::move(identity).value(), std::move(editor).value()};
 }
 
 std::string already_enrolled(const Target& t) {
@@ -130,15 +144,11 @@ int run_enroll(const CliOptions& opts, const Target& t) {
     }
     // Refuse early, before the user spends time with the phone.
     {
-        auto identity = act_as_owner(t);
-        if (!identity) {
-            return fail(identity.error().message);
+        const auto session = open_session(t);
+        if (!session) {
+            return fail(session.error().message);
         }
-        auto editor = open_editor(t);
-        if (!editor) {
-            return fail(editor.error().message);
-        }
-        if (editor.value().exists() && !opts.force) {
+        if (session.value().editor.exists() && !opts.force) {
             return fail(already_enrolled(t));
         }
     }
@@ -191,34 +201,26 @@ int run_enroll(const CliOptions& opts, const Target& t) {
     if (!codes) {
         return fail(codes.error().message + "; nothing was written");
     }
-    auto identity = act_as_owner(t);
-    if (!identity) {
-        return fail(identity.error().message + "; nothing was written");
+    const auto session = open_session(t);
+    if (!session) {
+        return fail(session.error().message + "; nothing was written");
     }
-    auto editor = open_editor(t);
-    if (!editor) {
-        return fail(editor.error().message + "; nothing was written");
-    }
-    if (editor.value().exists() && !opts.force) {
+    const SecretFileEditor& editor = session.value().editor;
+    if (editor.exists() && !opts.force) {
         return fail(already_enrolled(t) + " (it appeared while you were confirming)");
     }
-    return write_and_show(editor.value(), file.value(), codes.value(),
-                          "Enrolled " + t.user + ": " + t.path + " written.\n");
+    return write_and_show(editor, file.value(), codes.value(), "Enrolled " + t.user + ": " + t.path + " written.\n");
 }
 
 int run_status(const CliOptions& opts, const Target& t) {
     std::optional<SecretFile> file;
     {
-        auto identity = act_as_owner(t);
-        if (!identity) {
-            return fail(identity.error().message);
+        const auto session = open_session(t);
+        if (!session && session.error().code != pam_totp::Errc::not_found) {
+            return fail(session.error().message);
         }
-        auto editor = SecretFileEditor::open(t.path, t.uid, t.gid, !t.home_file);
-        if (!editor && editor.error().code != pam_totp::Errc::not_found) {
-            return fail(editor.error().message);
-        }
-        if (editor) {
-            auto read = editor.value().read();
+        if (session) {
+            auto read = session.value().editor.read();
             if (!read) {
                 return fail(read.error().message +
                             ". pam_totp refuses this file too: fix it, or enroll anew with "
@@ -259,15 +261,12 @@ int run_status(const CliOptions& opts, const Target& t) {
 }
 
 int run_new_recovery_codes(const CliOptions& opts, const Target& t) {
-    auto identity = act_as_owner(t);
-    if (!identity) {
-        return fail(identity.error().message);
+    const auto session = open_session(t);
+    if (!session) {
+        return fail(session.error().message);
     }
-    auto editor = open_editor(t);
-    if (!editor) {
-        return fail(editor.error().message);
-    }
-    auto read = editor.value().read();
+    const SecretFileEditor& editor = session.value().editor;
+    auto read = editor.read();
     if (!read) {
         return fail(read.error().message);
     }
@@ -279,20 +278,17 @@ int run_new_recovery_codes(const CliOptions& opts, const Target& t) {
     if (!codes) {
         return fail(codes.error().message + "; nothing was changed");
     }
-    return write_and_show(editor.value(), file, codes.value(),
+    return write_and_show(editor, file, codes.value(),
                           "New recovery codes for " + t.user + "; the old ones no longer work.\n");
 }
 
 int run_remove(const CliOptions& opts, const Target& t) {
-    auto identity = act_as_owner(t);
-    if (!identity) {
-        return fail(identity.error().message);
+    const auto session = open_session(t);
+    if (!session) {
+        return fail(session.error().message);
     }
-    auto editor = open_editor(t);
-    if (!editor) {
-        return fail(editor.error().message);
-    }
-    if (!editor.value().exists()) {
+    const SecretFileEditor& editor = session.value().editor;
+    if (!editor.exists()) {
         return fail("nothing to remove: " + t.user + " is not enrolled (no " + t.path + ")");
     }
     if (!opts.force) {
@@ -304,7 +300,7 @@ int run_remove(const CliOptions& opts, const Target& t) {
         }
     }
     const SignalHold hold;
-    if (pam_totp::Status st = editor.value().remove(); !st && st.error().code != pam_totp::Errc::not_durable) {
+    if (pam_totp::Status st = editor.remove(); !st && st.error().code != pam_totp::Errc::not_durable) {
         return fail("could not remove: " + st.error().message);
     }
     out("Removed " + t.path + ".\n");
@@ -312,10 +308,13 @@ int run_remove(const CliOptions& opts, const Target& t) {
 }
 
 int run_import(const CliOptions& opts, const Target& t) {
-    auto identity = act_as_owner(t);
-    if (!identity) {
-        return fail(identity.error().message);
+    // Opened first: the source, usually in the same home, is read with the
+    // same identity.
+    const auto session = open_session(t);
+    if (!session) {
+        return fail(session.error().message);
     }
+    const SecretFileEditor& editor = session.value().editor;
     std::string source = opts.import_file;
     if (source.empty() || source.front() != '/') {
         std::array<char, 4096> cwd{};
@@ -347,11 +346,7 @@ int run_import(const CliOptions& opts, const Target& t) {
     if (pam_totp::Status st = pam_totp::add_recovery_hashes(file, ga.value().scratch_codes); !st) {
         return fail(st.error().message + "; nothing was written");
     }
-    auto editor = open_editor(t);
-    if (!editor) {
-        return fail(editor.error().message);
-    }
-    if (editor.value().exists() && !opts.force) {
+    if (editor.exists() && !opts.force) {
         return fail(already_enrolled(t));
     }
     for (const auto& note : ga.value().notes) {
@@ -360,7 +355,7 @@ int run_import(const CliOptions& opts, const Target& t) {
     const std::size_t n = ga.value().scratch_codes.size();
     const std::string kept =
         n == 1 ? "1 scratch code is now a recovery code" : std::to_string(n) + " scratch codes are now recovery codes";
-    return write_and_show(editor.value(), file, {},
+    return write_and_show(editor, file, {},
                           "Imported " + source + " for " + t.user + " into " + t.path +
                               ": the entry in the app keeps working; " + kept +
                               ".\nOnce pam_totp is in the PAM stack, remove pam_google_authenticator from it.\n");
