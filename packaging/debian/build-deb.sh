@@ -41,16 +41,7 @@ mkdir -p "$scratch/src"
 trap 'rm -rf "$scratch"' EXIT INT TERM
 
 cd "$top"
-if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-    # Tracked and untracked-but-not-ignored files that exist: the working
-    # tree as the developer sees it, without build/ and dist/.
-    # shellcheck disable=SC2016  # $f is expanded by the inner sh
-    git ls-files -z --cached --others --exclude-standard |
-        xargs -0 sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh |
-        tar --null -T - -cf - | tar -xf - -C "$scratch/src"
-else
-    tar --exclude=./build --exclude=./dist --exclude=./.git -cf - . | tar -xf - -C "$scratch/src"
-fi
+sh packaging/copy-tree.sh "$scratch/src"
 rm -rf "$scratch/src/debian"
 cp -a packaging/debian "$scratch/src/debian"
 rm -f "$scratch/src/debian/build-deb.sh"

@@ -42,14 +42,7 @@ stem=$name-$version
 
 cd "$top"
 mkdir -p "$scratch/$stem"
-if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-    # shellcheck disable=SC2016  # $f is expanded by the inner sh
-    git ls-files -z --cached --others --exclude-standard |
-        xargs -0 sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh |
-        tar --null -T - -cf - | tar -xf - -C "$scratch/$stem"
-else
-    tar --exclude=./build --exclude=./dist --exclude=./.git -cf - . | tar -xf - -C "$scratch/$stem"
-fi
+sh packaging/copy-tree.sh "$scratch/$stem"
 tar -C "$scratch" -czf "$scratch/SOURCES/$stem.tar.gz" "$stem"
 rm -rf "${scratch:?}/$stem"
 
