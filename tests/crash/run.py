@@ -32,17 +32,8 @@ MAX_DELAY = 0.020
 WINDOW = 10  # max_window: 21 steps usable at any time
 RECOVERY_CODES = 5
 
-passed = 0
-failed = 0
-
-
-def result(ok, what, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {what}: {detail}")
+TALLY = h.Tally()
+result = TALLY.result
 
 
 def killed_run(argv, stdin_text, delay):
@@ -218,8 +209,7 @@ def main():
         except Exception:
             result(False, "crash test", traceback.format_exc())
     print(f"{kills} processes killed in {time.time() - start:.0f} s")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return TALLY.close()
 
 
 if __name__ == "__main__":

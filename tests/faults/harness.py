@@ -201,3 +201,22 @@ def wait_for_fresh_step(period=30, margin=5):
     left = period - time.time() % period
     if left < margin:
         time.sleep(left + 0.1)
+
+
+class Tally:
+    """Counts checks for the closing "N passed, M failed" line."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def result(self, ok, what, detail=""):
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+            print(f"FAIL {what}: {detail}")
+
+    def close(self):
+        print(f"{self.passed} passed, {self.failed} failed")
+        return 1 if self.failed else 0

@@ -32,18 +32,9 @@ CALLS = [("open", "EIO"), ("openat", "EIO"), ("openat", "EACCES"), ("read", "EIO
 MAX_NTH = 1000    # a safety stop: no run makes this many calls of one kind
 RANDOM_RUNS = 15  # seeded FAULT_CALL=any FAULT_NTH=0 runs per tool
 
-passed = 0
-failed = 0
 injected = 0
-
-
-def result(ok, what, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {what}: {detail}")
+TALLY = h.Tally()
+result = TALLY.result
 
 
 def fault_env(prefix, log, call, nth, err, seed=0, percent=0):
@@ -210,8 +201,7 @@ def main():
         except Exception:  # a broken harness is a failure, not a crash of the run
             result(False, test.__name__, traceback.format_exc())
     print(f"{injected} faults injected")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return TALLY.close()
 
 
 if __name__ == "__main__":
