@@ -44,8 +44,13 @@ std::string join(const std::string& dir, std::string_view name) {
 
 class FileStateTransaction final : public StateTransaction {
   public:
-    FileStateTransaction(UniqueFd lock, std::string path, uid_t owner, UserState state)
-        : m_lock(std::move(lock)), m_path(std::move(path)), m_owner(owner), m_state(std::move(state)) {}
+    FileStateTransaction(UniqueFd lock, UniqueFd dir, std::string name, std::string path, uid_t owner, UserState state)
+        : m_lock(std::move(lock)),
+          m_dir(std::move(dir)),
+          m_name(std::move(name)),
+          m_path(std::move(path)),
+          m_owner(owner),
+          m_state(std::move(state)) {}
 
     UserState& state() override { return m_state; }
 
@@ -53,11 +58,15 @@ class FileStateTransaction final : public StateTransaction {
         ReplaceOptions options;
         options.mode = 0600;
         options.uid = m_owner;
-        return atomic_replace(m_path, serialise_user_state(m_state), options);
+        // Into the directory checked when the transaction began, not the path
+        // looked up again.
+        return atomic_replace_at(m_dir.get(), m_name, m_path, serialise_user_state(m_state), options);
     }
 
   private:
     UniqueFd m_lock;  // flock held for the transaction's lifetime; released by close
+    UniqueFd m_dir;   // state_dir as checked by begin()
+    std::string m_name;
     std::string m_path;
     uid_t m_owner;
     UserState m_state;
@@ -94,7 +103,7 @@ Result<std::unique_ptr<StateTransaction>> FileStateStore::begin(std::string_view
         }
         return sys_error("cannot create state directory " + m_dir, err);
     }
-    const UniqueFd dirfd(::open(m_dir.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    UniqueFd dirfd(::open(m_dir.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!dirfd.valid()) {
         const int err = errno;
         if (err == ELOOP || err == ENOTDIR) {
@@ -169,8 +178,8 @@ Result<std::unique_ptr<StateTransaction>> FileStateStore::begin(std::string_view
         state = std::move(parsed).value();
     }
 
-    return std::unique_ptr<StateTransaction>(
-        std::make_unique<FileStateTransaction>(std::move(lock), path, m_owner, std::move(state)));
+    return std::unique_ptr<StateTransaction>(std::make_unique<FileStateTransaction>(
+        std::move(lock), std::move(dirfd), state_name, path, m_owner, std::move(state)));
 }
 
 }  // namespace pam_totp
