@@ -9,6 +9,7 @@
 #include "rate_limit.h"
 #include "recovery.h"
 #include "secret_file.h"
+#include "state_key.h"
 #include "totp.h"
 
 namespace pam_totp {
@@ -23,8 +24,11 @@ bool all_digits(std::string_view s) noexcept {
     return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-std::string who(const std::optional<Account>& acct) {
-    return acct ? "user " + acct->name : std::string("unknown user");
+std::string who(const std::optional<Account>& acct, const std::optional<std::string>& user) {
+    if (acct) {
+        return "user " + acct->name;
+    }
+    return user ? "user " + *user : std::string("unknown user");
 }
 
 std::string plural(std::size_t n, const char* word) {
@@ -85,13 +89,16 @@ class Login {
     enum class Check { accepted, rejected, locked, error };
 
     bool load_secret();
+    bool load_root_controlled_secret(const std::string& name);
+    bool load_account_secret();
+    void parse_secret(const std::string& path, const SecureBuffer& text);
     std::unique_ptr<StateTransaction> begin_state();
     bool locked_out(const UserState& state, std::time_t now);
     bool precheck_lockout();
     Check check(const SecureBuffer& code);
     bool accept(const Answer& answer);
 
-    void log(LogLevel level, const std::string& msg) { m_io.log(level, who(m_acct) + ": " + msg); }
+    void log(LogLevel level, const std::string& msg) { m_io.log(level, who(m_acct, m_user) + ": " + msg); }
     void debug(const std::string& msg) {
         if (m_opts.debug) {
             log(LogLevel::debug, msg);
@@ -101,8 +108,10 @@ class Login {
     LoginIo& m_io;
     const ModuleOptions& m_opts;
     StateStore& m_store;
-    std::optional<Account> m_acct;
+    std::optional<std::string> m_user;
+    std::optional<Account> m_acct;  // looked up only when needed
     std::optional<SecretFile> m_secret;
+    std::string m_state_key;  // state_key.h: by name or by uid, set with m_secret
 };
 
 // Reads and parses the secret file. False only when there is no file (which
@@ -110,6 +119,40 @@ class Login {
 // is denied after the prompt and nothing in the reply tells enrolled users
 // apart.
 bool Login::load_secret() {
+    m_user = m_io.user();
+    if (!m_user) {
+        log(LogLevel::notice, "no valid user name; denying");
+        return true;
+    }
+    if (template_names_own_file(m_opts.secret) && load_root_controlled_secret(*m_user)) {
+        return true;
+    }
+    return load_account_secret();
+}
+
+// First, without looking the account up: the name's own file, when only
+// root controls it (state_key.h), read as root. False when there is none
+// such (no file, a file the user owns, one in the home, one reached through
+// a symlink, a name the account database spells differently): the
+// account's way then decides, and reports what is wrong.
+bool Login::load_root_controlled_secret(const std::string& name) {
+    const auto path = expand_path_template(m_opts.secret, name, "");
+    if (!path) {
+        return false;
+    }
+    const auto text = m_io.read_secret(path.value(), root_controlled_secret_rules(), false);
+    if (!text) {
+        return false;
+    }
+    m_state_key = state_key_for_name(name);
+    parse_secret(path.value(), text.value());
+    return true;
+}
+
+// With the account: the home for ~ and %h, the database's spelling of the
+// name for %u, and the uid to check the owner by (and to key the state by).
+bool Login::load_account_secret() {
+    m_acct = m_io.account();
     if (!m_acct) {
         log(LogLevel::notice, "no such account; denying");
         return true;
@@ -133,22 +176,32 @@ bool Login::load_secret() {
         log(LogLevel::err, "refusing secret file: " + text.error().message);
         return true;
     }
-    auto parsed = parse_secret_file(text.value().view());
-    if (!parsed) {
-        log(LogLevel::err, "malformed secret file " + path.value() + ": " + parsed.error().message);
-        return true;
-    }
-    m_secret = std::move(parsed).value();
-    debug("secret file " + path.value() + " read");
+    // Keyed by the name in the file's path (the database's spelling of it),
+    // as the root-controlled way keys it, or by uid.
+    m_state_key =
+        template_names_own_file(m_opts.secret) ? state_key_for_name(m_acct->name) : state_key_for_uid(m_acct->uid);
+    parse_secret(path.value(), text.value());
     return true;
 }
 
-// Locks and reads the account's state, bound to the current enrollment.
-// The state is keyed by uid, not name: names that share a uid (root and
-// toor, a local user shadowing a directory one) share one secret, so they
-// must share one replay record and one guessing budget.
+// Sets m_secret, or logs why the file is refused (the login is then denied).
+void Login::parse_secret(const std::string& path, const SecureBuffer& text) {
+    auto parsed = parse_secret_file(text.view());
+    if (!parsed) {
+        log(LogLevel::err, "malformed secret file " + path + ": " + parsed.error().message);
+        return;
+    }
+    m_secret = std::move(parsed).value();
+    debug("secret file " + path + " read");
+}
+
+// Locks and reads the state of the secret file, bound to the current
+// enrollment. Keyed as state_key.h says: by name when the template makes
+// each name its own file, else by uid, so that names sharing a uid (root
+// and toor, a local user shadowing a directory one) and so one
+// ~/.pam_totp share one replay record and one guessing budget.
 std::unique_ptr<StateTransaction> Login::begin_state() {
-    auto tx = m_store.begin(std::to_string(m_acct->uid));
+    auto tx = m_store.begin(m_state_key);
     if (!tx) {
         log(LogLevel::err, "cannot use the state in " + m_opts.state_dir + ": " + tx.error().message +
                                "; denying (replay protection cannot be skipped)");
@@ -299,7 +352,6 @@ bool Login::accept(const Answer& answer) {
 
 LoginOutcome Login::run() {
     LoginOutcome outcome = LoginOutcome::denied;  // the one way out is a checked, recorded code
-    m_acct = m_io.account();
     if (!load_secret()) {
         if (m_opts.nullok) {
             debug("no secret file; nullok: ignoring this module");

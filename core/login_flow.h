@@ -43,7 +43,11 @@ class LoginIo {
     // An informational or error line for the user (suppressed under PAM_SILENT).
     virtual void tell(std::string_view message, bool is_error) = 0;
     virtual void log(LogLevel level, std::string_view message) = 0;
-    // The account being authenticated; nullopt when unknown.
+    // The user name being authenticated (PAM_USER), accepted by
+    // validate_user_name; nullopt when there is none or it is refused.
+    virtual std::optional<std::string> user() = 0;
+    // The account of user(), looked up; nullopt when unknown. Asked only
+    // when needed: with files NSS every lookup scans /etc/passwd.
     virtual std::optional<Account> account() = 0;
     // Reads the secret file; with `as_user`, under the user's file-system
     // identity (setfsuid/setfsgid), restored before returning.

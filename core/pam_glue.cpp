@@ -104,7 +104,7 @@ class PamIo final : public LoginIo {
         ::pam_syslog(m_pamh, static_cast<int>(level), "%s", text.c_str());
     }
 
-    std::optional<Account> account() override {
+    std::optional<std::string> user() override {
         const char* user = nullptr;
         if (::pam_get_user(m_pamh, &user, nullptr) != PAM_SUCCESS || user == nullptr) {
             return std::nullopt;
@@ -113,7 +113,15 @@ class PamIo final : public LoginIo {
             ::pam_syslog(m_pamh, LOG_ERR, "refusing user name: %s", st.error().message.c_str());
             return std::nullopt;
         }
-        m_pw = ::pam_modutil_getpwnam(m_pamh, user);
+        m_user = user;
+        return m_user;
+    }
+
+    std::optional<Account> account() override {
+        if (!m_user) {
+            return std::nullopt;
+        }
+        m_pw = ::pam_modutil_getpwnam(m_pamh, m_user->c_str());
         if (m_pw == nullptr) {
             return std::nullopt;
         }
@@ -163,6 +171,7 @@ class PamIo final : public LoginIo {
   private:
     pam_handle_t* m_pamh;
     bool m_silent;
+    std::optional<std::string> m_user;    // as user() accepted it
     const struct passwd* m_pw = nullptr;  // owned by libpam's data for this handle
 };
 

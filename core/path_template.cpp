@@ -112,19 +112,29 @@ Result<std::string> expand_path_template(std::string_view templ, std::string_vie
     return out;
 }
 
-bool template_uses_home(std::string_view templ) noexcept {
-    if (!templ.empty() && templ.front() == '~') {
-        return true;
-    }
+namespace {
+
+// True when `templ` has the %-sequence "%`letter`".
+bool template_has(std::string_view templ, char letter) noexcept {
     for (std::size_t i = 0; i + 1 < templ.size(); ++i) {
         if (templ[i] == '%') {
-            if (templ[i + 1] == 'h') {
+            if (templ[i + 1] == letter) {
                 return true;
             }
             ++i;  // skip the escaped character ("%%h" is a literal "%h")
         }
     }
     return false;
+}
+
+}  // namespace
+
+bool template_uses_home(std::string_view templ) noexcept {
+    return (!templ.empty() && templ.front() == '~') || template_has(templ, 'h');
+}
+
+bool template_uses_user(std::string_view templ) noexcept {
+    return template_has(templ, 'u');
 }
 
 bool path_within(std::string_view path, std::string_view dir) noexcept {

@@ -21,6 +21,9 @@ Result<std::string> expand_path_template(std::string_view templ, std::string_vie
 // True when the template reads the home directory (~ or %h).
 bool template_uses_home(std::string_view templ) noexcept;
 
+// True when the template has the user name in it (%u).
+bool template_uses_user(std::string_view templ) noexcept;
+
 // True when `path` lies below directory `dir` by its text ("/home/a/x" is
 // within "/home/a"; "/home/ab" is not). "/" and "" contain nothing: a home
 // of "/" makes no file a home file.

@@ -77,17 +77,23 @@ std::string join(const std::string& dir, const std::string& name) {
 // anything, checking each directory on the way.
 }  // namespace
 
-Result<UniqueFd> open_checked_directory(const std::string& path, const std::string& dir, uid_t owner) {
-    char resolved_buf[PATH_MAX];
-    if (::realpath(dir.c_str(), resolved_buf) == nullptr) {
-        const int err = errno;
-        if (err == ENOENT) {
-            // The file cannot exist when its directory does not.
-            return make_error(Errc::not_found, errno_message(path + ": directory " + dir, err));
+Result<UniqueFd> open_checked_directory(const std::string& path, const std::string& dir, uid_t owner,
+                                        bool follow_symlinks) {
+    std::string resolved = dir;
+    if (follow_symlinks) {
+        char resolved_buf[PATH_MAX];
+        if (::realpath(dir.c_str(), resolved_buf) == nullptr) {
+            const int err = errno;
+            if (err == ENOENT) {
+                // The file cannot exist when its directory does not.
+                return make_error(Errc::not_found, errno_message(path + ": directory " + dir, err));
+            }
+            return make_error(errc_for(err), errno_message(path + ": directory " + dir, err));
         }
-        return make_error(errc_for(err), errno_message(path + ": directory " + dir, err));
+        resolved = resolved_buf;
+    } else if (dir.empty() || dir.front() != '/') {
+        return make_error(Errc::invalid_argument, path + ": directory " + dir + " is not an absolute path");
     }
-    const std::string resolved(resolved_buf);
 
     UniqueFd cur(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!cur.valid()) {
@@ -117,12 +123,21 @@ Result<UniqueFd> open_checked_directory(const std::string& path, const std::stri
         if (comp.empty()) {
             continue;
         }
+        if (!follow_symlinks && (comp == "." || comp == "..")) {
+            return make_error(Errc::unsafe,
+                              path + ": directory " + dir + " contains \"" + comp + "\"; write the path without it");
+        }
         walked = join(walked, comp);
         UniqueFd next(::openat(cur.get(), comp.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!next.valid()) {
             const int err = errno;
             if (err == ENOENT) {
                 return make_error(Errc::not_found, errno_message(path + ": directory " + walked, err));
+            }
+            if (!follow_symlinks && (err == ELOOP || err == ENOTDIR)) {
+                return make_error(Errc::unsafe,
+                                  path + ": directory " + walked +
+                                      " is a symbolic link (or not a directory); it is not followed here");
             }
             if (err == ELOOP || err == ENOTDIR) {
                 // realpath resolved it a moment ago: someone is changing the path under us.
@@ -203,7 +218,7 @@ Result<UniqueFd> safe_open_read(const std::string& path, const FileRules& rules)
     }
     const auto& [dir, name] = parts.value();
 
-    auto dirfd = open_checked_directory(path, dir, rules.root_owned_dirs ? 0 : rules.owner);
+    auto dirfd = open_checked_directory(path, dir, rules.root_owned_dirs ? 0 : rules.owner, rules.follow_dir_symlinks);
     if (!dirfd) {
         return std::move(dirfd).error();
     }

@@ -24,6 +24,12 @@ struct FileRules {
     // that no directory the user controls (and could fill with symlinks)
     // is ever walked with root's privilege.
     bool root_owned_dirs = false;
+    // Symbolic links are allowed in the directory path (resolved first, as
+    // OpenSSH resolves a home reached through one); when unset, the path
+    // must be walked as written, and a symlinked directory is refused: the
+    // directory holding a symlink is never checked, so only a path without
+    // one proves that nobody but root chose where it leads.
+    bool follow_dir_symlinks = true;
 };
 
 // Opens `path` (absolute) for reading with
@@ -75,7 +81,8 @@ Status atomic_replace_at(int dir_fd, const std::string& name, const std::string&
 // when `owner` is 0) and not writable by others unless root-owned and
 // sticky. Returns an O_PATH fd.
 // `path` (the file the caller is after) names the problem in messages.
-Result<UniqueFd> open_checked_directory(const std::string& path, const std::string& dir, uid_t owner);
+Result<UniqueFd> open_checked_directory(const std::string& path, const std::string& dir, uid_t owner,
+                                        bool follow_symlinks = true);
 
 // Splits "/a/b/c" into "/a/b" and "c"; errors for relative paths, a trailing
 // slash, or an empty name.

@@ -17,6 +17,7 @@
 #include "core/random.h"
 #include "core/recovery.h"
 #include "core/safe_file.h"
+#include "core/state_key.h"
 #include "core/user_state.h"
 #include "report.h"
 
@@ -129,6 +130,14 @@ int write_and_show(const SecretFileEditor& editor, const SecretFile& file, const
     return exit_done;
 }
 
+// The state file pam_totp records this secret file's logins in, keyed as
+// the module keys it (core/state_key.h).
+std::string state_file_path(const CliOptions& opts, const Target& t) {
+    const std::string key =
+        t.names_own_file ? pam_totp::state_key_for_name(t.user) : pam_totp::state_key_for_uid(t.uid);
+    return opts.state_dir + "/" + key + ".state";
+}
+
 }  // namespace
 
 int run_enroll(const CliOptions& opts, const Target& t) {
@@ -233,8 +242,7 @@ int run_status(const CliOptions& opts, const Target& t) {
     std::optional<std::size_t> left;
     if (file) {
         const pam_totp::FileRules rules{0, true, pam_totp::max_file_size};
-        // pam_totp keys the state by uid (user names sharing a uid share it).
-        auto text = pam_totp::safe_read_file(opts.state_dir + "/" + std::to_string(t.uid) + ".state", rules);
+        auto text = pam_totp::safe_read_file(state_file_path(opts, t), rules);
         std::optional<pam_totp::UserState> state;
         if (text) {
             auto parsed = pam_totp::parse_user_state(text.value().view());

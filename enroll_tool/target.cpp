@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "core/path_template.h"
+#include "core/state_key.h"
 
 namespace totp_enroll {
 
@@ -53,6 +54,7 @@ pam_totp::Result<Target> resolve_target(const CliOptions& opts) {
     }
     t.path = std::move(path).value();
     t.home_file = pam_totp::is_home_file(templ, t.path, t.home);
+    t.names_own_file = pam_totp::template_names_own_file(templ);
     return t;
 }
 

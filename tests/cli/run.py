@@ -944,6 +944,24 @@ def status_counts_used_recovery_codes(ctx):
 
 
 @test
+def status_counts_used_recovery_codes_of_a_name_template(ctx):
+    # secret=DIR/%u: the module keys the state by name (user-root.state),
+    # and --status must look there, not at the uid's file.
+    needs_root()
+    secrets = ctx.path("secrets")
+    os.mkdir(secrets, 0o700)
+    templ = secrets + "/%u"
+    state = ctx.path("state")
+    _, codes, _ = enroll_pipe(ctx, templ, ["--recovery-codes", "3"], expect_codes=3)
+    confdir = pam_service(ctx, templ)
+    login_ok(confdir, "root", codes[0], "a recovery code")
+    assert os.path.exists(os.path.join(state, "user-root.state")), os.listdir(state)
+    assert not os.path.exists(os.path.join(state, "0.state")), os.listdir(state)
+    st = json.loads(run_tool(ctx, ["--status", "--json", "--secret-file", templ, "--state-dir", state])[1])
+    assert st["recovery_codes"] == 3 and st["recovery_codes_unused"] == 2, st
+
+
+@test
 def status_not_enrolled(ctx):
     path = ctx.path("secret")
     rc, out, err = run_tool(ctx, ["--status", "--secret-file", path])

@@ -23,6 +23,7 @@
 #include "core/random.h"
 #include "core/recovery.h"
 #include "core/secret_file.h"
+#include "core/state_key.h"
 #include "tests/unit/cmocka.hpp"
 
 namespace pamtest {
@@ -353,10 +354,9 @@ std::string Fixture::state_text(const std::string& user) const {
 }
 
 std::string Fixture::state_path(const std::string& user) const {
-    // state_dir/UID.state: the module keys the state by uid.
-    const struct passwd* pw = ::getpwnam(user.c_str());
-    assert_non_null(pw);
-    return m_state + "/" + std::to_string(pw->pw_uid) + ".state";
+    // The fixture's secret=DIR/%u makes each name its own file: the module
+    // keys the state by name (core/state_key.h).
+    return m_state + "/" + pam_totp::state_key_for_name(user) + ".state";
 }
 
 int Fixture::reap(pid_t pid) {

@@ -8,6 +8,7 @@
 
 #include "cmocka.hpp"
 #include "core/login_flow.h"
+#include "core/module_options.h"
 #include "core/recovery.h"
 #include "core/secret_file.h"
 #include "core/totp.h"
@@ -62,17 +63,47 @@ class ScriptedIo final : public pam_totp::LoginIo {
     }
     void tell(std::string_view message, bool /*is_error*/) override { told.emplace_back(message); }
     void log(pam_totp::LogLevel /*level*/, std::string_view message) override { logs.emplace_back(message); }
-    std::optional<pam_totp::Account> account() override { return acct; }
-    Result<SecureBuffer> read_secret(const std::string& /*path*/, const pam_totp::FileRules& /*rules*/,
-                                     bool /*as_user*/) override {
-        return SecureBuffer(std::string_view(secret_text));
+    std::optional<std::string> user() override { return user_name; }
+    std::optional<pam_totp::Account> account() override {
+        ++lookups;
+        return acct;
+    }
+    // With `files` empty, every path holds secret_text; otherwise only the
+    // listed ones, and a file not `root_controlled` fails the rules a
+    // root-controlled file must pass (as a user-owned one would).
+    Result<SecureBuffer> read_secret(const std::string& path, const pam_totp::FileRules& rules, bool as_user) override {
+        reads.push_back(Read{path, rules, as_user});
+        if (files.empty()) {
+            return SecureBuffer(std::string_view(secret_text));
+        }
+        const auto it = files.find(path);
+        if (it == files.end()) {
+            return pam_totp::make_error(Errc::not_found, path + ": does not exist");
+        }
+        if (!rules.follow_dir_symlinks && !it->second.root_controlled) {
+            return pam_totp::make_error(Errc::unsafe, path + ": owned by uid 1000, expected uid 0");
+        }
+        return SecureBuffer(std::string_view(it->second.text));
     }
     std::optional<SecureBuffer> authtok() override { return std::nullopt; }
     Status set_authtok(const SecureBuffer& /*value*/) override { return {}; }
     std::time_t now() override { return now_t; }
 
+    struct File {
+        std::string text;
+        bool root_controlled = true;
+    };
+    struct Read {
+        std::string path;
+        pam_totp::FileRules rules;
+        bool as_user;
+    };
+    std::optional<std::string> user_name = "alice";
     pam_totp::Account acct{"alice", "/home/alice", 1000, 1000};
     std::string secret_text;
+    std::map<std::string, File> files;
+    std::vector<Read> reads;
+    int lookups = 0;
     std::deque<std::string> answers;
     std::vector<std::string> told;
     std::vector<std::string> logs;
@@ -208,6 +239,149 @@ void lockout_is_told_before_the_prompt(void** /*state*/) {
     assert_true(store.states["1000"].failures.empty());
 }
 
+pam_totp::ModuleOptions central_options() {
+    pam_totp::ModuleOptions opts;
+    opts.secret = "/etc/pam_totp/%u";
+    return opts;
+}
+
+// A root-controlled file of the name's own (%u, outside the home) is read
+// as root without looking the account up, and its state is keyed by name.
+void root_controlled_file_needs_no_lookup(void** /*state*/) {
+    const Fixture f = make_secret(false);
+    MemoryStore store;
+    ScriptedIo io;
+    io.files["/etc/pam_totp/alice"] = ScriptedIo::File{text_of(f.file), true};
+    io.answers = {code_at(f.file, now_t)};
+    assert_int_equal(login(io, store, central_options()), LoginOutcome::success);
+    assert_int_equal(io.lookups, 0);
+    assert_int_equal(io.reads.size(), 1);
+    assert_false(io.reads[0].as_user);
+    assert_int_equal(io.reads[0].rules.owner, 0);
+    assert_true(io.reads[0].rules.root_owned_dirs);
+    assert_false(io.reads[0].rules.follow_dir_symlinks);
+    assert_false(store.keys.empty());
+    for (const auto& key : store.keys) {
+        assert_string_equal(key.c_str(), "user-alice");
+    }
+    // The replay is refused through the same state.
+    ScriptedIo again;
+    again.files = io.files;
+    again.answers = {code_at(f.file, now_t)};
+    assert_int_equal(login(again, store, central_options()), LoginOutcome::denied);
+}
+
+// Any other file of the name's own (owned by the user, under a symlink:
+// whatever the root-controlled rules refuse) goes the account's way: a
+// lookup and the user-or-root owner rule; the state is still keyed by name,
+// so the way the file was read never splits its state.
+void other_own_file_goes_the_accounts_way(void** /*state*/) {
+    const Fixture f = make_secret(false);
+    MemoryStore store;
+    ScriptedIo io;
+    io.files["/etc/pam_totp/alice"] = ScriptedIo::File{text_of(f.file), false};
+    io.answers = {code_at(f.file, now_t)};
+    assert_int_equal(login(io, store, central_options()), LoginOutcome::success);
+    assert_int_equal(io.lookups, 1);
+    assert_int_equal(io.reads.size(), 2);
+    assert_int_equal(io.reads[1].rules.owner, 1000);
+    assert_true(io.reads[1].rules.root_may_own);
+    assert_true(io.reads[1].rules.follow_dir_symlinks);
+    for (const auto& key : store.keys) {
+        assert_string_equal(key.c_str(), "user-alice");
+    }
+    // The same file read the root-controlled way next time: the same state,
+    // so the code just used is refused.
+    ScriptedIo again;
+    again.files["/etc/pam_totp/alice"] = ScriptedIo::File{text_of(f.file), true};
+    again.answers = {code_at(f.file, now_t)};
+    assert_int_equal(login(again, store, central_options()), LoginOutcome::denied);
+    assert_int_equal(again.lookups, 0);
+}
+
+// A template without %u is one file for every name: never keyed by name.
+void template_without_user_is_keyed_by_uid(void** /*state*/) {
+    const Fixture f = make_secret(false);
+    MemoryStore store;
+    ScriptedIo io;
+    io.files["/etc/pam_totp/shared"] = ScriptedIo::File{text_of(f.file), true};
+    io.answers = {code_at(f.file, now_t)};
+    pam_totp::ModuleOptions opts;
+    opts.secret = "/etc/pam_totp/shared";
+    assert_int_equal(login(io, store, opts), LoginOutcome::success);
+    assert_int_equal(io.lookups, 1);
+    assert_string_equal(store.keys.back().c_str(), "1000");
+}
+
+// A name the account database spells differently ("Alice" for alice) finds
+// alice's file and shares alice's state: no second replay record, and with
+// nullok no way around the code by changing the case.
+void other_spelling_uses_the_accounts_file_and_state(void** /*state*/) {
+    const Fixture f = make_secret(false);
+    MemoryStore store;
+    ScriptedIo alice;
+    alice.files["/etc/pam_totp/alice"] = ScriptedIo::File{text_of(f.file), true};
+    const std::string code = code_at(f.file, now_t);
+    alice.answers = {code};
+    assert_int_equal(login(alice, store, central_options()), LoginOutcome::success);
+
+    ScriptedIo upper;
+    upper.user_name = "Alice";
+    upper.files = alice.files;
+    upper.answers = {code};
+    pam_totp::ModuleOptions opts = central_options();
+    opts.nullok = true;
+    assert_int_equal(login(upper, store, opts), LoginOutcome::denied);  // the replay, not PAM_IGNORE
+    assert_int_equal(upper.lookups, 1);
+    assert_string_equal(upper.reads.back().path.c_str(), "/etc/pam_totp/alice");
+    assert_string_equal(store.keys.back().c_str(), "user-alice");
+}
+
+// No file under either spelling: nullok applies, after one lookup.
+void no_file_with_nullok_is_ignored(void** /*state*/) {
+    MemoryStore store;
+    ScriptedIo io;
+    io.files["/etc/pam_totp/bob"] = ScriptedIo::File{"unused", true};
+    pam_totp::ModuleOptions opts = central_options();
+    opts.nullok = true;
+    assert_int_equal(login(io, store, opts), LoginOutcome::ignore);
+    assert_int_equal(io.lookups, 1);
+    assert_int_equal(io.prompts, 0);
+    opts.nullok = false;
+    ScriptedIo strict;
+    strict.files = io.files;
+    strict.answers = {"123456"};
+    assert_int_equal(login(strict, store, opts), LoginOutcome::denied);
+    assert_int_equal(strict.prompts, 1);  // still asked: the reply reveals nothing
+    assert_true(store.keys.empty());
+}
+
+// No user name (or one validate_user_name refused): denied, still asked.
+void no_user_name_is_denied(void** /*state*/) {
+    MemoryStore store;
+    ScriptedIo io;
+    io.user_name = std::nullopt;
+    io.answers = {"123456"};
+    assert_int_equal(login(io, store, central_options()), LoginOutcome::denied);
+    assert_int_equal(io.prompts, 1);
+    assert_int_equal(io.lookups, 0);
+    assert_true(io.reads.empty());
+}
+
+// A secret in the home is always the account's: looked up, read as the user.
+void home_template_reads_as_the_user(void** /*state*/) {
+    const Fixture f = make_secret(false);
+    MemoryStore store;
+    ScriptedIo io;
+    io.files["/home/alice/.pam_totp"] = ScriptedIo::File{text_of(f.file), true};
+    io.answers = {code_at(f.file, now_t)};
+    assert_int_equal(login(io, store), LoginOutcome::success);  // default secret=~/.pam_totp
+    assert_int_equal(io.lookups, 1);
+    assert_int_equal(io.reads.size(), 1);
+    assert_true(io.reads[0].as_user);
+    assert_string_equal(store.keys.back().c_str(), "1000");
+}
+
 }  // namespace
 
 int main() {
@@ -217,6 +391,13 @@ int main() {
         cmocka_unit_test(errors_after_the_lock_count_as_failures),
         cmocka_unit_test(reenrollment_keeps_the_last_step),
         cmocka_unit_test(lockout_is_told_before_the_prompt),
+        cmocka_unit_test(root_controlled_file_needs_no_lookup),
+        cmocka_unit_test(other_own_file_goes_the_accounts_way),
+        cmocka_unit_test(template_without_user_is_keyed_by_uid),
+        cmocka_unit_test(other_spelling_uses_the_accounts_file_and_state),
+        cmocka_unit_test(no_file_with_nullok_is_ignored),
+        cmocka_unit_test(no_user_name_is_denied),
+        cmocka_unit_test(home_template_reads_as_the_user),
     };
     return cmocka_run_group_tests_name("login_flow", tests, nullptr, nullptr);
 }

@@ -1,0 +1,113 @@
+// Which state file the module records a login in (core/state_key.h), through
+// the real libpam: by name for secret=DIR/%u (read without looking the
+// account up when only root controls the file), by uid for other templates.
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "pam_fixture.h"
+#include "tests/unit/cmocka.hpp"
+
+namespace {
+
+using pamtest::Fixture;
+
+bool exists(const std::string& path) {
+    struct stat st {};
+    return ::lstat(path.c_str(), &st) == 0;
+}
+
+// Exactly one of STATE_DIR/user-NAME.state and STATE_DIR/UID.state exists.
+void assert_keyed(const Fixture& f, const std::string& expected, const std::string& other) {
+    if (!exists(f.state_dir() + "/" + expected + ".state")) {
+        fail_msg("no state file %s.state", expected.c_str());
+    }
+    if (exists(f.state_dir() + "/" + other + ".state")) {
+        fail_msg("state file %s.state exists too", other.c_str());
+    }
+}
+
+void root_owned_central_secret_is_keyed_by_name(void** state) {
+    Fixture& f = pamtest::get(state);
+    f.service("totp", "deny=100");
+    const auto& e = f.enroll("root", {}, 1);
+    assert_int_equal(f.login("totp", "root", {Fixture::code(e)}).rc, PAM_SUCCESS);
+    assert_keyed(f, "user-root", "0");
+    // The replay is refused through that state, and a recovery code is
+    // recorded there too.
+    assert_int_equal(f.login("totp", "root", {Fixture::code(e)}).rc, PAM_AUTH_ERR);
+    assert_int_equal(f.login("totp", "root", {e.recovery_codes[0]}).rc, PAM_SUCCESS);
+    assert_int_equal(pamtest::count_lines(f.state_text("root"), "used"), 1);
+    assert_keyed(f, "user-root", "0");
+}
+
+// A secret=DIR/%u file the root-controlled way refuses (a directory reached
+// through a symlink, a file the user owns) is read the account's way, with
+// a lookup; its state is still keyed by name.
+void other_own_files_are_keyed_by_name(void** state) {
+    Fixture& f = pamtest::get(state);
+    const std::string link = f.root() + "/secrets-link";
+    assert_int_equal(::symlink(f.secrets_dir().c_str(), link.c_str()), 0);
+    f.service_text("linked", "auth required " + Fixture::module_path() + " secret=" + link +
+                                 "/%u state_dir=" + f.state_dir() + " deny=100\n");
+    const auto& e = f.enroll("root", {}, 0);
+    assert_int_equal(f.login("linked", "root", {Fixture::code(e)}).rc, PAM_SUCCESS);
+    assert_keyed(f, "user-root", "0");
+    // The same file through the plain path: the same state, the replay refused.
+    f.service("plain", "deny=100");
+    assert_int_equal(f.login("plain", "root", {Fixture::code(e)}).rc, PAM_AUTH_ERR);
+
+    const std::string name = "pamtotp-k" + std::to_string(::getpid());
+    if (!f.add_user(name, "/nonexistent")) {
+        fail_msg("useradd %s failed", name.c_str());
+    }
+    const passwd* pw = ::getpwnam(name.c_str());
+    assert_non_null(pw);
+    const auto& mine = f.enroll(name, {}, 0, "", pw->pw_uid, pw->pw_gid);
+    assert_int_equal(f.login("plain", name, {Fixture::code(mine)}).rc, PAM_SUCCESS);
+    assert_keyed(f, "user-" + name, std::to_string(pw->pw_uid));
+}
+
+// A template without %u is one file for all names (and ~/.pam_totp is one
+// file for every name of a uid): keyed by uid.
+void template_without_user_is_keyed_by_uid(void** state) {
+    Fixture& f = pamtest::get(state);
+    const auto& e = f.enroll("root", {}, 0, f.secrets_dir() + "/shared");
+    f.service_text("shared", "auth required " + Fixture::module_path() + " secret=" + e.path +
+                                 " state_dir=" + f.state_dir() + " deny=100\n");
+    assert_int_equal(f.login("shared", "root", {Fixture::code(e)}).rc, PAM_SUCCESS);
+    assert_keyed(f, "0", "user-root");
+}
+
+// The root-controlled file is read without an account lookup, so a name
+// the account database does not know is checked against its file like any
+// other: whether the account exists is for the account stack (pam_unix)
+// to decide, as sshd and login already do before any code is asked.
+void root_controlled_secret_needs_no_account(void** state) {
+    Fixture& f = pamtest::get(state);
+    const std::string name = "pamtotp-none" + std::to_string(::getpid());
+    assert_null(::getpwnam(name.c_str()));
+    f.service("totp", "deny=100");
+    const auto& e = f.enroll(name, {}, 0);
+    assert_int_equal(f.login("totp", name, {Fixture::wrong_code(e)}).rc, PAM_AUTH_ERR);
+    assert_int_equal(f.login("totp", name, {Fixture::code(e)}).rc, PAM_SUCCESS);
+    assert_keyed(f, "user-" + name, "0");
+    // Without a file, the unknown name is denied as before (and still asked).
+    const auto r = f.login("totp", name + "x", {"123456"});
+    assert_int_equal(r.rc, PAM_AUTH_ERR);
+    assert_int_equal(r.prompts.size(), 1);
+}
+
+}  // namespace
+
+int main() {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(root_owned_central_secret_is_keyed_by_name, pamtest::setup, pamtest::teardown),
+        cmocka_unit_test_setup_teardown(other_own_files_are_keyed_by_name, pamtest::setup, pamtest::teardown),
+        cmocka_unit_test_setup_teardown(template_without_user_is_keyed_by_uid, pamtest::setup, pamtest::teardown),
+        cmocka_unit_test_setup_teardown(root_controlled_secret_needs_no_account, pamtest::setup, pamtest::teardown),
+    };
+    return cmocka_run_group_tests_name("pam_state_key", tests, nullptr, nullptr);
+}
