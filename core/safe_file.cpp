@@ -72,11 +72,12 @@ std::string join(const std::string& dir, const std::string& name) {
     return dir + "/" + name;
 }
 
-// Resolves `dir` (symlinks allowed there, as OpenSSH allows a home reached
-// through one) and opens it by walking down from "/" without following
-// anything, checking each directory on the way.
 }  // namespace
 
+// Resolves `dir` (with follow_symlinks: symlinks allowed there, as OpenSSH
+// allows a home reached through one; without: taken as written) and opens
+// it by walking down from "/" without following anything, checking each
+// directory on the way.
 Result<UniqueFd> open_checked_directory(const std::string& path, const std::string& dir, uid_t owner,
                                         bool follow_symlinks) {
     std::string resolved = dir;

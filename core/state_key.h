@@ -4,8 +4,10 @@
 // With a template that makes each name its own file (%u, and no ~ or %h:
 // secret=/etc/pam_totp/%u), the state is keyed by the name the file is
 // named after. Only root can make two such names share one file (a link in
-// a root-owned directory), so a name key cannot split one secret's replay
-// record or guessing budget, and it needs no account lookup: with files NSS
+// the root-owned directory that holds them; a world-writable sticky one
+// such as /tmp is no place for secret files), so a name key cannot split
+// one secret's replay record or guessing budget, and it needs no account
+// lookup: with files NSS
 // a lookup scans /etc/passwd (0.5 ms at 10,000 users, more than the rest of
 // a login). With any other template the state is keyed by uid: names that
 // share a uid (root and toor) share ~/.pam_totp, so they must share one

@@ -135,6 +135,20 @@ void messages_do_not_echo_the_name(void** /*state*/) {
     assert_true(st.error().message.find('\n') == std::string::npos);
 }
 
+void template_uses_user_cases(void** /*state*/) {
+    for (const char* yes : {"%u", "/etc/x/%u", "/etc/%u/secret", "%%%u", "/etc/%u.%u", "~/%u"}) {
+        if (!pam_totp::template_uses_user(yes)) {
+            fail_msg("template_uses_user(\"%s\") is false", yes);
+        }
+    }
+    // "%%u" is a literal "%u", not the name; a lone '%' or 'u' is no %u.
+    for (const char* no : {"/etc/x", "~/.pam_totp", "%%u", "/a/%%u", "%h/.u", "u", "%", "", "/etc/%U", "%%%%u"}) {
+        if (pam_totp::template_uses_user(no)) {
+            fail_msg("template_uses_user(\"%s\") is true", no);
+        }
+    }
+}
+
 }  // namespace
 
 int main() {
@@ -148,6 +162,7 @@ int main() {
         cmocka_unit_test(bad_user_names_are_refused),
         cmocka_unit_test(good_user_names_are_accepted),
         cmocka_unit_test(messages_do_not_echo_the_name),
+        cmocka_unit_test(template_uses_user_cases),
     };
     return cmocka_run_group_tests_name("path_template", tests, nullptr, nullptr);
 }

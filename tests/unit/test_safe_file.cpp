@@ -344,6 +344,78 @@ void split_path_cases(void** /*state*/) {
     }
 }
 
+// The caller's rules, with the directory path walked as written.
+FileRules no_follow_rules() {
+    FileRules rules = my_rules();
+    rules.follow_dir_symlinks = false;
+    return rules;
+}
+
+// The refusal is Errc::not_found (not unsafe: nothing is there to refuse).
+void expect_not_found(const std::string& path, const FileRules& rules) {
+    auto r = pam_totp::safe_open_read(path, rules);
+    assert_false(r.ok());
+    if (r.error().code != Errc::not_found) {
+        fail_msg("expected Errc::not_found, got %d: %s", static_cast<int>(r.error().code), r.error().message.c_str());
+    }
+}
+
+void no_follow_refuses_symlinked_directory(void** state) {
+    // The case accepts_symlinked_directory accepts with the default rules.
+    const std::string real = dir_of(state) + "/real";
+    make_dir(real, 0755);
+    write_file(real + "/f", "ok");
+    const std::string link = dir_of(state) + "/link";
+    assert_int_equal(::symlink(real.c_str(), link.c_str()), 0);
+
+    const FileRules rules = no_follow_rules();
+    expect_unsafe(link + "/f", rules, "is a symbolic link");
+    expect_unsafe(link + "/f", rules, link.c_str());  // names the link itself
+    assert_true(pam_totp::safe_open_read(link + "/f", my_rules()).ok());
+
+    // A symlink further up the path is refused too.
+    make_dir(real + "/sub", 0755);
+    write_file(real + "/sub/g", "deep");
+    expect_unsafe(link + "/sub/g", rules, "is a symbolic link");
+
+    // The same file by its real path is fine.
+    auto r = pam_totp::safe_read_file(real + "/f", rules);
+    assert_true(r.ok());
+    assert_true(r.value().view() == "ok");
+    auto deep = pam_totp::safe_read_file(real + "/sub/g", no_follow_rules());
+    assert_true(deep.ok());
+    assert_true(deep.value().view() == "deep");
+}
+
+void no_follow_refuses_dot_components(void** state) {
+    const std::string sub = dir_of(state) + "/sub";
+    make_dir(sub, 0755);
+    write_file(sub + "/f", "x");
+    write_file(dir_of(state) + "/top", "x");
+    const FileRules rules = no_follow_rules();
+
+    expect_unsafe(sub + "/./f", rules, "\".\"");
+    expect_unsafe(dir_of(state) + "/./sub/f", rules, "\".\"");
+    expect_unsafe(sub + "/../top", rules, "\"..\"");
+    expect_unsafe(sub + "/../sub/f", rules, "\"..\"");
+    // The default rules resolve them.
+    assert_true(pam_totp::safe_open_read(sub + "/./f", my_rules()).ok());
+    assert_true(pam_totp::safe_open_read(sub + "/../top", my_rules()).ok());
+
+    // Empty components are no components: "//" is the same path.
+    assert_true(pam_totp::safe_open_read(sub + "//f", rules).ok());
+    assert_true(pam_totp::safe_open_read(dir_of(state) + "//sub/f", rules).ok());
+    assert_true(pam_totp::safe_open_read("/" + dir_of(state) + "/sub/f", rules).ok());
+}
+
+void no_follow_missing_is_not_found(void** state) {
+    const FileRules rules = no_follow_rules();
+    expect_not_found(dir_of(state) + "/absent", rules);
+    // A missing directory means a missing file as well.
+    expect_not_found(dir_of(state) + "/nodir/absent", rules);
+    expect_not_found(dir_of(state) + "/nodir/deeper/absent", rules);
+}
+
 }  // namespace
 
 int main() {
@@ -367,6 +439,9 @@ int main() {
         cmocka_unit_test_setup_teardown(read_bounded_notices_growth, setup, teardown),
         cmocka_unit_test_setup_teardown(safe_read_file_reports_path, setup, teardown),
         cmocka_unit_test(split_path_cases),
+        cmocka_unit_test_setup_teardown(no_follow_refuses_symlinked_directory, setup, teardown),
+        cmocka_unit_test_setup_teardown(no_follow_refuses_dot_components, setup, teardown),
+        cmocka_unit_test_setup_teardown(no_follow_missing_is_not_found, setup, teardown),
     };
     return cmocka_run_group_tests_name("safe_file", tests, nullptr, nullptr);
 }

@@ -1,0 +1,246 @@
+// State keys (by name, by uid), which templates name a file of the name's
+// own, and the rules for a secret file only root controls, checked against
+// real files.
+#include <fcntl.h>
+#include <ftw.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+
+#include "cmocka.hpp"
+#include "core/kv_format.h"
+#include "core/safe_file.h"
+#include "core/state_key.h"
+
+namespace {
+
+using pam_totp::Errc;
+
+// A uid that is not root: "nobody".
+constexpr uid_t other_uid = 65534;
+
+bool all_digits(const std::string& s) {
+    if (s.empty()) {
+        return false;
+    }
+    for (const char c : s) {
+        if (c < '0' || c > '9') {
+            return false;
+        }
+    }
+    return true;
+}
+
+void keys_for_name_and_uid(void** /*state*/) {
+    assert_string_equal(pam_totp::state_key_for_name("alice").c_str(), "user-alice");
+    assert_string_equal(pam_totp::state_key_for_uid(1000).c_str(), "1000");
+    assert_string_equal(pam_totp::state_key_for_uid(0).c_str(), "0");
+    assert_string_equal(pam_totp::state_key_for_uid(other_uid).c_str(), "65534");
+}
+
+void name_and_uid_keys_never_collide(void** /*state*/) {
+    // A name that looks like a uid still gets a name key, never all digits.
+    const std::string by_name = pam_totp::state_key_for_name("1000");
+    assert_string_equal(by_name.c_str(), "user-1000");
+    assert_false(all_digits(by_name));
+    assert_false(all_digits(pam_totp::state_key_for_name("0")));
+    assert_false(all_digits(pam_totp::state_key_for_name("root")));
+    for (const uid_t uid : {uid_t{0}, uid_t{1}, uid_t{1000}, other_uid, static_cast<uid_t>(-2)}) {
+        const std::string key = pam_totp::state_key_for_uid(uid);
+        if (!all_digits(key)) {
+            fail_msg("uid key '%s' is not all digits", key.c_str());
+        }
+        assert_true(key != by_name);
+    }
+}
+
+void templates_that_name_own_file(void** /*state*/) {
+    assert_true(pam_totp::template_names_own_file("/etc/pam_totp/%u"));
+    assert_true(pam_totp::template_names_own_file("/etc/pam_totp/%u/secret"));
+    assert_true(pam_totp::template_names_own_file("/etc/%%h/%u"));  // "%%h" is a literal, not the home
+    // From the home: the user controls it, not root.
+    assert_false(pam_totp::template_names_own_file("~/%u"));
+    assert_false(pam_totp::template_names_own_file("%h/%u"));
+    assert_false(pam_totp::template_names_own_file("/etc/%u/%h"));
+    // Not made from the name: a file several names share.
+    assert_false(pam_totp::template_names_own_file("/etc/pam_totp/shared"));
+    assert_false(pam_totp::template_names_own_file("/etc/pam_totp/%%u"));
+}
+
+void root_controlled_rules_fields(void** /*state*/) {
+    const pam_totp::FileRules rules = pam_totp::root_controlled_secret_rules();
+    assert_int_equal(rules.owner, 0);
+    assert_true(rules.root_may_own);
+    assert_int_equal(rules.max_size, pam_totp::max_file_size);
+    assert_true(rules.root_owned_dirs);
+    assert_false(rules.follow_dir_symlinks);
+}
+
+// --- the rules against real files ----------------------------------------
+
+struct Fixture {
+    std::string dir;  // a fresh mkdtemp directory, root-owned 0700 under sticky /tmp
+};
+
+int remove_entry(const char* path, const struct stat* /*st*/, int type, struct FTW* /*ftw*/) {
+    if (type == FTW_DP) {
+        return ::rmdir(path);
+    }
+    return ::unlink(path);
+}
+
+int setup(void** state) {
+    char templ[] = "/tmp/test_state_key.XXXXXX";
+    if (::mkdtemp(templ) == nullptr) {
+        return -1;
+    }
+    *state = new Fixture{templ};
+    return ::chmod(templ, 0700);
+}
+
+int teardown(void** state) {
+    auto* fx = static_cast<Fixture*>(*state);
+    const int rc = ::nftw(fx->dir.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    delete fx;
+    return rc;
+}
+
+const std::string& dir_of(void** state) {
+    return static_cast<Fixture*>(*state)->dir;
+}
+
+// Writes `content` to `path` with `mode` (chmod, so the umask does not interfere).
+void write_file(const std::string& path, const std::string& content, mode_t mode = 0600) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(::write(fd, content.data(), content.size()), static_cast<ssize_t>(content.size()));
+    assert_int_equal(::fchmod(fd, mode), 0);
+    assert_int_equal(::close(fd), 0);
+}
+
+void make_dir(const std::string& path, mode_t mode) {
+    assert_int_equal(::mkdir(path.c_str(), 0700), 0);
+    assert_int_equal(::chmod(path.c_str(), mode), 0);
+}
+
+// safe_read_file with the root-controlled rules refuses `path` as unsafe,
+// naming the path and saying `why`.
+void expect_refused(const std::string& path, const char* why) {
+    auto r = pam_totp::safe_read_file(path, pam_totp::root_controlled_secret_rules());
+    assert_false(r.ok());
+    if (r.error().code != Errc::unsafe) {
+        fail_msg("expected Errc::unsafe, got %d: %s", static_cast<int>(r.error().code), r.error().message.c_str());
+    }
+    assert_non_null(std::strstr(r.error().message.c_str(), path.c_str()));
+    if (std::strstr(r.error().message.c_str(), why) == nullptr) {
+        fail_msg("message '%s' lacks '%s'", r.error().message.c_str(), why);
+    }
+}
+
+void expect_accepted(const std::string& path, const char* content) {
+    auto r = pam_totp::safe_read_file(path, pam_totp::root_controlled_secret_rules());
+    if (!r.ok()) {
+        fail_msg("'%s' refused: %s", path.c_str(), r.error().message.c_str());
+    }
+    assert_true(r.value().view() == content);
+}
+
+void accepts_root_owned_private_file(void** state) {
+    if (::geteuid() != 0) {
+        skip();  // the file must be root's
+    }
+    const std::string sub = dir_of(state) + "/pam_totp";
+    make_dir(sub, 0755);
+    write_file(sub + "/alice", "secret-a");
+    expect_accepted(sub + "/alice", "secret-a");
+    write_file(sub + "/bob", "secret-b", 0400);  // stricter is fine
+    expect_accepted(sub + "/bob", "secret-b");
+}
+
+void refuses_group_readable_file(void** state) {
+    if (::geteuid() != 0) {
+        skip();
+    }
+    const std::string path = dir_of(state) + "/alice";
+    write_file(path, "x", 0640);
+    expect_refused(path, "group or others have access");
+}
+
+void accepts_hard_link_root_made(void** state) {
+    if (::geteuid() != 0) {
+        skip();
+    }
+    // The link count is not checked: in directories only root can write
+    // (and with fs.protected_hardlinks), two names share one file only when
+    // root linked them, which is root's choice.
+    const std::string path = dir_of(state) + "/alice";
+    write_file(path, "shared");
+    const std::string other = dir_of(state) + "/bob";
+    assert_int_equal(::link(path.c_str(), other.c_str()), 0);
+    expect_accepted(path, "shared");
+    expect_accepted(other, "shared");
+}
+
+void refuses_symlinked_directory(void** state) {
+    if (::geteuid() != 0) {
+        skip();
+    }
+    const std::string real = dir_of(state) + "/real";
+    make_dir(real, 0755);
+    write_file(real + "/alice", "x");
+    const std::string link = dir_of(state) + "/link";
+    assert_int_equal(::symlink(real.c_str(), link.c_str()), 0);
+    expect_refused(link + "/alice", "symbolic link");
+    // The same file without the symlink is fine.
+    expect_accepted(real + "/alice", "x");
+}
+
+void refuses_file_of_another_user(void** state) {
+    if (::geteuid() != 0) {
+        skip();
+    }
+    const std::string path = dir_of(state) + "/alice";
+    write_file(path, "x");
+    assert_int_equal(::chown(path.c_str(), other_uid, other_uid), 0);
+    expect_refused(path, "owned by uid 65534");
+}
+
+void refuses_directory_of_another_user(void** state) {
+    if (::geteuid() != 0) {
+        skip();
+    }
+    const std::string sub = dir_of(state) + "/theirs";
+    make_dir(sub, 0755);
+    write_file(sub + "/alice", "x");  // root's own file, in their directory
+    assert_int_equal(::chown(sub.c_str(), other_uid, other_uid), 0);
+    expect_refused(sub + "/alice", "is owned by uid 65534, not by root");
+}
+
+void missing_file_is_not_found(void** state) {
+    for (const std::string& path : {dir_of(state) + "/absent", dir_of(state) + "/nodir/absent"}) {
+        auto r = pam_totp::safe_read_file(path, pam_totp::root_controlled_secret_rules());
+        assert_false(r.ok());
+        assert_int_equal(r.error().code, Errc::not_found);
+    }
+}
+
+}  // namespace
+
+int main() {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(keys_for_name_and_uid),
+        cmocka_unit_test(name_and_uid_keys_never_collide),
+        cmocka_unit_test(templates_that_name_own_file),
+        cmocka_unit_test(root_controlled_rules_fields),
+        cmocka_unit_test_setup_teardown(accepts_root_owned_private_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(refuses_group_readable_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(accepts_hard_link_root_made, setup, teardown),
+        cmocka_unit_test_setup_teardown(refuses_symlinked_directory, setup, teardown),
+        cmocka_unit_test_setup_teardown(refuses_file_of_another_user, setup, teardown),
+        cmocka_unit_test_setup_teardown(refuses_directory_of_another_user, setup, teardown),
+        cmocka_unit_test_setup_teardown(missing_file_is_not_found, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("state_key", tests, nullptr, nullptr);
+}
