@@ -228,6 +228,9 @@ struct Options {
     unsigned recovery = 50;
     unsigned parallel = 500;  // per process
     std::string only;         // profiling: valid codes through this stack only
+    std::string load_probe;   // bench/load_once.c, built: module load in a new process
+    std::string pamdir;       // where pam_permit.so and the peers are
+    unsigned load_runs = 100;
 };
 
 void run_enroll(const Options& opt, const Population& pop, const User& u) {
@@ -554,6 +557,51 @@ double durable_write_us(const std::string& dir) {
     return static_cast<double>(v[v.size() / 2]) / 1000.0;
 }
 
+// Median microseconds that a new process pays to load `module` (dlopen
+// RTLD_NOW, as libpam does at pam_start, then dlclose), measured by
+// `probe` (bench/load_once.c), a C program that has libpam and libcrypt
+// loaded as sshd has: a new connection's process pays this for each module
+// of its stack, and this harness's own process (C++, liboath) hides it.
+double load_in_new_process_us(const std::string& probe, const std::string& module, unsigned runs) {
+    std::vector<double> v;
+    for (unsigned i = 0; i < runs; ++i) {
+        int fds[2];
+        if (::pipe2(fds, O_CLOEXEC) != 0) {
+            die_errno("pipe2");
+        }
+        const pid_t pid = ::fork();
+        if (pid < 0) {
+            die_errno("fork");
+        }
+        if (pid == 0) {
+            if (::dup2(fds[1], STDOUT_FILENO) < 0) {
+                ::_exit(127);
+            }
+            ::execl(probe.c_str(), probe.c_str(), module.c_str(), static_cast<char*>(nullptr));
+            ::_exit(127);
+        }
+        ::close(fds[1]);
+        std::string out;
+        char buf[64];
+        ssize_t n = 0;
+        while ((n = ::read(fds[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
+            if (n > 0) {
+                out.append(buf, static_cast<std::size_t>(n));
+            }
+        }
+        ::close(fds[0]);
+        int status = 0;
+        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || out.empty()) {
+            die(probe + " " + module + " failed");
+        }
+        v.push_back(std::strtod(out.c_str(), nullptr));
+    }
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
 double getpwnam_us(const Population& pop) {
     std::vector<std::int64_t> v;
     for (const std::size_t k : pop.valid) {
@@ -618,6 +666,12 @@ Options parse(int argc, char** argv) {
             o.recovery = static_cast<unsigned>(std::strtoul(v, nullptr, 10));
         } else if (k == "--only") {
             o.only = v;
+        } else if (k == "--load-probe") {
+            o.load_probe = v;
+        } else if (k == "--pamdir") {
+            o.pamdir = v;
+        } else if (k == "--load-runs") {
+            o.load_runs = static_cast<unsigned>(std::strtoul(v, nullptr, 10));
         } else if (k == "--parallel") {
             o.parallel = static_cast<unsigned>(std::strtoul(v, nullptr, 10));
         } else {
@@ -684,6 +738,11 @@ int main(int argc, char** argv) {
             }
             std::map<StackId, Series> only;
             const auto s = static_cast<StackId>(it - std::begin(stack_names));
+            if (s == totp) {
+                // As in the full run: the timed logins are of users who logged in before.
+                std::map<StackId, Series> first;
+                run_scenario(pop, Scenario::wrong, {totp}, pop.valid, first);
+            }
             run_scenario(pop, Scenario::valid, {s}, pop.valid, only);
             rows.push_back(Row{n, "valid code", s, only[s]});
             continue;
@@ -733,6 +792,13 @@ int main(int argc, char** argv) {
         rows.push_back(Row{n, "first login (no state yet), wrong code", totp, first[totp]});
     }
     const double dw = durable_write_us(opt.work);
+    std::vector<std::pair<std::string, double>> loads;
+    if (!opt.load_probe.empty() && opt.only.empty()) {
+        for (const StackId s : stacks) {
+            const std::string path = s == totp ? opt.module : opt.pamdir + "/" + stack_names[s] + ".so";
+            loads.emplace_back(stack_names[s], load_in_new_process_us(opt.load_probe, path, opt.load_runs));
+        }
+    }
 
     // The table: one block of rows per (users, scenario), pam_totp's median
     // divided by each stack's in the last column.
@@ -780,6 +846,18 @@ int main(int argc, char** argv) {
         "- one durable write on the work directory's file system (create, write 200 bytes, fsync, rename, "
         "fsync the directory): median " +
         fmt("%.0f", dw) + " µs\n";
+    if (!loads.empty()) {
+        md +=
+            "- loading the module in a new process (dlopen RTLD_NOW + dlclose, as at pam_start in a new sshd, "
+            "login or sudo process that has libpam and libcrypt loaded; " +
+            std::to_string(opt.load_runs) + " processes each), median:";
+        for (std::size_t i = 0; i < loads.size(); ++i) {
+            md += std::string(i == 0 ? " " : ", ") + loads[i].first + " " + fmt("%.0f", loads[i].second) + " µs";
+        }
+        md +=
+            ". The timed logins above run in one process, where each module's libraries stay loaded "
+            "(libstdc++ cannot be unloaded once loaded); a new process pays this once per login.\n";
+    }
     for (const auto& [n, us] : pwnam) {
         md += "- getpwnam() of a bench user, " + std::to_string(n) + "-user sample, /etc/passwd of " +
               std::to_string(opt.total) + " bench users: median " + fmt("%.0f", us) + " µs\n";

@@ -63,7 +63,9 @@ unshare --mount --propagation private /usr/bin/python3 "$here/ns_bench.py" "$wor
     ${BENCH_WRAP:-} "$build/bench_logins" ${BENCH_ONLY:+--only "$BENCH_ONLY"} --module "$build/pam_totp.so" --enroll "$build/totp-enroll" \
     --work "$work" --out "$work/table.md" --total "$total" \
     --users "${BENCH_USERS:-100,2000,10000}" --sample "${BENCH_SAMPLE:-1000}" \
-    --recovery "${BENCH_RECOVERY:-50}" --parallel "${BENCH_PARALLEL:-500}" >/dev/null || status=$?
+    --recovery "${BENCH_RECOVERY:-50}" --parallel "${BENCH_PARALLEL:-500}" \
+    --pamdir "$pamdir" ${BENCH_LOAD_RUNS:+--load-runs "$BENCH_LOAD_RUNS"} \
+    $( [ -x "$build/bench_load_once" ] && echo --load-probe "$build/bench_load_once" ) >/dev/null || status=$?
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 {
