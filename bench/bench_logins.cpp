@@ -9,8 +9,8 @@
 // Each user logs in at most once per scenario: a correct code can be used
 // only once per 30-second step (pam_totp and google-authenticator's
 // DISALLOW_REUSE refuse the replay), and pam_totp locks after deny=5 wrong
-// codes. The stacks are timed round-robin, user by user, so that a change
-// in the machine's load during the run touches all of them alike.
+// codes. The stacks take turns user by user (in a shuffled order), so that
+// a change in the machine's load during the run touches all of them alike.
 #include <fcntl.h>
 #include <liboath/oath.h>
 #include <pwd.h>
@@ -32,6 +32,7 @@
 #include <ctime>
 #include <map>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -381,13 +382,19 @@ struct Series {
     unsigned procs = 1;
 };
 
+// The stacks take turns user by user, in an order shuffled for each user
+// (with a fixed seed, so runs are comparable): each stack then follows each
+// other one about equally often. A fixed cyclic order (even rotated) puts
+// every stack always right after the same one, and whatever that one left
+// for the disk to do (pam_oath rewrites its whole usersfile) lands on it.
 void run_scenario(const Population& pop, Scenario sc, const std::vector<StackId>& stacks,
                   const std::vector<std::size_t>& sample, std::map<StackId, Series>& out) {
-    std::size_t rotate = 0;
+    std::mt19937 order_rng(20261128U + static_cast<unsigned>(sc));
+    std::vector<StackId> order = stacks;
     for (const std::size_t k : sample) {
         const User& u = pop.users[k];
-        for (std::size_t j = 0; j < stacks.size(); ++j) {
-            const StackId s = stacks[(j + rotate) % stacks.size()];
+        std::shuffle(order.begin(), order.end(), order_rng);
+        for (const StackId s : order) {
             const bool expect = sc != Scenario::wrong || s == permit;
             const std::string answer = answer_for(u, sc, s);
             const Login l = login(pop.confdir, stack_names[s], u.name, answer, expect);
@@ -395,7 +402,6 @@ void run_scenario(const Population& pop, Scenario sc, const std::vector<StackId>
             series.ns.push_back(l.ns);
             series.unexpected += l.as_expected ? 0U : 1U;
         }
-        ++rotate;
     }
 }
 
