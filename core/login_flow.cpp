@@ -88,9 +88,13 @@ class Login {
   private:
     enum class Check { accepted, rejected, locked, error };
 
+    // What the lookup-free read found.
+    enum class Fast { read, absent, not_root_controlled, failed };
+
     bool load_secret();
-    bool load_root_controlled_secret(const std::string& name);
+    Fast load_root_controlled_secret(const std::string& name);
     bool load_account_secret();
+    bool take_over_uid_state(UserState& state);
     void parse_secret(const std::string& path, const SecureBuffer& text);
     std::unique_ptr<StateTransaction> begin_state();
     bool locked_out(const UserState& state, std::time_t now);
@@ -112,6 +116,7 @@ class Login {
     std::optional<Account> m_acct;  // looked up only when needed
     std::optional<SecretFile> m_secret;
     std::string m_state_key;  // state_key.h: by name or by uid, set with m_secret
+    bool m_keyed_by_name = false;
 };
 
 // Reads and parses the secret file. False only when there is no file (which
@@ -124,38 +129,69 @@ bool Login::load_secret() {
         log(LogLevel::notice, "no valid user name; denying");
         return true;
     }
-    if (template_names_own_file(m_opts.secret) && load_root_controlled_secret(*m_user)) {
-        return true;
+    if (template_names_own_file(m_opts.secret)) {
+        switch (load_root_controlled_secret(*m_user)) {
+            case Fast::read:
+                return true;
+            case Fast::absent:  // the account's way looks for the database's spelling
+            case Fast::not_root_controlled:
+                break;
+            case Fast::failed:
+                return true;
+        }
     }
     return load_account_secret();
 }
 
-// First, without looking the account up: the name's own file, when only
-// root controls it (state_key.h), read as root. False when there is none
-// such (no file, a file the user owns, one in the home, one reached through
-// a symlink, a name the account database spells differently): the
-// account's way then decides, and reports what is wrong.
-bool Login::load_root_controlled_secret(const std::string& name) {
+// First, without looking the account up: the file of `name`'s own, when
+// only root controls it (state_key.h), read as root and keyed by `name`.
+// Only a file that is not there or not root-controlled goes the account's
+// way: a transient error denies instead, so that one file is never read one
+// way now and the other way next time (the two keep different states).
+Login::Fast Login::load_root_controlled_secret(const std::string& name) {
     const auto path = expand_path_template(m_opts.secret, name, "");
     if (!path) {
-        return false;
+        log(LogLevel::err, "cannot build the secret file path: " + path.error().message);
+        return Fast::failed;
     }
     const auto text = m_io.read_secret(path.value(), root_controlled_secret_rules(), false);
     if (!text) {
-        return false;
+        switch (text.error().code) {
+            case Errc::not_found:
+                return Fast::absent;
+            case Errc::unsafe:
+                return Fast::not_root_controlled;
+            default:
+                log(LogLevel::err, "cannot read secret file: " + text.error().message);
+                return Fast::failed;
+        }
     }
     m_state_key = state_key_for_name(name);
+    m_keyed_by_name = true;
     parse_secret(path.value(), text.value());
-    return true;
+    return Fast::read;
 }
 
 // With the account: the home for ~ and %h, the database's spelling of the
-// name for %u, and the uid to check the owner by (and to key the state by).
+// name for %u, and the uid to check the owner by and to key the state by.
 bool Login::load_account_secret() {
     m_acct = m_io.account();
     if (!m_acct) {
         log(LogLevel::notice, "no such account; denying");
         return true;
+    }
+    // The database's spelling of the name (a directory that folds case): a
+    // root-controlled file by that spelling is read and keyed as above, the
+    // same file and state as when the user types that spelling.
+    if (m_acct->name != *m_user && template_names_own_file(m_opts.secret)) {
+        switch (load_root_controlled_secret(m_acct->name)) {
+            case Fast::read:
+            case Fast::failed:
+                return true;
+            case Fast::absent:
+            case Fast::not_root_controlled:
+                break;
+        }
     }
     auto path = expand_path_template(m_opts.secret, m_acct->name, m_acct->home);
     if (!path) {
@@ -176,10 +212,7 @@ bool Login::load_account_secret() {
         log(LogLevel::err, "refusing secret file: " + text.error().message);
         return true;
     }
-    // Keyed by the name in the file's path (the database's spelling of it),
-    // as the root-controlled way keys it, or by uid.
-    m_state_key =
-        template_names_own_file(m_opts.secret) ? state_key_for_name(m_acct->name) : state_key_for_uid(m_acct->uid);
+    m_state_key = state_key_for_uid(m_acct->uid);
     parse_secret(path.value(), text.value());
     return true;
 }
@@ -196,10 +229,10 @@ void Login::parse_secret(const std::string& path, const SecureBuffer& text) {
 }
 
 // Locks and reads the state of the secret file, bound to the current
-// enrollment. Keyed as state_key.h says: by name when the template makes
-// each name its own file, else by uid, so that names sharing a uid (root
-// and toor, a local user shadowing a directory one) and so one
-// ~/.pam_totp share one replay record and one guessing budget.
+// enrollment. Keyed as state_key.h says: by name for a root-controlled file
+// of the name's own, else by uid, so that names sharing a uid (root and
+// toor, a local user shadowing a directory one) and so one ~/.pam_totp
+// share one replay record and one guessing budget.
 std::unique_ptr<StateTransaction> Login::begin_state() {
     auto tx = m_store.begin(m_state_key);
     if (!tx) {
@@ -208,6 +241,9 @@ std::unique_ptr<StateTransaction> Login::begin_state() {
         return nullptr;
     }
     UserState& state = tx.value()->state();
+    if (m_keyed_by_name && state.enrollment_id.empty() && !take_over_uid_state(state)) {
+        return nullptr;
+    }
     rebind_user_state(state, m_secret->enrollment_id);
     // Ids of codes no longer in the file (replaced by --new-recovery-codes)
     // are forgotten, so the list stays as short as the file's codes.
@@ -218,6 +254,34 @@ std::unique_ptr<StateTransaction> Login::begin_state() {
     std::erase_if(state.used_recovery,
                   [&live](const std::string& id) { return std::find(live.begin(), live.end(), id) == live.end(); });
     return std::move(tx).value();
+}
+
+// A name key's first state starts from the uid's, when there is one: the
+// file may have been keyed by uid until now (by an earlier pam_totp, which
+// keyed every file by uid, or until root made it root-controlled), and its used recovery codes, last
+// step and lockout must carry over. Taken under both locks (name, then uid:
+// nothing takes them the other way round). At worst the uid's state was
+// another file's: a stricter start (its lockout and tally), never a looser
+// one. False (logged) when the uid's state cannot be read: denied.
+bool Login::take_over_uid_state(UserState& state) {
+    if (!m_acct) {
+        m_acct = m_io.account();
+    }
+    if (!m_acct) {
+        return true;  // no account, so no uid state to carry over
+    }
+    const std::string uid_key = state_key_for_uid(m_acct->uid);
+    auto old = m_store.begin(uid_key);
+    if (!old) {
+        log(LogLevel::err, "cannot read the state kept by uid in " + m_opts.state_dir +
+                               " to carry it over: " + old.error().message + "; denying");
+        return false;
+    }
+    if (!old.value()->state().enrollment_id.empty()) {
+        state = old.value()->state();
+        debug("state carried over from " + uid_key + " to " + m_state_key);
+    }
+    return true;
 }
 
 // True (and the user told, and it logged) while code entry is locked.

@@ -175,6 +175,9 @@ Status check_file(const struct stat& st, const std::string& path, const FileRule
         return make_error(Errc::unsafe, path + ": group or others have access (mode " + mode_string(st.st_mode) +
                                             "); run chmod 600 " + path);
     }
+    if (rules.single_link && st.st_nlink != 1) {
+        return make_error(Errc::unsafe, path + ": has " + std::to_string(st.st_nlink) + " links, expected 1");
+    }
     if (st.st_size < 0 || static_cast<std::size_t>(st.st_size) > rules.max_size) {
         return make_error(Errc::unsafe, path + ": too large (" + std::to_string(st.st_size) + " bytes, the limit is " +
                                             std::to_string(rules.max_size) + ")");

@@ -24,6 +24,9 @@ struct FileRules {
     // that no directory the user controls (and could fill with symlinks)
     // is ever walked with root's privilege.
     bool root_owned_dirs = false;
+    // The file must have exactly one link: for a file whose state is keyed
+    // by its name (core/state_key.h), so that no second name reaches it.
+    bool single_link = false;
     // Symbolic links are allowed in the directory path (resolved first, as
     // OpenSSH resolves a home reached through one); when unset, the path
     // must be walked as written, and a symlinked directory is refused: the

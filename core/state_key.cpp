@@ -9,6 +9,7 @@ FileRules root_controlled_secret_rules() {
     FileRules rules{0, true, max_file_size};
     rules.root_owned_dirs = true;
     rules.follow_dir_symlinks = false;
+    rules.single_link = true;
     return rules;
 }
 

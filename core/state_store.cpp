@@ -26,6 +26,8 @@ constexpr std::size_t max_state_size = std::size_t{64} * 1024;
 // be another's lock file (key "x.lock" has "x.lock.state").
 constexpr std::string_view state_suffix = ".state";
 constexpr std::string_view lock_suffix = ".lock";
+// NAME_MAX (255) less ".", ".state", "." and the 12 hex digits of a temp name.
+constexpr std::size_t max_key_length = 235;
 
 std::string mode_string(mode_t mode) {
     char buf[8];
@@ -79,6 +81,12 @@ FileStateStore::FileStateStore(std::string state_dir, uid_t owner) : m_dir(std::
 Result<std::unique_ptr<StateTransaction>> FileStateStore::begin(std::string_view key) {
     if (Status valid = validate_user_name(key); !valid) {
         return valid.error();
+    }
+    // KEY.state's temporary file, ".KEY.state.XXXXXXXXXXXX", must fit in a
+    // file name too, or no commit could ever succeed (nor a failure count).
+    if (key.size() > max_key_length) {
+        return make_error(Errc::invalid_argument, "state key is longer than " + std::to_string(max_key_length) +
+                                                      " bytes (a user name that long cannot have a state file)");
     }
     // Missing privilege is the one failure the administrator must recognise:
     // the module then denies, because replay protection cannot be skipped.

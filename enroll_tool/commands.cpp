@@ -131,11 +131,16 @@ int write_and_show(const SecretFileEditor& editor, const SecretFile& file, const
 }
 
 // The state file pam_totp records this secret file's logins in, keyed as
-// the module keys it (core/state_key.h).
+// the module keys it (core/state_key.h): by name for a root-controlled file
+// of the name's own, once it has one (its first login carries the uid's
+// state over), else by uid.
 std::string state_file_path(const CliOptions& opts, const Target& t) {
-    const std::string key =
-        t.names_own_file ? pam_totp::state_key_for_name(t.user) : pam_totp::state_key_for_uid(t.uid);
-    return opts.state_dir + "/" + key + ".state";
+    const std::string by_uid = opts.state_dir + "/" + pam_totp::state_key_for_uid(t.uid) + ".state";
+    if (!t.names_own_file || !pam_totp::safe_open_read(t.path, pam_totp::root_controlled_secret_rules()).ok()) {
+        return by_uid;
+    }
+    const std::string by_name = opts.state_dir + "/" + pam_totp::state_key_for_name(t.user) + ".state";
+    return ::access(by_name.c_str(), F_OK) == 0 ? by_name : by_uid;
 }
 
 }  // namespace

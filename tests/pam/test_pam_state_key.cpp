@@ -1,6 +1,6 @@
 // Which state file the module records a login in (core/state_key.h), through
-// the real libpam: by name for secret=DIR/%u (read without looking the
-// account up when only root controls the file), by uid for other templates.
+// the real libpam: by name for a root-controlled secret=DIR/%u file (read
+// without looking the account up), by uid for every other file.
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -43,10 +43,11 @@ void root_owned_central_secret_is_keyed_by_name(void** state) {
     assert_keyed(f, "user-root", "0");
 }
 
-// A secret=DIR/%u file the root-controlled way refuses (a directory reached
-// through a symlink, a file the user owns) is read the account's way, with
-// a lookup; its state is still keyed by name.
-void other_own_files_are_keyed_by_name(void** state) {
+// A secret=DIR/%u file that is not root-controlled (a directory reached
+// through a symlink, a second link, a file the user owns) is read the
+// account's way, with a lookup, and keyed by uid: names sharing a uid
+// (useradd -o) that reach one such file share one state.
+void other_files_are_keyed_by_uid(void** state) {
     Fixture& f = pamtest::get(state);
     const std::string link = f.root() + "/secrets-link";
     assert_int_equal(::symlink(f.secrets_dir().c_str(), link.c_str()), 0);
@@ -54,10 +55,15 @@ void other_own_files_are_keyed_by_name(void** state) {
                                  "/%u state_dir=" + f.state_dir() + " deny=100\n");
     const auto& e = f.enroll("root", {}, 0);
     assert_int_equal(f.login("linked", "root", {Fixture::code(e)}).rc, PAM_SUCCESS);
-    assert_keyed(f, "user-root", "0");
-    // The same file through the plain path: the same state, the replay refused.
+    assert_keyed(f, "0", "user-root");
+
+    // Two links: root's file is also "toor-link"'s.
     f.service("plain", "deny=100");
-    assert_int_equal(f.login("plain", "root", {Fixture::code(e)}).rc, PAM_AUTH_ERR);
+    const std::string second = f.secrets_dir() + "/toor-link";
+    assert_int_equal(::link(e.path.c_str(), second.c_str()), 0);
+    assert_int_equal(f.login("plain", "root", {Fixture::code(e, 1)}).rc, PAM_SUCCESS);
+    assert_keyed(f, "0", "user-root");
+    assert_int_equal(::unlink(second.c_str()), 0);
 
     const std::string name = "pamtotp-k" + std::to_string(::getpid());
     if (!f.add_user(name, "/nonexistent")) {
@@ -67,7 +73,33 @@ void other_own_files_are_keyed_by_name(void** state) {
     assert_non_null(pw);
     const auto& mine = f.enroll(name, {}, 0, "", pw->pw_uid, pw->pw_gid);
     assert_int_equal(f.login("plain", name, {Fixture::code(mine)}).rc, PAM_SUCCESS);
-    assert_keyed(f, "user-" + name, std::to_string(pw->pw_uid));
+    assert_keyed(f, std::to_string(pw->pw_uid), "user-" + name);
+}
+
+// A file keyed by uid until now (as every file was before name keys, or a
+// user-owned one root then chowns to root) carries its state over to the
+// name key at its first login there: used codes and recovery codes stay
+// used, and nothing is lost on the way.
+void uid_state_is_carried_over_to_the_name_key(void** state) {
+    Fixture& f = pamtest::get(state);
+    const std::string name = "pamtotp-m" + std::to_string(::getpid());
+    if (!f.add_user(name, "/nonexistent")) {
+        fail_msg("useradd %s failed", name.c_str());
+    }
+    const passwd* pw = ::getpwnam(name.c_str());
+    assert_non_null(pw);
+    f.service("totp", "deny=100");
+    const auto& e = f.enroll(name, {}, 2, "", pw->pw_uid, pw->pw_gid);
+    assert_int_equal(f.login("totp", name, {Fixture::code(e)}).rc, PAM_SUCCESS);
+    assert_int_equal(f.login("totp", name, {e.recovery_codes[0]}).rc, PAM_SUCCESS);
+    assert_keyed(f, std::to_string(pw->pw_uid), "user-" + name);
+
+    assert_int_equal(::chown(e.path.c_str(), 0, 0), 0);  // now root-controlled
+    assert_int_equal(f.login("totp", name, {Fixture::code(e)}).rc, PAM_AUTH_ERR);
+    assert_int_equal(f.login("totp", name, {e.recovery_codes[0]}).rc, PAM_AUTH_ERR);
+    assert_int_equal(f.login("totp", name, {e.recovery_codes[1]}).rc, PAM_SUCCESS);
+    const std::string by_name = f.state_dir() + "/user-" + name + ".state";
+    assert_int_equal(pamtest::count_lines(pamtest::read_file(by_name), "used"), 2);
 }
 
 // A template without %u is one file for all names (and ~/.pam_totp is one
@@ -105,7 +137,8 @@ void root_controlled_secret_needs_no_account(void** state) {
 int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(root_owned_central_secret_is_keyed_by_name, pamtest::setup, pamtest::teardown),
-        cmocka_unit_test_setup_teardown(other_own_files_are_keyed_by_name, pamtest::setup, pamtest::teardown),
+        cmocka_unit_test_setup_teardown(other_files_are_keyed_by_uid, pamtest::setup, pamtest::teardown),
+        cmocka_unit_test_setup_teardown(uid_state_is_carried_over_to_the_name_key, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(template_without_user_is_keyed_by_uid, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(root_controlled_secret_needs_no_account, pamtest::setup, pamtest::teardown),
     };

@@ -73,6 +73,11 @@ class ScriptedIo final : public pam_totp::LoginIo {
     // root-controlled file must pass (as a user-owned one would).
     Result<SecureBuffer> read_secret(const std::string& path, const pam_totp::FileRules& rules, bool as_user) override {
         reads.push_back(Read{path, rules, as_user});
+        if (fail_next_read) {
+            const Errc code = *fail_next_read;
+            fail_next_read.reset();
+            return pam_totp::make_error(code, path + ": injected failure");
+        }
         if (files.empty()) {
             return SecureBuffer(std::string_view(secret_text));
         }
@@ -80,7 +85,7 @@ class ScriptedIo final : public pam_totp::LoginIo {
         if (it == files.end()) {
             return pam_totp::make_error(Errc::not_found, path + ": does not exist");
         }
-        if (!rules.follow_dir_symlinks && !it->second.root_controlled) {
+        if (rules.single_link && !it->second.root_controlled) {
             return pam_totp::make_error(Errc::unsafe, path + ": owned by uid 1000, expected uid 0");
         }
         return SecureBuffer(std::string_view(it->second.text));
@@ -104,6 +109,7 @@ class ScriptedIo final : public pam_totp::LoginIo {
     std::map<std::string, File> files;
     std::vector<Read> reads;
     int lookups = 0;
+    std::optional<Errc> fail_next_read;
     std::deque<std::string> answers;
     std::vector<std::string> told;
     std::vector<std::string> logs;
@@ -247,6 +253,7 @@ pam_totp::ModuleOptions central_options() {
 
 // A root-controlled file of the name's own (%u, outside the home) is read
 // as root without looking the account up, and its state is keyed by name.
+// Only its first login looks the account up, to carry the uid's state over.
 void root_controlled_file_needs_no_lookup(void** /*state*/) {
     const Fixture f = make_secret(false);
     MemoryStore store;
@@ -254,49 +261,78 @@ void root_controlled_file_needs_no_lookup(void** /*state*/) {
     io.files["/etc/pam_totp/alice"] = ScriptedIo::File{text_of(f.file), true};
     io.answers = {code_at(f.file, now_t)};
     assert_int_equal(login(io, store, central_options()), LoginOutcome::success);
-    assert_int_equal(io.lookups, 0);
     assert_int_equal(io.reads.size(), 1);
     assert_false(io.reads[0].as_user);
     assert_int_equal(io.reads[0].rules.owner, 0);
     assert_true(io.reads[0].rules.root_owned_dirs);
+    assert_true(io.reads[0].rules.single_link);
     assert_false(io.reads[0].rules.follow_dir_symlinks);
-    assert_false(store.keys.empty());
-    for (const auto& key : store.keys) {
-        assert_string_equal(key.c_str(), "user-alice");
-    }
-    // The replay is refused through the same state.
+    assert_string_equal(store.keys.front().c_str(), "user-alice");
+    assert_int_equal(store.states.count("user-alice"), 1);
+    // The next login has a state: no lookup at all, and the replay refused.
     ScriptedIo again;
     again.files = io.files;
     again.answers = {code_at(f.file, now_t)};
     assert_int_equal(login(again, store, central_options()), LoginOutcome::denied);
+    assert_int_equal(again.lookups, 0);
+    for (const auto& key : store.keys) {
+        assert_true(key == "user-alice" || key == "1000");
+    }
 }
 
-// Any other file of the name's own (owned by the user, under a symlink:
-// whatever the root-controlled rules refuse) goes the account's way: a
-// lookup and the user-or-root owner rule; the state is still keyed by name,
-// so the way the file was read never splits its state.
-void other_own_file_goes_the_accounts_way(void** /*state*/) {
-    const Fixture f = make_secret(false);
+// A file that is not root-controlled (owned by the user, linked twice,
+// behind a symlink) goes the account's way: a lookup, the user-or-root
+// owner rule, the state keyed by uid. When root makes it root-controlled,
+// its first login under the name key carries that state over: the code
+// just used stays used.
+void other_file_is_keyed_by_uid_and_carried_over(void** /*state*/) {
+    const Fixture f = make_secret(true);
     MemoryStore store;
     ScriptedIo io;
     io.files["/etc/pam_totp/alice"] = ScriptedIo::File{text_of(f.file), false};
-    io.answers = {code_at(f.file, now_t)};
+    const std::string code = code_at(f.file, now_t);
+    io.answers = {code};
     assert_int_equal(login(io, store, central_options()), LoginOutcome::success);
     assert_int_equal(io.lookups, 1);
     assert_int_equal(io.reads.size(), 2);
     assert_int_equal(io.reads[1].rules.owner, 1000);
     assert_true(io.reads[1].rules.root_may_own);
+    assert_false(io.reads[1].rules.single_link);
     assert_true(io.reads[1].rules.follow_dir_symlinks);
     for (const auto& key : store.keys) {
-        assert_string_equal(key.c_str(), "user-alice");
+        assert_string_equal(key.c_str(), "1000");
     }
-    // The same file read the root-controlled way next time: the same state,
-    // so the code just used is refused.
-    ScriptedIo again;
-    again.files["/etc/pam_totp/alice"] = ScriptedIo::File{text_of(f.file), true};
-    again.answers = {code_at(f.file, now_t)};
-    assert_int_equal(login(again, store, central_options()), LoginOutcome::denied);
-    assert_int_equal(again.lookups, 0);
+    ScriptedIo recovery;
+    recovery.files = io.files;
+    recovery.answers = {f.recovery};
+    assert_int_equal(login(recovery, store, central_options()), LoginOutcome::success);
+
+    // chown root: now root-controlled, keyed by name, state carried over.
+    for (const std::string& answer : {code, f.recovery}) {
+        ScriptedIo again;
+        again.files["/etc/pam_totp/alice"] = ScriptedIo::File{text_of(f.file), true};
+        again.answers = {answer};
+        assert_int_equal(login(again, store, central_options()), LoginOutcome::denied);
+    }
+    assert_int_equal(store.states.count("user-alice"), 1);
+    assert_int_equal(store.states["user-alice"].used_recovery.size(), 1);
+    assert_true(store.states["user-alice"].last_step.has_value());
+}
+
+// A transient error on the lookup-free read denies: falling back would read
+// the same file the account's way and keep its state under the other key.
+void transient_error_denies_without_fallback(void** /*state*/) {
+    const Fixture f = make_secret(false);
+    MemoryStore store;
+    ScriptedIo io;
+    io.files["/etc/pam_totp/alice"] = ScriptedIo::File{text_of(f.file), true};
+    io.fail_next_read = Errc::io;
+    io.answers = {code_at(f.file, now_t)};
+    assert_int_equal(login(io, store, central_options()), LoginOutcome::denied);
+    assert_int_equal(io.reads.size(), 1);
+    assert_int_equal(io.lookups, 0);
+    assert_true(store.keys.empty());
+    assert_int_equal(io.prompts, 1);  // asked anyway
 }
 
 // A template without %u is one file for every name: never keyed by name.
@@ -392,7 +428,8 @@ int main() {
         cmocka_unit_test(reenrollment_keeps_the_last_step),
         cmocka_unit_test(lockout_is_told_before_the_prompt),
         cmocka_unit_test(root_controlled_file_needs_no_lookup),
-        cmocka_unit_test(other_own_file_goes_the_accounts_way),
+        cmocka_unit_test(other_file_is_keyed_by_uid_and_carried_over),
+        cmocka_unit_test(transient_error_denies_without_fallback),
         cmocka_unit_test(template_without_user_is_keyed_by_uid),
         cmocka_unit_test(other_spelling_uses_the_accounts_file_and_state),
         cmocka_unit_test(no_file_with_nullok_is_ignored),

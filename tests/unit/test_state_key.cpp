@@ -76,6 +76,7 @@ void root_controlled_rules_fields(void** /*state*/) {
     assert_int_equal(rules.max_size, pam_totp::max_file_size);
     assert_true(rules.root_owned_dirs);
     assert_false(rules.follow_dir_symlinks);
+    assert_true(rules.single_link);
 }
 
 // --- the rules against real files ----------------------------------------
@@ -168,19 +169,22 @@ void refuses_group_readable_file(void** state) {
     expect_refused(path, "group or others have access");
 }
 
-void accepts_hard_link_root_made(void** state) {
+void refuses_second_link(void** state) {
     if (::geteuid() != 0) {
         skip();
     }
-    // The link count is not checked: in directories only root can write
-    // (and with fs.protected_hardlinks), two names share one file only when
-    // root linked them, which is root's choice.
+    // A state keyed by name needs a file only that name reaches: with a
+    // second link (root's, or a user's where fs.protected_hardlinks is off)
+    // the file goes the account's way and is keyed by uid.
     const std::string path = dir_of(state) + "/alice";
     write_file(path, "shared");
+    expect_accepted(path, "shared");
     const std::string other = dir_of(state) + "/bob";
     assert_int_equal(::link(path.c_str(), other.c_str()), 0);
+    expect_refused(path, "2 links");
+    expect_refused(other, "2 links");
+    assert_int_equal(::unlink(other.c_str()), 0);
     expect_accepted(path, "shared");
-    expect_accepted(other, "shared");
 }
 
 void refuses_symlinked_directory(void** state) {
@@ -236,7 +240,7 @@ int main() {
         cmocka_unit_test(root_controlled_rules_fields),
         cmocka_unit_test_setup_teardown(accepts_root_owned_private_file, setup, teardown),
         cmocka_unit_test_setup_teardown(refuses_group_readable_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(accepts_hard_link_root_made, setup, teardown),
+        cmocka_unit_test_setup_teardown(refuses_second_link, setup, teardown),
         cmocka_unit_test_setup_teardown(refuses_symlinked_directory, setup, teardown),
         cmocka_unit_test_setup_teardown(refuses_file_of_another_user, setup, teardown),
         cmocka_unit_test_setup_teardown(refuses_directory_of_another_user, setup, teardown),

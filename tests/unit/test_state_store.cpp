@@ -114,6 +114,20 @@ void missing_parent_is_an_error(void** state) {
     expect_begin_error(store, "alice", Errc::io, dir);
 }
 
+// The longest key whose temporary file name still fits in NAME_MAX commits;
+// one byte more is refused up front (it could never commit, so no failure
+// would ever be counted).
+void overlong_key_is_refused(void** state) {
+    const Fixture& fx = fixture(state);
+    FileStateStore store(fx.dir, ::geteuid());
+    const std::string longest(235, 'k');
+    auto tx = store.begin(longest);
+    assert_true(tx.ok());
+    tx.value()->state().enrollment_id = enrollment;
+    assert_true(tx.value()->commit().ok());
+    expect_begin_error(store, (longest + "k").c_str(), Errc::invalid_argument, "longer than 235 bytes");
+}
+
 void commit_round_trip(void** state) {
     const Fixture& fx = fixture(state);
     FileStateStore store(fx.dir, ::geteuid());
@@ -392,6 +406,7 @@ int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(missing_state_is_empty_and_dir_created, setup, teardown),
         cmocka_unit_test_setup_teardown(missing_parent_is_an_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(overlong_key_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(commit_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(lock_is_held_until_destroyed, setup, teardown),
         cmocka_unit_test_setup_teardown(refuses_unsafe_state_dir, setup, teardown),
