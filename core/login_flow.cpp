@@ -88,12 +88,10 @@ class Login {
   private:
     enum class Check { accepted, rejected, locked, error };
 
-    // What the lookup-free read found.
-    enum class Fast { read, absent, not_root_controlled, failed };
-
     bool load_secret();
-    Fast load_root_controlled_secret(const std::string& name);
+    bool load_root_controlled_secret();
     bool load_account_secret();
+    bool look_up_account();
     bool take_over_uid_state(UserState& state);
     void parse_secret(const std::string& path, const SecureBuffer& text);
     std::unique_ptr<StateTransaction> begin_state();
@@ -114,6 +112,7 @@ class Login {
     StateStore& m_store;
     std::optional<std::string> m_user;
     std::optional<Account> m_acct;  // looked up only when needed
+    bool m_looked_up = false;
     std::optional<SecretFile> m_secret;
     std::string m_state_key;  // state_key.h: by name or by uid, set with m_secret
     bool m_keyed_by_name = false;
@@ -129,69 +128,41 @@ bool Login::load_secret() {
         log(LogLevel::notice, "no valid user name; denying");
         return true;
     }
-    if (template_names_own_file(m_opts.secret)) {
-        switch (load_root_controlled_secret(*m_user)) {
-            case Fast::read:
-                return true;
-            case Fast::absent:  // the account's way looks for the database's spelling
-            case Fast::not_root_controlled:
-                break;
-            case Fast::failed:
-                return true;
-        }
+    m_keyed_by_name = template_names_own_file(m_opts.secret);
+    if (m_keyed_by_name && load_root_controlled_secret()) {
+        return true;
     }
     return load_account_secret();
 }
 
-// First, without looking the account up: the file of `name`'s own, when
-// only root controls it (state_key.h), read as root and keyed by `name`.
-// Only a file that is not there or not root-controlled goes the account's
-// way: a transient error denies instead, so that one file is never read one
-// way now and the other way next time (the two keep different states).
-Login::Fast Login::load_root_controlled_secret(const std::string& name) {
-    const auto path = expand_path_template(m_opts.secret, name, "");
+// First, without looking the account up: the name's own file, when only
+// root controls it (state_key.h), read as root. False when there is none
+// such (no file by this spelling, a file the user owns, a second link...):
+// the account's way then looks, and says what is wrong. The state is keyed
+// by the name either way, so the way a file is read never splits it.
+bool Login::load_root_controlled_secret() {
+    const auto path = expand_path_template(m_opts.secret, *m_user, "");
     if (!path) {
-        log(LogLevel::err, "cannot build the secret file path: " + path.error().message);
-        return Fast::failed;
+        return false;
     }
     const auto text = m_io.read_secret(path.value(), root_controlled_secret_rules(), false);
     if (!text) {
-        switch (text.error().code) {
-            case Errc::not_found:
-                return Fast::absent;
-            case Errc::unsafe:
-                return Fast::not_root_controlled;
-            default:
-                log(LogLevel::err, "cannot read secret file: " + text.error().message);
-                return Fast::failed;
-        }
+        return false;
     }
-    m_state_key = state_key_for_name(name);
-    m_keyed_by_name = true;
+    m_state_key = state_key_for_name(*m_user);
     parse_secret(path.value(), text.value());
-    return Fast::read;
+    return true;
 }
 
 // With the account: the home for ~ and %h, the database's spelling of the
-// name for %u, and the uid to check the owner by and to key the state by.
+// name for %u, and the uid to check the owner by (and to key the state by).
 bool Login::load_account_secret() {
-    m_acct = m_io.account();
+    if (!look_up_account()) {
+        return true;
+    }
     if (!m_acct) {
         log(LogLevel::notice, "no such account; denying");
         return true;
-    }
-    // The database's spelling of the name (a directory that folds case): a
-    // root-controlled file by that spelling is read and keyed as above, the
-    // same file and state as when the user types that spelling.
-    if (m_acct->name != *m_user && template_names_own_file(m_opts.secret)) {
-        switch (load_root_controlled_secret(m_acct->name)) {
-            case Fast::read:
-            case Fast::failed:
-                return true;
-            case Fast::absent:
-            case Fast::not_root_controlled:
-                break;
-        }
     }
     auto path = expand_path_template(m_opts.secret, m_acct->name, m_acct->home);
     if (!path) {
@@ -204,6 +175,9 @@ bool Login::load_account_secret() {
     const bool home_file = is_home_file(m_opts.secret, path.value(), m_acct->home);
     FileRules rules{m_acct->uid, !home_file || m_acct->uid == 0, max_file_size};
     rules.root_owned_dirs = !home_file;
+    if (m_keyed_by_name) {
+        rules = name_keyed_rules(rules);
+    }
     auto text = m_io.read_secret(path.value(), rules, home_file);
     if (!text) {
         if (text.error().code == Errc::not_found) {
@@ -212,8 +186,25 @@ bool Login::load_account_secret() {
         log(LogLevel::err, "refusing secret file: " + text.error().message);
         return true;
     }
-    m_state_key = state_key_for_uid(m_acct->uid);
+    m_state_key = m_keyed_by_name ? state_key_for_name(m_acct->name) : state_key_for_uid(m_acct->uid);
     parse_secret(path.value(), text.value());
+    return true;
+}
+
+// Looks the account up once (m_acct stays empty when there is none). False
+// (logged) when the lookup itself failed: the login is denied, since "no
+// such account" must never be a guess.
+bool Login::look_up_account() {
+    if (m_looked_up) {
+        return true;
+    }
+    auto acct = m_io.account();
+    if (!acct) {
+        log(LogLevel::err, "cannot look the account up: " + acct.error().message + "; denying");
+        return false;
+    }
+    m_acct = std::move(acct).value();
+    m_looked_up = true;
     return true;
 }
 
@@ -229,9 +220,9 @@ void Login::parse_secret(const std::string& path, const SecureBuffer& text) {
 }
 
 // Locks and reads the state of the secret file, bound to the current
-// enrollment. Keyed as state_key.h says: by name for a root-controlled file
-// of the name's own, else by uid, so that names sharing a uid (root and
-// toor, a local user shadowing a directory one) and so one ~/.pam_totp
+// enrollment. Keyed as state_key.h says: by name when the template gives
+// each name its own file, else by uid, so that names sharing a uid (root
+// and toor, a local user shadowing a directory one) and so one ~/.pam_totp
 // share one replay record and one guessing budget.
 std::unique_ptr<StateTransaction> Login::begin_state() {
     auto tx = m_store.begin(m_state_key);
@@ -256,19 +247,19 @@ std::unique_ptr<StateTransaction> Login::begin_state() {
     return std::move(tx).value();
 }
 
-// A name key's first state starts from the uid's, when there is one: the
-// file may have been keyed by uid until now (by an earlier pam_totp, which
-// keyed every file by uid, or until root made it root-controlled), and its used recovery codes, last
-// step and lockout must carry over. Taken under both locks (name, then uid:
-// nothing takes them the other way round). At worst the uid's state was
-// another file's: a stricter start (its lockout and tally), never a looser
-// one. False (logged) when the uid's state cannot be read: denied.
+// A name key's first state starts from the uid's, when there is one: an
+// earlier pam_totp kept every file's state by uid, and the used recovery
+// codes, last step and lockout it recorded must carry over. Taken under
+// both locks (name, then uid: nothing takes them the other way round). At
+// worst the uid's state was another file's: a stricter start (its lockout
+// and tally), never a looser one. False (logged) when the account or the
+// uid's state cannot be read: denied, nothing committed.
 bool Login::take_over_uid_state(UserState& state) {
-    if (!m_acct) {
-        m_acct = m_io.account();
+    if (!look_up_account()) {
+        return false;
     }
     if (!m_acct) {
-        return true;  // no account, so no uid state to carry over
+        return true;  // the database says there is no such account: no uid state
     }
     const std::string uid_key = state_key_for_uid(m_acct->uid);
     auto old = m_store.begin(uid_key);

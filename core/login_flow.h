@@ -46,9 +46,10 @@ class LoginIo {
     // The user name being authenticated (PAM_USER), accepted by
     // validate_user_name; nullopt when there is none or it is refused.
     virtual std::optional<std::string> user() = 0;
-    // The account of user(), looked up; nullopt when unknown. Asked only
-    // when needed: with files NSS every lookup scans /etc/passwd.
-    virtual std::optional<Account> account() = 0;
+    // The account of user(), looked up: nullopt when the account database
+    // has no such account, an error when the lookup failed. Asked only when
+    // needed: with files NSS every lookup scans /etc/passwd.
+    virtual Result<std::optional<Account>> account() = 0;
     // Reads the secret file; with `as_user`, under the user's file-system
     // identity (setfsuid/setfsgid), restored before returning.
     virtual Result<SecureBuffer> read_secret(const std::string& path, const FileRules& rules, bool as_user) = 0;

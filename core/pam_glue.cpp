@@ -7,10 +7,12 @@
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <string>
+#include <vector>
 
 #include "login_flow.h"
 #include "module_options.h"
@@ -117,15 +119,35 @@ class PamIo final : public LoginIo {
         return m_user;
     }
 
-    std::optional<Account> account() override {
+    Result<std::optional<Account>> account() override {
         if (!m_user) {
-            return std::nullopt;
+            return std::optional<Account>{};
         }
-        m_pw = ::pam_modutil_getpwnam(m_pamh, m_user->c_str());
-        if (m_pw == nullptr) {
-            return std::nullopt;
+        // getpwnam_r rather than pam_modutil_getpwnam: that returns NULL both
+        // for "no such account" and for a lookup that failed (a directory
+        // server down), and only the first may be taken as an answer.
+        long size = ::sysconf(_SC_GETPW_R_SIZE_MAX);
+        if (size <= 0) {
+            size = 16384;
         }
-        return Account{m_pw->pw_name, m_pw->pw_dir != nullptr ? m_pw->pw_dir : "", m_pw->pw_uid, m_pw->pw_gid};
+        for (;;) {
+            m_pw_buf.assign(static_cast<std::size_t>(size), '\0');
+            struct passwd* found = nullptr;
+            const int rc = ::getpwnam_r(m_user->c_str(), &m_pwd, m_pw_buf.data(), m_pw_buf.size(), &found);
+            if (rc == ERANGE && size < max_pw_buffer) {
+                size *= 2;
+                continue;
+            }
+            if (rc != 0) {
+                return make_error(Errc::io, errno_message("getpwnam_r", rc));
+            }
+            if (found == nullptr) {
+                return std::optional<Account>{};
+            }
+            m_pw = found;
+            return std::optional<Account>(
+                Account{m_pw->pw_name, m_pw->pw_dir != nullptr ? m_pw->pw_dir : "", m_pw->pw_uid, m_pw->pw_gid});
+        }
     }
 
     Result<SecureBuffer> read_secret(const std::string& path, const FileRules& rules, bool as_user) override {
@@ -171,8 +193,13 @@ class PamIo final : public LoginIo {
   private:
     pam_handle_t* m_pamh;
     bool m_silent;
-    std::optional<std::string> m_user;    // as user() accepted it
-    const struct passwd* m_pw = nullptr;  // owned by libpam's data for this handle
+    // A passwd entry is a few hundred bytes; a buffer this large is a loop.
+    static constexpr long max_pw_buffer = 1L << 20;
+
+    std::optional<std::string> m_user;  // as user() accepted it
+    struct passwd m_pwd {};
+    std::vector<char> m_pw_buf;           // holds m_pwd's strings
+    const struct passwd* m_pw = nullptr;  // &m_pwd once found
 };
 
 }  // namespace

@@ -4,7 +4,10 @@
 #include "safe_file.h"
 
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -215,6 +218,52 @@ Result<std::pair<std::string, std::string>> split_path(const std::string& path) 
     return std::make_pair(std::move(dir), std::move(name));
 }
 
+namespace {
+
+// File systems that fold the case of names (statfs(2) f_type).
+constexpr std::int64_t case_folding_file_systems[] = {
+    0x4d44,      // vfat, msdos
+    0x2011BAB0,  // exfat
+    0x5346544e,  // ntfs (ntfs3)
+    0x4244,      // hfs
+    0x482b,      // hfs+
+    0xFF534D42,  // cifs
+    0xFE534D42,  // smb2
+    0x517B,      // smbfs
+};
+
+// Errc::unsafe when the directory `dirfd` (O_PATH) may fold case: a file
+// system that does, or a casefold directory (ext4, f2fs: FS_CASEFOLD_FL).
+Status check_case_sensitive(int dirfd, const std::string& path) {
+    struct statfs sfs {};
+    if (::fstatfs(dirfd, &sfs) != 0) {
+        const int err = errno;
+        return make_error(errc_for(err), errno_message(path + ": directory", err));
+    }
+    const auto type = static_cast<std::int64_t>(sfs.f_type);
+    if (std::find(std::begin(case_folding_file_systems), std::end(case_folding_file_systems), type) !=
+        std::end(case_folding_file_systems)) {
+        return make_error(Errc::unsafe, path +
+                                            ": the directory is on a file system that ignores the case of names;"
+                                            " keep secret files on one that does not (ext4, xfs, btrfs)");
+    }
+    // FS_IOC_GETFLAGS needs a descriptor opened for reading.
+    const UniqueFd dir(::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir.valid()) {
+        const int err = errno;
+        return make_error(errc_for(err), errno_message(path + ": directory", err));
+    }
+    int flags = 0;
+    if (::ioctl(dir.get(), FS_IOC_GETFLAGS, &flags) == 0 && (static_cast<unsigned>(flags) & FS_CASEFOLD_FL) != 0) {
+        return make_error(Errc::unsafe, path +
+                                            ": the directory ignores the case of names (casefold); keep secret"
+                                            " files in one that does not");
+    }
+    return {};  // no flags (ENOTTY): a file system without casefold directories
+}
+
+}  // namespace
+
 Result<UniqueFd> safe_open_read(const std::string& path, const FileRules& rules) {
     auto parts = split_path(path);
     if (!parts) {
@@ -225,6 +274,11 @@ Result<UniqueFd> safe_open_read(const std::string& path, const FileRules& rules)
     auto dirfd = open_checked_directory(path, dir, rules.root_owned_dirs ? 0 : rules.owner, rules.follow_dir_symlinks);
     if (!dirfd) {
         return std::move(dirfd).error();
+    }
+    if (rules.case_sensitive_dir) {
+        if (Status st = check_case_sensitive(dirfd.value().get(), path); !st) {
+            return st.error();
+        }
     }
 
     return safe_open_read_at(dirfd.value().get(), name, path, rules);

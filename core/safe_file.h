@@ -27,6 +27,10 @@ struct FileRules {
     // The file must have exactly one link: for a file whose state is keyed
     // by its name (core/state_key.h), so that no second name reaches it.
     bool single_link = false;
+    // The directory holding the file must tell names apart by case (not
+    // vfat, exFAT, NTFS, HFS+, SMB, or an ext4/f2fs casefold directory):
+    // for a file keyed by its name, so that "ALICE" cannot reach alice's.
+    bool case_sensitive_dir = false;
     // Symbolic links are allowed in the directory path (resolved first, as
     // OpenSSH resolves a home reached through one); when unset, the path
     // must be walked as written, and a symlinked directory is refused: the

@@ -5,16 +5,21 @@
 
 namespace pam_totp {
 
+bool template_names_own_file(std::string_view templ) noexcept {
+    return template_uses_user(templ) && !template_uses_home(templ);
+}
+
+FileRules name_keyed_rules(FileRules base) {
+    base.single_link = true;
+    base.follow_dir_symlinks = false;
+    base.case_sensitive_dir = true;
+    return base;
+}
+
 FileRules root_controlled_secret_rules() {
     FileRules rules{0, true, max_file_size};
     rules.root_owned_dirs = true;
-    rules.follow_dir_symlinks = false;
-    rules.single_link = true;
-    return rules;
-}
-
-bool template_names_own_file(std::string_view templ) noexcept {
-    return template_uses_user(templ) && !template_uses_home(templ);
+    return name_keyed_rules(rules);
 }
 
 std::string state_key_for_name(std::string_view name) {

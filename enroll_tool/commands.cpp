@@ -131,15 +131,15 @@ int write_and_show(const SecretFileEditor& editor, const SecretFile& file, const
 }
 
 // The state file pam_totp records this secret file's logins in, keyed as
-// the module keys it (core/state_key.h): by name for a root-controlled file
-// of the name's own, once it has one (its first login carries the uid's
-// state over), else by uid.
+// the module keys it (core/state_key.h): by name for a template that gives
+// each name its own file, by uid otherwise. A name-keyed file with no state
+// of its own yet is still under the uid's (its first login carries it over).
 std::string state_file_path(const CliOptions& opts, const Target& t) {
-    const std::string by_uid = opts.state_dir + "/" + pam_totp::state_key_for_uid(t.uid) + ".state";
-    if (!t.names_own_file || !pam_totp::safe_open_read(t.path, pam_totp::root_controlled_secret_rules()).ok()) {
+    std::string by_uid = opts.state_dir + "/" + pam_totp::state_key_for_uid(t.uid) + ".state";
+    if (!t.names_own_file) {
         return by_uid;
     }
-    const std::string by_name = opts.state_dir + "/" + pam_totp::state_key_for_name(t.user) + ".state";
+    std::string by_name = opts.state_dir + "/" + pam_totp::state_key_for_name(t.user) + ".state";
     return ::access(by_name.c_str(), F_OK) == 0 ? by_name : by_uid;
 }
 

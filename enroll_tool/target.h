@@ -20,8 +20,8 @@ struct Target {
     // root works on it with that identity too); otherwise a central file,
     // handled as root in root-owned directories.
     bool home_file = true;
-    // %u and no ~ or %h in the template: a root-controlled file there is
-    // the name's own, and pam_totp keys its state by name (core/state_key.h).
+    // %u and no ~ or %h in the template: each name has its own file, and
+    // pam_totp keys its state by name, not uid (core/state_key.h).
     bool names_own_file = false;
 };
 

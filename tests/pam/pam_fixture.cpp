@@ -22,7 +22,6 @@
 
 #include "core/random.h"
 #include "core/recovery.h"
-#include "core/safe_file.h"
 #include "core/secret_file.h"
 #include "core/state_key.h"
 #include "tests/unit/cmocka.hpp"
@@ -355,14 +354,9 @@ std::string Fixture::state_text(const std::string& user) const {
 }
 
 std::string Fixture::state_path(const std::string& user) const {
-    // Keyed as core/state_key.h says: the fixture's secret=DIR/%u file, when
-    // only root controls it, by name (user-NAME.state); otherwise by uid.
-    if (pam_totp::safe_open_read(m_secrets + "/" + user, pam_totp::root_controlled_secret_rules()).ok()) {
-        return m_state + "/" + pam_totp::state_key_for_name(user) + ".state";
-    }
-    const struct passwd* pw = ::getpwnam(user.c_str());
-    assert_non_null(pw);
-    return m_state + "/" + pam_totp::state_key_for_uid(pw->pw_uid) + ".state";
+    // The fixture's secret=DIR/%u gives each name its own file: the module
+    // keys its state by name (core/state_key.h).
+    return m_state + "/" + pam_totp::state_key_for_name(user) + ".state";
 }
 
 int Fixture::reap(pid_t pid) {

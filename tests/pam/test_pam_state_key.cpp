@@ -1,6 +1,7 @@
 // Which state file the module records a login in (core/state_key.h), through
-// the real libpam: by name for a root-controlled secret=DIR/%u file (read
-// without looking the account up), by uid for every other file.
+// the real libpam: by name for secret=DIR/%u (a root-controlled file read
+// without looking the account up), by uid for other templates; and the
+// aliases that would split a name's state refused.
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -43,63 +44,68 @@ void root_owned_central_secret_is_keyed_by_name(void** state) {
     assert_keyed(f, "user-root", "0");
 }
 
-// A secret=DIR/%u file that is not root-controlled (a directory reached
-// through a symlink, a second link, a file the user owns) is read the
-// account's way, with a lookup, and keyed by uid: names sharing a uid
-// (useradd -o) that reach one such file share one state.
-void other_files_are_keyed_by_uid(void** state) {
+// A file the user owns (as totp-enroll --user writes it) is read the
+// account's way, with a lookup, and keyed by name all the same.
+void user_owned_secret_is_keyed_by_name(void** state) {
     Fixture& f = pamtest::get(state);
-    const std::string link = f.root() + "/secrets-link";
-    assert_int_equal(::symlink(f.secrets_dir().c_str(), link.c_str()), 0);
-    f.service_text("linked", "auth required " + Fixture::module_path() + " secret=" + link +
-                                 "/%u state_dir=" + f.state_dir() + " deny=100\n");
-    const auto& e = f.enroll("root", {}, 0);
-    assert_int_equal(f.login("linked", "root", {Fixture::code(e)}).rc, PAM_SUCCESS);
-    assert_keyed(f, "0", "user-root");
-
-    // Two links: root's file is also "toor-link"'s.
-    f.service("plain", "deny=100");
-    const std::string second = f.secrets_dir() + "/toor-link";
-    assert_int_equal(::link(e.path.c_str(), second.c_str()), 0);
-    assert_int_equal(f.login("plain", "root", {Fixture::code(e, 1)}).rc, PAM_SUCCESS);
-    assert_keyed(f, "0", "user-root");
-    assert_int_equal(::unlink(second.c_str()), 0);
-
     const std::string name = "pamtotp-k" + std::to_string(::getpid());
     if (!f.add_user(name, "/nonexistent")) {
         fail_msg("useradd %s failed", name.c_str());
     }
     const passwd* pw = ::getpwnam(name.c_str());
     assert_non_null(pw);
+    f.service("totp", "deny=100");
     const auto& mine = f.enroll(name, {}, 0, "", pw->pw_uid, pw->pw_gid);
-    assert_int_equal(f.login("plain", name, {Fixture::code(mine)}).rc, PAM_SUCCESS);
-    assert_keyed(f, std::to_string(pw->pw_uid), "user-" + name);
+    assert_int_equal(f.login("totp", name, {Fixture::code(mine)}).rc, PAM_SUCCESS);
+    assert_keyed(f, "user-" + name, std::to_string(pw->pw_uid));
+    // chown root: read without the lookup now, the same state.
+    assert_int_equal(::chown(mine.path.c_str(), 0, 0), 0);
+    assert_int_equal(f.login("totp", name, {Fixture::code(mine)}).rc, PAM_AUTH_ERR);
 }
 
-// A file keyed by uid until now (as every file was before name keys, or a
-// user-owned one root then chowns to root) carries its state over to the
-// name key at its first login there: used codes and recovery codes stay
-// used, and nothing is lost on the way.
+// What would let a second name reach a name's file, and replay its codes
+// under a state of its own, is refused: a second link, a directory reached
+// through a symlink (as "toor" or through another secret= spelling).
+void aliases_of_a_name_file_are_refused(void** state) {
+    Fixture& f = pamtest::get(state);
+    f.service("plain", "deny=100");
+    const auto& e = f.enroll("root", {}, 0);
+    const std::string second = f.secrets_dir() + "/backup";
+    assert_int_equal(::link(e.path.c_str(), second.c_str()), 0);
+    auto r = f.login("plain", "root", {Fixture::code(e)});
+    assert_int_equal(r.rc, PAM_AUTH_ERR);
+    assert_int_equal(r.prompts.size(), 1);  // asked anyway
+    assert_int_equal(::unlink(second.c_str()), 0);
+
+    const std::string link = f.root() + "/secrets-link";
+    assert_int_equal(::symlink(f.secrets_dir().c_str(), link.c_str()), 0);
+    f.service_text("linked", "auth required " + Fixture::module_path() + " secret=" + link +
+                                 "/%u state_dir=" + f.state_dir() + " deny=100\n");
+    assert_int_equal(f.login("linked", "root", {Fixture::code(e)}).rc, PAM_AUTH_ERR);
+    assert_false(exists(f.state_dir() + "/user-root.state"));
+    assert_false(exists(f.state_dir() + "/0.state"));
+    // The file itself is fine: through the plain path it works.
+    assert_int_equal(f.login("plain", "root", {Fixture::code(e)}).rc, PAM_SUCCESS);
+    assert_keyed(f, "user-root", "0");
+}
+
+// A file whose state an earlier pam_totp kept by uid (here: the same file
+// through a template without %u) carries it over to the name key at its
+// first login there: used codes and recovery codes stay used.
 void uid_state_is_carried_over_to_the_name_key(void** state) {
     Fixture& f = pamtest::get(state);
-    const std::string name = "pamtotp-m" + std::to_string(::getpid());
-    if (!f.add_user(name, "/nonexistent")) {
-        fail_msg("useradd %s failed", name.c_str());
-    }
-    const passwd* pw = ::getpwnam(name.c_str());
-    assert_non_null(pw);
-    f.service("totp", "deny=100");
-    const auto& e = f.enroll(name, {}, 2, "", pw->pw_uid, pw->pw_gid);
-    assert_int_equal(f.login("totp", name, {Fixture::code(e)}).rc, PAM_SUCCESS);
-    assert_int_equal(f.login("totp", name, {e.recovery_codes[0]}).rc, PAM_SUCCESS);
-    assert_keyed(f, std::to_string(pw->pw_uid), "user-" + name);
+    const auto& e = f.enroll("root", {}, 2);
+    f.service_text("by-uid", "auth required " + Fixture::module_path() + " secret=" + e.path +
+                                 " state_dir=" + f.state_dir() + " deny=100\n");
+    assert_int_equal(f.login("by-uid", "root", {Fixture::code(e)}).rc, PAM_SUCCESS);
+    assert_int_equal(f.login("by-uid", "root", {e.recovery_codes[0]}).rc, PAM_SUCCESS);
+    assert_keyed(f, "0", "user-root");
 
-    assert_int_equal(::chown(e.path.c_str(), 0, 0), 0);  // now root-controlled
-    assert_int_equal(f.login("totp", name, {Fixture::code(e)}).rc, PAM_AUTH_ERR);
-    assert_int_equal(f.login("totp", name, {e.recovery_codes[0]}).rc, PAM_AUTH_ERR);
-    assert_int_equal(f.login("totp", name, {e.recovery_codes[1]}).rc, PAM_SUCCESS);
-    const std::string by_name = f.state_dir() + "/user-" + name + ".state";
-    assert_int_equal(pamtest::count_lines(pamtest::read_file(by_name), "used"), 2);
+    f.service("by-name", "deny=100");
+    assert_int_equal(f.login("by-name", "root", {Fixture::code(e)}).rc, PAM_AUTH_ERR);
+    assert_int_equal(f.login("by-name", "root", {e.recovery_codes[0]}).rc, PAM_AUTH_ERR);
+    assert_int_equal(f.login("by-name", "root", {e.recovery_codes[1]}).rc, PAM_SUCCESS);
+    assert_int_equal(pamtest::count_lines(f.state_text("root"), "used"), 2);
 }
 
 // A template without %u is one file for all names (and ~/.pam_totp is one
@@ -137,7 +143,8 @@ void root_controlled_secret_needs_no_account(void** state) {
 int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(root_owned_central_secret_is_keyed_by_name, pamtest::setup, pamtest::teardown),
-        cmocka_unit_test_setup_teardown(other_files_are_keyed_by_uid, pamtest::setup, pamtest::teardown),
+        cmocka_unit_test_setup_teardown(user_owned_secret_is_keyed_by_name, pamtest::setup, pamtest::teardown),
+        cmocka_unit_test_setup_teardown(aliases_of_a_name_file_are_refused, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(uid_state_is_carried_over_to_the_name_key, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(template_without_user_is_keyed_by_uid, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(root_controlled_secret_needs_no_account, pamtest::setup, pamtest::teardown),

@@ -64,9 +64,12 @@ class ScriptedIo final : public pam_totp::LoginIo {
     void tell(std::string_view message, bool /*is_error*/) override { told.emplace_back(message); }
     void log(pam_totp::LogLevel /*level*/, std::string_view message) override { logs.emplace_back(message); }
     std::optional<std::string> user() override { return user_name; }
-    std::optional<pam_totp::Account> account() override {
+    Result<std::optional<pam_totp::Account>> account() override {
         ++lookups;
-        return acct;
+        if (lookup_fails) {
+            return pam_totp::make_error(Errc::io, "getpwnam_r: Connection refused");
+        }
+        return std::optional<pam_totp::Account>(acct);
     }
     // With `files` empty, every path holds secret_text; otherwise only the
     // listed ones, and a file not `root_controlled` fails the rules a
@@ -85,8 +88,11 @@ class ScriptedIo final : public pam_totp::LoginIo {
         if (it == files.end()) {
             return pam_totp::make_error(Errc::not_found, path + ": does not exist");
         }
-        if (rules.single_link && !it->second.root_controlled) {
+        if (rules.owner == 0 && !it->second.root_controlled) {
             return pam_totp::make_error(Errc::unsafe, path + ": owned by uid 1000, expected uid 0");
+        }
+        if (rules.single_link && it->second.links != 1) {
+            return pam_totp::make_error(Errc::unsafe, path + ": has 2 links, expected 1");
         }
         return SecureBuffer(std::string_view(it->second.text));
     }
@@ -97,6 +103,7 @@ class ScriptedIo final : public pam_totp::LoginIo {
     struct File {
         std::string text;
         bool root_controlled = true;
+        int links = 1;
     };
     struct Read {
         std::string path;
@@ -109,6 +116,7 @@ class ScriptedIo final : public pam_totp::LoginIo {
     std::map<std::string, File> files;
     std::vector<Read> reads;
     int lookups = 0;
+    bool lookup_fails = false;
     std::optional<Errc> fail_next_read;
     std::deque<std::string> answers;
     std::vector<std::string> told;
@@ -280,13 +288,12 @@ void root_controlled_file_needs_no_lookup(void** /*state*/) {
     }
 }
 
-// A file that is not root-controlled (owned by the user, linked twice,
-// behind a symlink) goes the account's way: a lookup, the user-or-root
-// owner rule, the state keyed by uid. When root makes it root-controlled,
-// its first login under the name key carries that state over: the code
-// just used stays used.
-void other_file_is_keyed_by_uid_and_carried_over(void** /*state*/) {
-    const Fixture f = make_secret(true);
+// A file of the name's own that root does not control (owned by the user,
+// as totp-enroll --user writes it) is read the account's way, with a lookup
+// and the user-or-root owner rule, and still keyed by name: the way a file
+// is read never changes its state.
+void user_owned_file_is_keyed_by_name(void** /*state*/) {
+    const Fixture f = make_secret(false);
     MemoryStore store;
     ScriptedIo io;
     io.files["/etc/pam_totp/alice"] = ScriptedIo::File{text_of(f.file), false};
@@ -297,42 +304,91 @@ void other_file_is_keyed_by_uid_and_carried_over(void** /*state*/) {
     assert_int_equal(io.reads.size(), 2);
     assert_int_equal(io.reads[1].rules.owner, 1000);
     assert_true(io.reads[1].rules.root_may_own);
-    assert_false(io.reads[1].rules.single_link);
-    assert_true(io.reads[1].rules.follow_dir_symlinks);
-    for (const auto& key : store.keys) {
-        assert_string_equal(key.c_str(), "1000");
-    }
-    ScriptedIo recovery;
-    recovery.files = io.files;
-    recovery.answers = {f.recovery};
-    assert_int_equal(login(recovery, store, central_options()), LoginOutcome::success);
+    // What keeps it the name's own is checked on this way too.
+    assert_true(io.reads[1].rules.single_link);
+    assert_false(io.reads[1].rules.follow_dir_symlinks);
+    assert_true(io.reads[1].rules.case_sensitive_dir);
+    assert_string_equal(store.keys.front().c_str(), "user-alice");
+    // chown root: read without the lookup now, the same state.
+    ScriptedIo again;
+    again.files["/etc/pam_totp/alice"] = ScriptedIo::File{text_of(f.file), true};
+    again.answers = {code};
+    assert_int_equal(login(again, store, central_options()), LoginOutcome::denied);
+    assert_int_equal(again.lookups, 0);
+}
 
-    // chown root: now root-controlled, keyed by name, state carried over.
-    for (const std::string& answer : {code, f.recovery}) {
-        ScriptedIo again;
-        again.files["/etc/pam_totp/alice"] = ScriptedIo::File{text_of(f.file), true};
-        again.answers = {answer};
-        assert_int_equal(login(again, store, central_options()), LoginOutcome::denied);
+// A second link would let another name reach the file under a state of its
+// own: refused (denied, logged) on both ways, never keyed differently.
+void second_link_is_refused(void** /*state*/) {
+    const Fixture f = make_secret(false);
+    MemoryStore store;
+    ScriptedIo io;
+    io.files["/etc/pam_totp/alice"] = ScriptedIo::File{text_of(f.file), true, 2};
+    io.answers = {code_at(f.file, now_t)};
+    assert_int_equal(login(io, store, central_options()), LoginOutcome::denied);
+    assert_int_equal(io.prompts, 1);
+    assert_true(store.keys.empty());
+    bool logged = false;
+    for (const auto& l : io.logs) {
+        logged = logged || l.find("2 links") != std::string::npos;
     }
-    assert_int_equal(store.states.count("user-alice"), 1);
+    assert_true(logged);
+}
+
+// The first state under a name key starts from the uid's (an earlier
+// pam_totp kept every file by uid): the code and the recovery code used
+// then stay used.
+void uid_state_is_carried_over(void** /*state*/) {
+    const Fixture f = make_secret(true);
+    MemoryStore store;
+    const std::string code = code_at(f.file, now_t);
+    for (const std::string& answer : {code, f.recovery}) {
+        ScriptedIo before;  // keyed by uid: the default template
+        before.secret_text = text_of(f.file);
+        before.answers = {answer};
+        assert_int_equal(login(before, store), LoginOutcome::success);
+    }
+    for (const std::string& answer : {code, f.recovery}) {
+        ScriptedIo after;
+        after.files["/etc/pam_totp/alice"] = ScriptedIo::File{text_of(f.file), true};
+        after.answers = {answer};
+        assert_int_equal(login(after, store, central_options()), LoginOutcome::denied);
+    }
     assert_int_equal(store.states["user-alice"].used_recovery.size(), 1);
     assert_true(store.states["user-alice"].last_step.has_value());
 }
 
-// A transient error on the lookup-free read denies: falling back would read
-// the same file the account's way and keep its state under the other key.
-void transient_error_denies_without_fallback(void** /*state*/) {
+// A failed lookup is not "no such account": the carry-over cannot tell
+// whether a uid state exists, so the login is denied and nothing written.
+void failed_lookup_denies(void** /*state*/) {
+    const Fixture f = make_secret(false);
+    MemoryStore store;
+    ScriptedIo io;
+    io.files["/etc/pam_totp/alice"] = ScriptedIo::File{text_of(f.file), true};
+    io.lookup_fails = true;
+    io.answers = {code_at(f.file, now_t)};
+    assert_int_equal(login(io, store, central_options()), LoginOutcome::denied);
+    assert_true(store.states["user-alice"].enrollment_id.empty());  // never committed
+    ScriptedIo user_owned;                                          // the account's way: denied too
+    user_owned.files["/etc/pam_totp/alice"] = ScriptedIo::File{text_of(f.file), false};
+    user_owned.lookup_fails = true;
+    user_owned.answers = {code_at(f.file, now_t)};
+    assert_int_equal(login(user_owned, store, central_options()), LoginOutcome::denied);
+    assert_int_equal(user_owned.prompts, 1);
+}
+
+// A transient error on the lookup-free read falls back to the account's
+// way, which keys the file the same.
+void transient_error_keeps_the_key(void** /*state*/) {
     const Fixture f = make_secret(false);
     MemoryStore store;
     ScriptedIo io;
     io.files["/etc/pam_totp/alice"] = ScriptedIo::File{text_of(f.file), true};
     io.fail_next_read = Errc::io;
     io.answers = {code_at(f.file, now_t)};
-    assert_int_equal(login(io, store, central_options()), LoginOutcome::denied);
-    assert_int_equal(io.reads.size(), 1);
-    assert_int_equal(io.lookups, 0);
-    assert_true(store.keys.empty());
-    assert_int_equal(io.prompts, 1);  // asked anyway
+    assert_int_equal(login(io, store, central_options()), LoginOutcome::success);
+    assert_int_equal(io.reads.size(), 2);
+    assert_string_equal(store.keys.front().c_str(), "user-alice");
 }
 
 // A template without %u is one file for every name: never keyed by name.
@@ -428,8 +484,11 @@ int main() {
         cmocka_unit_test(reenrollment_keeps_the_last_step),
         cmocka_unit_test(lockout_is_told_before_the_prompt),
         cmocka_unit_test(root_controlled_file_needs_no_lookup),
-        cmocka_unit_test(other_file_is_keyed_by_uid_and_carried_over),
-        cmocka_unit_test(transient_error_denies_without_fallback),
+        cmocka_unit_test(user_owned_file_is_keyed_by_name),
+        cmocka_unit_test(second_link_is_refused),
+        cmocka_unit_test(uid_state_is_carried_over),
+        cmocka_unit_test(failed_lookup_denies),
+        cmocka_unit_test(transient_error_keeps_the_key),
         cmocka_unit_test(template_without_user_is_keyed_by_uid),
         cmocka_unit_test(other_spelling_uses_the_accounts_file_and_state),
         cmocka_unit_test(no_file_with_nullok_is_ignored),

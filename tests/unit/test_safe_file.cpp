@@ -101,6 +101,21 @@ void accepts_good_file(void** state) {
     assert_true(whole.value().view() == "hello\n");
 }
 
+// A directory that tells names apart by case (this test's file system, ext4
+// or tmpfs, with no casefold flag) passes case_sensitive_dir; the check
+// itself (fstatfs type, FS_IOC_GETFLAGS) must not refuse it.
+void case_sensitive_dir_accepts_ordinary_directory(void** state) {
+    const std::string path = dir_of(state) + "/good";
+    write_file(path, "hello\n");
+    pam_totp::FileRules rules = my_rules();
+    rules.case_sensitive_dir = true;
+    auto whole = pam_totp::safe_read_file(path, rules);
+    if (!whole.ok()) {
+        fail_msg("refused: %s", whole.error().message.c_str());
+    }
+    assert_true(whole.value().view() == "hello\n");
+}
+
 void accepts_file_of_the_named_owner(void** state) {
     if (::geteuid() != 0) {
         skip();
@@ -421,6 +436,7 @@ void no_follow_missing_is_not_found(void** state) {
 int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(accepts_good_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(case_sensitive_dir_accepts_ordinary_directory, setup, teardown),
         cmocka_unit_test_setup_teardown(accepts_file_of_the_named_owner, setup, teardown),
         cmocka_unit_test_setup_teardown(accepts_good_file_under_sticky_root_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(accepts_symlinked_directory, setup, teardown),

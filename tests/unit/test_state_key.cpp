@@ -77,6 +77,24 @@ void root_controlled_rules_fields(void** /*state*/) {
     assert_true(rules.root_owned_dirs);
     assert_false(rules.follow_dir_symlinks);
     assert_true(rules.single_link);
+    assert_true(rules.case_sensitive_dir);
+}
+
+// The account's way adds the same guards to whatever owner rule it uses.
+void name_keyed_rules_keep_the_base(void** /*state*/) {
+    pam_totp::FileRules base{1000, true, 4096};
+    base.root_owned_dirs = true;
+    const pam_totp::FileRules rules = pam_totp::name_keyed_rules(base);
+    assert_int_equal(rules.owner, 1000);
+    assert_true(rules.root_may_own);
+    assert_int_equal(rules.max_size, 4096);
+    assert_true(rules.root_owned_dirs);
+    assert_true(rules.single_link);
+    assert_false(rules.follow_dir_symlinks);
+    assert_true(rules.case_sensitive_dir);
+    pam_totp::FileRules home{1000, false, 4096};
+    assert_false(pam_totp::name_keyed_rules(home).root_owned_dirs);
+    assert_false(pam_totp::name_keyed_rules(home).root_may_own);
 }
 
 // --- the rules against real files ----------------------------------------
@@ -238,6 +256,7 @@ int main() {
         cmocka_unit_test(name_and_uid_keys_never_collide),
         cmocka_unit_test(templates_that_name_own_file),
         cmocka_unit_test(root_controlled_rules_fields),
+        cmocka_unit_test(name_keyed_rules_keep_the_base),
         cmocka_unit_test_setup_teardown(accepts_root_owned_private_file, setup, teardown),
         cmocka_unit_test_setup_teardown(refuses_group_readable_file, setup, teardown),
         cmocka_unit_test_setup_teardown(refuses_second_link, setup, teardown),
