@@ -1,7 +1,6 @@
 // safe_open_read, read_bounded, safe_read_file, split_path: every refusal
 // and the cases that must be accepted.
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -15,6 +14,7 @@
 
 #include "cmocka.hpp"
 #include "core/safe_file.h"
+#include "temp_tree.h"
 
 namespace {
 
@@ -24,50 +24,20 @@ using pam_totp::FileRules;
 // A uid that is not root and (in CI) not the caller: "nobody".
 constexpr uid_t other_uid = 65534;
 
-struct Fixture {
-    std::string dir;  // a fresh mkdtemp directory, root-owned 0700 under sticky /tmp
-};
-
-int remove_entry(const char* path, const struct stat* /*st*/, int type, struct FTW* /*ftw*/) {
-    if (type == FTW_DP) {
-        return ::rmdir(path);
-    }
-    return ::unlink(path);
-}
-
 int setup(void** state) {
-    char templ[] = "/tmp/test_safe_file.XXXXXX";
-    if (::mkdtemp(templ) == nullptr) {
-        return -1;
-    }
-    *state = new Fixture{templ};
-    return 0;
+    return unittest::temp_tree_setup(state, "test_safe_file");
 }
 
 int teardown(void** state) {
-    auto* fx = static_cast<Fixture*>(*state);
-    const int rc = ::nftw(fx->dir.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    delete fx;
-    return rc;
+    return unittest::temp_tree_teardown(state);
 }
 
 const std::string& dir_of(void** state) {
-    return static_cast<Fixture*>(*state)->dir;
+    return unittest::temp_dir(state);
 }
 
-// Writes `content` to `path` with `mode` (chmod, so the umask does not interfere).
-void write_file(const std::string& path, const std::string& content, mode_t mode = 0600) {
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    assert_true(fd >= 0);
-    assert_int_equal(::write(fd, content.data(), content.size()), static_cast<ssize_t>(content.size()));
-    assert_int_equal(::fchmod(fd, mode), 0);
-    assert_int_equal(::close(fd), 0);
-}
-
-void make_dir(const std::string& path, mode_t mode) {
-    assert_int_equal(::mkdir(path.c_str(), 0700), 0);
-    assert_int_equal(::chmod(path.c_str(), mode), 0);
-}
+using unittest::make_dir;
+using unittest::write_file;
 
 // Files and directories the test creates belong to the caller (root in CI).
 FileRules my_rules() {

@@ -2,7 +2,6 @@
 // own, and the rules for a secret file only root controls, checked against
 // real files.
 #include <fcntl.h>
-#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +12,7 @@
 #include "core/kv_format.h"
 #include "core/safe_file.h"
 #include "core/state_key.h"
+#include "temp_tree.h"
 
 namespace {
 
@@ -99,50 +99,20 @@ void name_keyed_rules_keep_the_base(void** /*state*/) {
 
 // --- the rules against real files ----------------------------------------
 
-struct Fixture {
-    std::string dir;  // a fresh mkdtemp directory, root-owned 0700 under sticky /tmp
-};
-
-int remove_entry(const char* path, const struct stat* /*st*/, int type, struct FTW* /*ftw*/) {
-    if (type == FTW_DP) {
-        return ::rmdir(path);
-    }
-    return ::unlink(path);
-}
-
 int setup(void** state) {
-    char templ[] = "/tmp/test_state_key.XXXXXX";
-    if (::mkdtemp(templ) == nullptr) {
-        return -1;
-    }
-    *state = new Fixture{templ};
-    return ::chmod(templ, 0700);
+    return unittest::temp_tree_setup(state, "test_state_key");
 }
 
 int teardown(void** state) {
-    auto* fx = static_cast<Fixture*>(*state);
-    const int rc = ::nftw(fx->dir.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    delete fx;
-    return rc;
+    return unittest::temp_tree_teardown(state);
 }
 
 const std::string& dir_of(void** state) {
-    return static_cast<Fixture*>(*state)->dir;
+    return unittest::temp_dir(state);
 }
 
-// Writes `content` to `path` with `mode` (chmod, so the umask does not interfere).
-void write_file(const std::string& path, const std::string& content, mode_t mode = 0600) {
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    assert_true(fd >= 0);
-    assert_int_equal(::write(fd, content.data(), content.size()), static_cast<ssize_t>(content.size()));
-    assert_int_equal(::fchmod(fd, mode), 0);
-    assert_int_equal(::close(fd), 0);
-}
-
-void make_dir(const std::string& path, mode_t mode) {
-    assert_int_equal(::mkdir(path.c_str(), 0700), 0);
-    assert_int_equal(::chmod(path.c_str(), mode), 0);
-}
+using unittest::make_dir;
+using unittest::write_file;
 
 // safe_read_file with the root-controlled rules refuses `path` as unsafe,
 // naming the path and saying `why`.

@@ -1,0 +1,25 @@
+// A fresh temporary directory for each cmocka test (a setup and teardown
+// pair), removed with everything in it also when the test fails, and the
+// small file helpers the file-system tests share.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+namespace unittest {
+
+// mkdtemp("/tmp/PREFIX.XXXXXX") (mode 0700) into *state; 0 on success.
+int temp_tree_setup(void** state, const char* prefix);
+// Removes the directory and everything below it; 0 on success.
+int temp_tree_teardown(void** state);
+// The directory made by temp_tree_setup.
+const std::string& temp_dir(void** state);
+
+// Writes `content` to `path` with `mode` (fchmod, so the umask does not
+// interfere); fails the test on any error.
+void write_file(const std::string& path, const std::string& content, mode_t mode = 0600);
+// mkdir, then chmod to `mode`; fails the test on any error.
+void make_dir(const std::string& path, mode_t mode);
+
+}  // namespace unittest
