@@ -116,6 +116,7 @@ class Login {
     std::optional<SecretFile> m_secret;
     std::string m_state_key;  // state_key.h: by name or by uid, set with m_secret
     bool m_keyed_by_name = false;
+    std::string m_fast_refusal;  // why the lookup-free read refused the file, if it did
 };
 
 // Reads and parses the secret file. False only when there is no file (which
@@ -147,6 +148,9 @@ bool Login::load_root_controlled_secret() {
     }
     const auto text = m_io.read_secret(path.value(), root_controlled_secret_rules(), false);
     if (!text) {
+        if (text.error().code != Errc::not_found) {
+            m_fast_refusal = text.error().message;  // said if the account's way finds no account
+        }
         return false;
     }
     m_state_key = state_key_for_name(*m_user);
@@ -161,7 +165,9 @@ bool Login::load_account_secret() {
         return true;
     }
     if (!m_acct) {
-        log(LogLevel::notice, "no such account; denying");
+        log(LogLevel::notice, "no such account" +
+                                  (m_fast_refusal.empty() ? std::string() : " (and " + m_fast_refusal + ")") +
+                                  "; denying");
         return true;
     }
     auto path = expand_path_template(m_opts.secret, m_acct->name, m_acct->home);
@@ -173,6 +179,15 @@ bool Login::load_account_secret() {
     // owned by the user. Any other is central: read as root, owned by the
     // user or root, in directories only root controls.
     const bool home_file = is_home_file(m_opts.secret, path.value(), m_acct->home);
+    if (m_keyed_by_name && home_file) {
+        // ~/.pam_totp keys the same file by uid: two keys, two states, one
+        // code usable twice. A file in the home is named with ~ or %h.
+        log(LogLevel::err, "refusing secret file " + path.value() + ": it is in the home directory, and " +
+                               m_opts.secret + " names it by %u; write the option as secret=~/" +
+                               path.value().substr(std::min(path.value().size(), m_acct->home.size() + 1)) +
+                               " (files in the home are keyed by uid)");
+        return true;
+    }
     FileRules rules{m_acct->uid, !home_file || m_acct->uid == 0, max_file_size};
     rules.root_owned_dirs = !home_file;
     if (m_keyed_by_name) {

@@ -179,7 +179,9 @@ Status check_file(const struct stat& st, const std::string& path, const FileRule
                                             "); run chmod 600 " + path);
     }
     if (rules.single_link && st.st_nlink != 1) {
-        return make_error(Errc::unsafe, path + ": has " + std::to_string(st.st_nlink) + " links, expected 1");
+        return make_error(Errc::unsafe, path + ": has " + std::to_string(st.st_nlink) +
+                                            " links, expected 1; find the others with find / -xdev -samefile " + path +
+                                            " and remove them");
     }
     if (st.st_size < 0 || static_cast<std::size_t>(st.st_size) > rules.max_size) {
         return make_error(Errc::unsafe, path + ": too large (" + std::to_string(st.st_size) + " bytes, the limit is " +
@@ -254,12 +256,50 @@ Status check_case_sensitive(int dirfd, const std::string& path) {
         return make_error(errc_for(err), errno_message(path + ": directory", err));
     }
     int flags = 0;
-    if (::ioctl(dir.get(), FS_IOC_GETFLAGS, &flags) == 0 && (static_cast<unsigned>(flags) & FS_CASEFOLD_FL) != 0) {
+    if (::ioctl(dir.get(), FS_IOC_GETFLAGS, &flags) != 0) {
+        const int err = errno;
+        if (err == ENOTTY || err == EOPNOTSUPP || err == ENOSYS || err == EINVAL) {
+            return {};  // a file system without inode flags, so without casefold directories
+        }
+        return make_error(errc_for(err), errno_message(path + ": cannot read the directory's flags", err));
+    }
+    if ((static_cast<unsigned>(flags) & FS_CASEFOLD_FL) != 0) {
         return make_error(Errc::unsafe, path +
                                             ": the directory ignores the case of names (casefold); keep secret"
                                             " files in one that does not");
     }
-    return {};  // no flags (ENOTTY): a file system without casefold directories
+    return {};
+}
+
+// Errc::unsafe when `name`, with the case of its letters swapped, names the
+// same file `st` describes: a directory that folds case however it does it
+// (a file system the checks above do not know, ZFS casesensitivity=
+// insensitive, an NFS export of one).
+Status probe_case_folding(int dirfd, const std::string& name, const struct stat& st, const std::string& path) {
+    std::string swapped = name;
+    for (char& c : swapped) {
+        if (c >= 'a' && c <= 'z') {
+            c = static_cast<char>(c - 'a' + 'A');
+        } else if (c >= 'A' && c <= 'Z') {
+            c = static_cast<char>(c - 'A' + 'a');
+        }
+    }
+    if (swapped == name) {
+        return {};  // no letters: nothing to fold
+    }
+    struct stat other {};
+    if (::fstatat(dirfd, swapped.c_str(), &other, AT_SYMLINK_NOFOLLOW) != 0) {
+        const int err = errno;
+        if (err == ENOENT) {
+            return {};
+        }
+        return make_error(errc_for(err), errno_message(path + ": cannot look at " + swapped, err));
+    }
+    if (other.st_dev == st.st_dev && other.st_ino == st.st_ino) {
+        return make_error(Errc::unsafe, path + ": the directory ignores the case of names (" + swapped +
+                                            " is the same file); keep secret files in one that does not");
+    }
+    return {};
 }
 
 }  // namespace
@@ -281,7 +321,18 @@ Result<UniqueFd> safe_open_read(const std::string& path, const FileRules& rules)
         }
     }
 
-    return safe_open_read_at(dirfd.value().get(), name, path, rules);
+    auto fd = safe_open_read_at(dirfd.value().get(), name, path, rules);
+    if (fd && rules.case_sensitive_dir) {
+        struct stat st {};
+        if (::fstat(fd.value().get(), &st) != 0) {
+            const int err = errno;
+            return make_error(errc_for(err), errno_message(path, err));
+        }
+        if (Status folded = probe_case_folding(dirfd.value().get(), name, st, path); !folded) {
+            return folded.error();
+        }
+    }
+    return fd;
 }
 
 Result<UniqueFd> safe_open_read_at(int dirfd, const std::string& name, const std::string& path,

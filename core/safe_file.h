@@ -28,8 +28,9 @@ struct FileRules {
     // by its name (core/state_key.h), so that no second name reaches it.
     bool single_link = false;
     // The directory holding the file must tell names apart by case (not
-    // vfat, exFAT, NTFS, HFS+, SMB, or an ext4/f2fs casefold directory):
-    // for a file keyed by its name, so that "ALICE" cannot reach alice's.
+    // vfat, exFAT, NTFS, HFS+, SMB, or an ext4/f2fs casefold directory, and
+    // the file's name with its letters' case swapped must not be the same
+    // file): for a file keyed by its name, so "ALICE" cannot reach alice's.
     bool case_sensitive_dir = false;
     // Symbolic links are allowed in the directory path (resolved first, as
     // OpenSSH resolves a home reached through one); when unset, the path

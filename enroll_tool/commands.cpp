@@ -243,6 +243,16 @@ int run_status(const CliOptions& opts, const Target& t) {
             file = std::move(read).value();
         }
     }
+    if (file && t.names_own_file) {
+        // A second link or a case-folding directory: pam_totp refuses the
+        // file although it parses (core/state_key.h).
+        pam_totp::FileRules rules{t.uid, true, pam_totp::max_file_size};
+        rules.root_owned_dirs = true;
+        auto checked = pam_totp::safe_open_read(t.path, pam_totp::name_keyed_rules(rules));
+        if (!checked && checked.error().code == pam_totp::Errc::unsafe) {
+            return fail(checked.error().message + ". pam_totp refuses this file.");
+        }
+    }
     // Used recovery codes are in the root-only state; without access, unknown.
     std::optional<std::size_t> left;
     if (file) {

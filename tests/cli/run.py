@@ -962,6 +962,32 @@ def status_counts_used_recovery_codes_of_a_name_template(ctx):
 
 
 @test
+def name_template_paths_the_module_refuses_are_refused(ctx):
+    # secret=...%u keys the state by name (pam_totp(8) FILES): a file in the
+    # home, a symlinked directory, a second link would be refused at login,
+    # so totp-enroll says so up front.
+    needs_root()
+    home = pwd.getpwuid(os.getuid()).pw_dir
+    rc, _, err = run_tool(ctx, ["--status", "--secret-file", home + "/.totp-%u"])
+    assert rc == 2 and "names a file in the home by %u" in err, (rc, err)
+    real = ctx.path("secrets")
+    os.mkdir(real, 0o700)
+    link = ctx.path("secrets-link")
+    os.symlink(real, link)
+    rc, _, err = run_tool(ctx, ["--status", "--secret-file", link + "/%u"])
+    assert rc == 1 and "symbolic link" in err, (rc, err)
+    enroll_pipe(ctx, real + "/%u", ["--recovery-codes", "1"], expect_codes=1)
+    rc, out, err = run_tool(ctx, ["--status", "--secret-file", real + "/%u"])
+    assert rc == 0, (rc, err)
+    os.link(os.path.join(real, "root"), ctx.path("second-link"))
+    rc, _, err = run_tool(ctx, ["--status", "--secret-file", real + "/%u"])
+    assert rc == 1 and "2 links" in err, (rc, err)
+    # --remove still works on it, so that it can be cleaned up.
+    rc, _, err = run_tool(ctx, ["--remove", "--force", "--secret-file", real + "/%u"])
+    assert rc == 0, (rc, err)
+
+
+@test
 def status_not_enrolled(ctx):
     path = ctx.path("secret")
     rc, out, err = run_tool(ctx, ["--status", "--secret-file", path])

@@ -108,6 +108,33 @@ void uid_state_is_carried_over_to_the_name_key(void** state) {
     assert_int_equal(pamtest::count_lines(f.state_text("root"), "used"), 2);
 }
 
+// A file in the home named by %u would be keyed by name here and by uid
+// through ~/.pam_totp: refused (denied, asked anyway).
+void home_file_named_by_user_is_refused(void** state) {
+    Fixture& f = pamtest::get(state);
+    const std::string name = "pamtotp-h" + std::to_string(::getpid());
+    assert_int_equal(::chmod(f.root().c_str(), 0755), 0);
+    const std::string homes = f.root() + "/home";
+    assert_int_equal(::mkdir(homes.c_str(), 0755), 0);
+    const std::string home = homes + "/" + name;
+    if (!f.add_user(name, home)) {
+        fail_msg("useradd %s failed", name.c_str());
+    }
+    const passwd* pw = ::getpwnam(name.c_str());
+    assert_non_null(pw);
+    assert_int_equal(::mkdir(home.c_str(), 0700), 0);
+    assert_int_equal(::chown(home.c_str(), pw->pw_uid, pw->pw_gid), 0);
+    const auto& e = f.enroll(name, {}, 0, home + "/.pam_totp", pw->pw_uid, pw->pw_gid);
+    f.service_text("by-name", "auth required " + Fixture::module_path() + " secret=" + homes +
+                                  "/%u/.pam_totp state_dir=" + f.state_dir() + " deny=100\n");
+    const auto r = f.login("by-name", name, {Fixture::code(e)});
+    assert_int_equal(r.rc, PAM_AUTH_ERR);
+    assert_int_equal(r.prompts.size(), 1);
+    f.service("by-uid", "deny=100", false);  // ~/.pam_totp: the same file, fine
+    assert_int_equal(f.login("by-uid", name, {Fixture::code(e)}).rc, PAM_SUCCESS);
+    assert_keyed(f, std::to_string(pw->pw_uid), "user-" + name);
+}
+
 // A template without %u is one file for all names (and ~/.pam_totp is one
 // file for every name of a uid): keyed by uid.
 void template_without_user_is_keyed_by_uid(void** state) {
@@ -146,6 +173,7 @@ int main() {
         cmocka_unit_test_setup_teardown(user_owned_secret_is_keyed_by_name, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(aliases_of_a_name_file_are_refused, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(uid_state_is_carried_over_to_the_name_key, pamtest::setup, pamtest::teardown),
+        cmocka_unit_test_setup_teardown(home_file_named_by_user_is_refused, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(template_without_user_is_keyed_by_uid, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(root_controlled_secret_needs_no_account, pamtest::setup, pamtest::teardown),
     };

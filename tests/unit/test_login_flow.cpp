@@ -391,6 +391,27 @@ void transient_error_keeps_the_key(void** /*state*/) {
     assert_string_equal(store.keys.front().c_str(), "user-alice");
 }
 
+// A file in the home named by %u (secret=/home/%u/.pam_totp) would be keyed
+// by name here and by uid through ~/.pam_totp in another service: refused,
+// with the option to write instead.
+void home_file_named_by_user_is_refused(void** /*state*/) {
+    const Fixture f = make_secret(false);
+    MemoryStore store;
+    ScriptedIo io;
+    io.files["/home/alice/.pam_totp"] = ScriptedIo::File{text_of(f.file), false};
+    io.answers = {code_at(f.file, now_t)};
+    pam_totp::ModuleOptions opts;
+    opts.secret = "/home/%u/.pam_totp";
+    assert_int_equal(login(io, store, opts), LoginOutcome::denied);
+    assert_int_equal(io.prompts, 1);
+    assert_true(store.keys.empty());
+    bool logged = false;
+    for (const auto& l : io.logs) {
+        logged = logged || l.find("secret=~/.pam_totp") != std::string::npos;
+    }
+    assert_true(logged);
+}
+
 // A template without %u is one file for every name: never keyed by name.
 void template_without_user_is_keyed_by_uid(void** /*state*/) {
     const Fixture f = make_secret(false);
@@ -489,6 +510,7 @@ int main() {
         cmocka_unit_test(uid_state_is_carried_over),
         cmocka_unit_test(failed_lookup_denies),
         cmocka_unit_test(transient_error_keeps_the_key),
+        cmocka_unit_test(home_file_named_by_user_is_refused),
         cmocka_unit_test(template_without_user_is_keyed_by_uid),
         cmocka_unit_test(other_spelling_uses_the_accounts_file_and_state),
         cmocka_unit_test(no_file_with_nullok_is_ignored),

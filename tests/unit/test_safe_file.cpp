@@ -71,6 +71,27 @@ void accepts_good_file(void** state) {
     assert_true(whole.value().view() == "hello\n");
 }
 
+// A name whose case-swapped spelling is the same file is what a directory
+// that folds case looks like (here made with a second link, which only
+// case_sensitive_dir checks): refused; a different file by that spelling is
+// fine.
+void case_swapped_name_of_the_same_file_is_refused(void** state) {
+    const std::string path = dir_of(state) + "/alice";
+    write_file(path, "hello\n");
+    pam_totp::FileRules rules = my_rules();
+    rules.case_sensitive_dir = true;
+    assert_true(pam_totp::safe_read_file(path, rules).ok());
+    const std::string upper = dir_of(state) + "/ALICE";
+    assert_int_equal(::link(path.c_str(), upper.c_str()), 0);
+    auto r = pam_totp::safe_read_file(path, rules);
+    assert_false(r.ok());
+    assert_int_equal(r.error().code, Errc::unsafe);
+    assert_non_null(std::strstr(r.error().message.c_str(), "ignores the case"));
+    assert_int_equal(::unlink(upper.c_str()), 0);
+    write_file(upper, "another\n");
+    assert_true(pam_totp::safe_read_file(path, rules).ok());
+}
+
 // A directory that tells names apart by case (this test's file system, ext4
 // or tmpfs, with no casefold flag) passes case_sensitive_dir; the check
 // itself (fstatfs type, FS_IOC_GETFLAGS) must not refuse it.
@@ -407,6 +428,7 @@ int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(accepts_good_file, setup, teardown),
         cmocka_unit_test_setup_teardown(case_sensitive_dir_accepts_ordinary_directory, setup, teardown),
+        cmocka_unit_test_setup_teardown(case_swapped_name_of_the_same_file_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(accepts_file_of_the_named_owner, setup, teardown),
         cmocka_unit_test_setup_teardown(accepts_good_file_under_sticky_root_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(accepts_symlinked_directory, setup, teardown),
