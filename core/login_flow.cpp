@@ -92,6 +92,7 @@ class Login {
     bool load_root_controlled_secret();
     bool load_account_secret();
     bool look_up_account();
+    bool outside_home(const std::string& path, bool home_file);
     bool take_over_uid_state(UserState& state);
     void parse_secret(const std::string& path, const SecureBuffer& text);
     std::unique_ptr<StateTransaction> begin_state();
@@ -179,15 +180,6 @@ bool Login::load_account_secret() {
     // owned by the user. Any other is central: read as root, owned by the
     // user or root, in directories only root controls.
     const bool home_file = is_home_file(m_opts.secret, path.value(), m_acct->home);
-    if (m_keyed_by_name && home_file) {
-        // ~/.pam_totp keys the same file by uid: two keys, two states, one
-        // code usable twice. A file in the home is named with ~ or %h.
-        log(LogLevel::err, "refusing secret file " + path.value() + ": it is in the home directory, and " +
-                               m_opts.secret + " names it by %u; write the option as secret=~/" +
-                               path.value().substr(std::min(path.value().size(), m_acct->home.size() + 1)) +
-                               " (files in the home are keyed by uid)");
-        return true;
-    }
     FileRules rules{m_acct->uid, !home_file || m_acct->uid == 0, max_file_size};
     rules.root_owned_dirs = !home_file;
     if (m_keyed_by_name) {
@@ -201,8 +193,38 @@ bool Login::load_account_secret() {
         log(LogLevel::err, "refusing secret file: " + text.error().message);
         return true;
     }
+    if (m_keyed_by_name && !outside_home(path.value(), home_file)) {
+        return true;
+    }
     m_state_key = m_keyed_by_name ? state_key_for_name(m_acct->name) : state_key_for_uid(m_acct->uid);
     parse_secret(path.value(), text.value());
+    return true;
+}
+
+// A name-keyed file in the home: ~/.pam_totp (another service's, say) would
+// key the same file by uid, two states for one file and one code usable
+// twice. Files in the home are named with ~ or %h. "In the home" by the
+// path's text, or by the home directory's identity on the way (a bind
+// mount or a symlinked parent spells it differently). True when the file
+// is outside the home; false (logged) when it is in it or that cannot be
+// told: denied.
+bool Login::outside_home(const std::string& path, bool home_file) {
+    bool in_home = home_file;
+    if (!in_home) {
+        auto on_path = directory_on_path(path, m_acct->home);
+        if (!on_path) {
+            log(LogLevel::err, "cannot tell whether secret file " + path +
+                                   " is in the home directory: " + on_path.error().message + "; denying");
+            return false;
+        }
+        in_home = on_path.value();
+    }
+    if (in_home) {
+        log(LogLevel::err, "refusing secret file " + path +
+                               ": it is in the home directory, which a secret= with %u must not name (a"
+                               " ~/.pam_totp elsewhere would keep its state apart); name it with ~ or %h");
+        return false;
+    }
     return true;
 }
 

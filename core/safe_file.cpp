@@ -406,6 +406,44 @@ Result<SecureBuffer> read_bounded(int fd, std::size_t max_size) {
     return buf;
 }
 
+Result<bool> directory_on_path(const std::string& path, const std::string& dir) {
+    struct stat target {};
+    // AT_NO_AUTOMOUNT: an automounted home is not mounted for this. A home
+    // root cannot reach (missing, unmounted, an NFS root squash) is not how
+    // root reached the file it has just walked to.
+    if (::fstatat(AT_FDCWD, dir.c_str(), &target, AT_NO_AUTOMOUNT) != 0) {
+        return false;
+    }
+    struct stat root {};
+    if (::stat("/", &root) != 0) {
+        const int err = errno;
+        return make_error(errc_for(err), errno_message("/", err));
+    }
+    if (!S_ISDIR(target.st_mode) || (target.st_dev == root.st_dev && target.st_ino == root.st_ino)) {
+        return false;
+    }
+    auto parts = split_path(path);
+    if (!parts) {
+        return std::move(parts).error();
+    }
+    const std::string& parent = parts.value().first;
+    // Every prefix of the parent directory, shortest first: "/a", "/a/b", ...
+    for (std::size_t end = parent.find('/', 1);; end = parent.find('/', end + 1)) {
+        const std::string prefix = parent.substr(0, end);
+        struct stat st {};
+        if (::lstat(prefix.c_str(), &st) != 0) {
+            const int err = errno;
+            return make_error(errc_for(err), errno_message("directory " + prefix, err));
+        }
+        if (st.st_dev == target.st_dev && st.st_ino == target.st_ino) {
+            return true;
+        }
+        if (end == std::string::npos) {
+            return false;
+        }
+    }
+}
+
 Result<SecureBuffer> safe_read_file(const std::string& path, const FileRules& rules) {
     auto fd = safe_open_read(path, rules);
     if (!fd) {

@@ -59,6 +59,14 @@ Result<UniqueFd> safe_open_read_at(int dirfd, const std::string& name, const std
 // more than `max_size` bytes (the file grew after fstat) is an error.
 Result<SecureBuffer> read_bounded(int fd, std::size_t max_size);
 
+// Whether directory `dir` (symlinks followed) is one of the directories on
+// the way from "/" to the file `path` (each looked at without following),
+// compared by device and inode, so that a second spelling of it (a bind
+// mount, a symlinked parent) is found too. False for a `dir` that cannot be
+// looked at (missing, unmounted: automounts are not triggered) or is "/"
+// itself (which every path passes through).
+Result<bool> directory_on_path(const std::string& path, const std::string& dir);
+
 // safe_open_read + read_bounded.
 Result<SecureBuffer> safe_read_file(const std::string& path, const FileRules& rules);
 

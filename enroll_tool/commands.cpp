@@ -249,7 +249,7 @@ int run_status(const CliOptions& opts, const Target& t) {
         pam_totp::FileRules rules{t.uid, true, pam_totp::max_file_size};
         rules.root_owned_dirs = true;
         auto checked = pam_totp::safe_open_read(t.path, pam_totp::name_keyed_rules(rules));
-        if (!checked && checked.error().code == pam_totp::Errc::unsafe) {
+        if (!checked && checked.error().code != pam_totp::Errc::not_found) {
             return fail(checked.error().message + ". pam_totp refuses this file.");
         }
     }

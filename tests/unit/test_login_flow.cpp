@@ -407,9 +407,15 @@ void home_file_named_by_user_is_refused(void** /*state*/) {
     assert_true(store.keys.empty());
     bool logged = false;
     for (const auto& l : io.logs) {
-        logged = logged || l.find("secret=~/.pam_totp") != std::string::npos;
+        logged = logged || l.find("name it with ~ or %h") != std::string::npos;
     }
     assert_true(logged);
+    // Not there at all: as with any template, nullok lets the user in
+    // without a code (a roll-out), the refusal is for an existing file.
+    ScriptedIo absent;
+    absent.files["/home/bob/.pam_totp"] = ScriptedIo::File{"unused", false};
+    opts.nullok = true;
+    assert_int_equal(login(absent, store, opts), LoginOutcome::ignore);
 }
 
 // A template without %u is one file for every name: never keyed by name.

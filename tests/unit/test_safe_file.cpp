@@ -92,6 +92,31 @@ void case_swapped_name_of_the_same_file_is_refused(void** state) {
     assert_true(pam_totp::safe_read_file(path, rules).ok());
 }
 
+// The home directory found on a file's path by identity, however the home
+// is spelled; "/" and a missing directory are never on it.
+void directory_on_path_by_identity(void** state) {
+    const std::string home = dir_of(state) + "/home";
+    make_dir(home, 0755);
+    make_dir(home + "/sub", 0755);
+    write_file(home + "/sub/file", "x");
+    write_file(dir_of(state) + "/outside", "x");
+    const std::string alias = dir_of(state) + "/home-link";
+    assert_int_equal(::symlink(home.c_str(), alias.c_str()), 0);
+    auto on = [](const std::string& path, const std::string& dir) {
+        auto r = pam_totp::directory_on_path(path, dir);
+        if (!r.ok()) {
+            fail_msg("directory_on_path(%s, %s): %s", path.c_str(), dir.c_str(), r.error().message.c_str());
+        }
+        return r.value();
+    };
+    assert_true(on(home + "/sub/file", home));
+    assert_true(on(home + "/sub/file", alias));  // the home spelled through a symlink
+    assert_true(on(home + "/sub/file", home + "/sub"));
+    assert_false(on(dir_of(state) + "/outside", home));
+    assert_false(on(home + "/sub/file", "/"));
+    assert_false(on(home + "/sub/file", dir_of(state) + "/no-such-home"));
+}
+
 // A directory that tells names apart by case (this test's file system, ext4
 // or tmpfs, with no casefold flag) passes case_sensitive_dir; the check
 // itself (fstatfs type, FS_IOC_GETFLAGS) must not refuse it.
@@ -428,6 +453,7 @@ int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(accepts_good_file, setup, teardown),
         cmocka_unit_test_setup_teardown(case_sensitive_dir_accepts_ordinary_directory, setup, teardown),
+        cmocka_unit_test_setup_teardown(directory_on_path_by_identity, setup, teardown),
         cmocka_unit_test_setup_teardown(case_swapped_name_of_the_same_file_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(accepts_file_of_the_named_owner, setup, teardown),
         cmocka_unit_test_setup_teardown(accepts_good_file_under_sticky_root_dir, setup, teardown),
