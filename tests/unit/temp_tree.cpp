@@ -23,8 +23,8 @@ int remove_entry(const char* path, const struct stat* /*st*/, int type, struct F
 
 }  // namespace
 
-int temp_tree_setup(void** state, const char* prefix) {
-    std::string templ = std::string("/tmp/") + prefix + ".XXXXXX";
+int temp_tree_setup(void** state) {
+    std::string templ = "/tmp/pam_totp-unit.XXXXXX";
     if (::mkdtemp(templ.data()) == nullptr) {
         return -1;
     }

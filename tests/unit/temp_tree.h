@@ -9,9 +9,10 @@
 
 namespace unittest {
 
-// mkdtemp("/tmp/PREFIX.XXXXXX") (mode 0700) into *state; 0 on success.
-int temp_tree_setup(void** state, const char* prefix);
-// Removes the directory and everything below it; 0 on success.
+// A cmocka setup: mkdtemp("/tmp/pam_totp-unit.XXXXXX") (mode 0700) into
+// *state; 0 on success.
+int temp_tree_setup(void** state);
+// The matching teardown: removes the directory and everything below it.
 int temp_tree_teardown(void** state);
 // The directory made by temp_tree_setup.
 const std::string& temp_dir(void** state);

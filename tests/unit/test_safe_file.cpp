@@ -24,19 +24,10 @@ using pam_totp::FileRules;
 // A uid that is not root and (in CI) not the caller: "nobody".
 constexpr uid_t other_uid = 65534;
 
-int setup(void** state) {
-    return unittest::temp_tree_setup(state, "test_safe_file");
-}
-
-int teardown(void** state) {
-    return unittest::temp_tree_teardown(state);
-}
-
-const std::string& dir_of(void** state) {
-    return unittest::temp_dir(state);
-}
-
 using unittest::make_dir;
+using unittest::temp_dir;
+using unittest::temp_tree_setup;
+using unittest::temp_tree_teardown;
 using unittest::write_file;
 
 // Files and directories the test creates belong to the caller (root in CI).
@@ -58,7 +49,7 @@ void expect_unsafe(const std::string& path, const FileRules& rules, const char* 
 }
 
 void accepts_good_file(void** state) {
-    const std::string path = dir_of(state) + "/good";
+    const std::string path = temp_dir(state) + "/good";
     write_file(path, "hello\n");
     auto fd = pam_totp::safe_open_read(path, my_rules());
     assert_true(fd.ok());
@@ -76,12 +67,12 @@ void accepts_good_file(void** state) {
 // case_sensitive_dir checks): refused; a different file by that spelling is
 // fine.
 void case_swapped_name_of_the_same_file_is_refused(void** state) {
-    const std::string path = dir_of(state) + "/alice";
+    const std::string path = temp_dir(state) + "/alice";
     write_file(path, "hello\n");
     pam_totp::FileRules rules = my_rules();
     rules.case_sensitive_dir = true;
     assert_true(pam_totp::safe_read_file(path, rules).ok());
-    const std::string upper = dir_of(state) + "/ALICE";
+    const std::string upper = temp_dir(state) + "/ALICE";
     assert_int_equal(::link(path.c_str(), upper.c_str()), 0);
     auto r = pam_totp::safe_read_file(path, rules);
     assert_false(r.ok());
@@ -95,12 +86,12 @@ void case_swapped_name_of_the_same_file_is_refused(void** state) {
 // The home directory found on a file's path by identity, however the home
 // is spelled; "/" and a missing directory are never on it.
 void directory_on_path_by_identity(void** state) {
-    const std::string home = dir_of(state) + "/home";
+    const std::string home = temp_dir(state) + "/home";
     make_dir(home, 0755);
     make_dir(home + "/sub", 0755);
     write_file(home + "/sub/file", "x");
-    write_file(dir_of(state) + "/outside", "x");
-    const std::string alias = dir_of(state) + "/home-link";
+    write_file(temp_dir(state) + "/outside", "x");
+    const std::string alias = temp_dir(state) + "/home-link";
     assert_int_equal(::symlink(home.c_str(), alias.c_str()), 0);
     auto on = [](const std::string& path, const std::string& dir) {
         auto r = pam_totp::directory_on_path(path, dir);
@@ -112,16 +103,16 @@ void directory_on_path_by_identity(void** state) {
     assert_true(on(home + "/sub/file", home));
     assert_true(on(home + "/sub/file", alias));  // the home spelled through a symlink
     assert_true(on(home + "/sub/file", home + "/sub"));
-    assert_false(on(dir_of(state) + "/outside", home));
+    assert_false(on(temp_dir(state) + "/outside", home));
     assert_false(on(home + "/sub/file", "/"));
-    assert_false(on(home + "/sub/file", dir_of(state) + "/no-such-home"));
+    assert_false(on(home + "/sub/file", temp_dir(state) + "/no-such-home"));
 }
 
 // A directory that tells names apart by case (this test's file system, ext4
 // or tmpfs, with no casefold flag) passes case_sensitive_dir; the check
 // itself (fstatfs type, FS_IOC_GETFLAGS) must not refuse it.
 void case_sensitive_dir_accepts_ordinary_directory(void** state) {
-    const std::string path = dir_of(state) + "/good";
+    const std::string path = temp_dir(state) + "/good";
     write_file(path, "hello\n");
     pam_totp::FileRules rules = my_rules();
     rules.case_sensitive_dir = true;
@@ -136,12 +127,12 @@ void accepts_file_of_the_named_owner(void** state) {
     if (::geteuid() != 0) {
         skip();
     }
-    const std::string path = dir_of(state) + "/users";
+    const std::string path = temp_dir(state) + "/users";
     write_file(path, "x");
     assert_int_equal(::chown(path.c_str(), other_uid, other_uid), 0);
     assert_true(pam_totp::safe_open_read(path, FileRules{other_uid, true, 1024}).ok());
     // Root-owned is fine for that owner too, unless root_may_own is off.
-    const std::string rooted = dir_of(state) + "/rooted";
+    const std::string rooted = temp_dir(state) + "/rooted";
     write_file(rooted, "x");
     assert_true(pam_totp::safe_open_read(rooted, FileRules{other_uid, true, 1024}).ok());
     expect_unsafe(rooted, FileRules{other_uid, false, 1024}, "owned by uid 0");
@@ -151,7 +142,7 @@ void accepts_good_file_under_sticky_root_dir(void** state) {
     if (::geteuid() != 0) {
         skip();  // the sticky directory must be root's
     }
-    const std::string sub = dir_of(state) + "/sticky";
+    const std::string sub = temp_dir(state) + "/sticky";
     make_dir(sub, 01777);
     const std::string path = sub + "/good";
     write_file(path, "ok");
@@ -161,10 +152,10 @@ void accepts_good_file_under_sticky_root_dir(void** state) {
 void accepts_symlinked_directory(void** state) {
     // A home reached through a symlink is allowed (as OpenSSH allows it);
     // only the final component must not be one.
-    const std::string real = dir_of(state) + "/real";
+    const std::string real = temp_dir(state) + "/real";
     make_dir(real, 0755);
     write_file(real + "/f", "ok");
-    const std::string link = dir_of(state) + "/link";
+    const std::string link = temp_dir(state) + "/link";
     assert_int_equal(::symlink(real.c_str(), link.c_str()), 0);
     auto r = pam_totp::safe_read_file(link + "/f", my_rules());
     assert_true(r.ok());
@@ -172,11 +163,11 @@ void accepts_symlinked_directory(void** state) {
 }
 
 void missing_file_is_not_found(void** state) {
-    auto r = pam_totp::safe_open_read(dir_of(state) + "/absent", my_rules());
+    auto r = pam_totp::safe_open_read(temp_dir(state) + "/absent", my_rules());
     assert_false(r.ok());
     assert_int_equal(r.error().code, Errc::not_found);
     // A missing directory means a missing file as well.
-    auto r2 = pam_totp::safe_open_read(dir_of(state) + "/nodir/absent", my_rules());
+    auto r2 = pam_totp::safe_open_read(temp_dir(state) + "/nodir/absent", my_rules());
     assert_false(r2.ok());
     assert_int_equal(r2.error().code, Errc::not_found);
 }
@@ -188,9 +179,9 @@ void relative_path_is_invalid(void** /*state*/) {
 }
 
 void refuses_symlink_to_good_file(void** state) {
-    const std::string target = dir_of(state) + "/target";
+    const std::string target = temp_dir(state) + "/target";
     write_file(target, "secret");
-    const std::string link = dir_of(state) + "/link";
+    const std::string link = temp_dir(state) + "/link";
     assert_int_equal(::symlink(target.c_str(), link.c_str()), 0);
     expect_unsafe(link, my_rules(), "symbolic link");
 }
@@ -198,7 +189,7 @@ void refuses_symlink_to_good_file(void** state) {
 void on_alarm(int /*sig*/) {}
 
 void refuses_fifo_promptly(void** state) {
-    const std::string path = dir_of(state) + "/fifo";
+    const std::string path = temp_dir(state) + "/fifo";
     assert_int_equal(::mkfifo(path.c_str(), 0600), 0);
     // Should the open block after all, SIGALRM (no SA_RESTART) interrupts it
     // and the test fails instead of hanging.
@@ -220,7 +211,7 @@ void refuses_fifo_promptly(void** state) {
 }
 
 void refuses_directory(void** state) {
-    const std::string path = dir_of(state) + "/adir";
+    const std::string path = temp_dir(state) + "/adir";
     make_dir(path, 0700);
     expect_unsafe(path, my_rules(), "is a directory");
 }
@@ -229,7 +220,7 @@ void refuses_wrong_owner(void** state) {
     if (::geteuid() != 0) {
         skip();
     }
-    const std::string path = dir_of(state) + "/theirs";
+    const std::string path = temp_dir(state) + "/theirs";
     write_file(path, "x");
     assert_int_equal(::chown(path.c_str(), other_uid, other_uid), 0);
     expect_unsafe(path, my_rules(), "owned by uid 65534");
@@ -239,20 +230,20 @@ void refuses_wrong_owner(void** state) {
 
 void refuses_group_or_other_access(void** state) {
     for (const mode_t mode : {0644, 0660, 0604, 0640, 0606, 0610, 0601}) {
-        const std::string path = dir_of(state) + "/mode" + std::to_string(mode);
+        const std::string path = temp_dir(state) + "/mode" + std::to_string(mode);
         write_file(path, "x", mode);
         expect_unsafe(path, my_rules(), "group or others have access");
         expect_unsafe(path, my_rules(), "chmod 600");
     }
     // The message shows the offending mode.
-    const std::string path = dir_of(state) + "/mode420";
+    const std::string path = temp_dir(state) + "/mode420";
     auto r = pam_totp::safe_open_read(path, my_rules());
     assert_false(r.ok());
     assert_non_null(std::strstr(r.error().message.c_str(), "mode 0644"));
 }
 
 void refuses_oversize(void** state) {
-    const std::string path = dir_of(state) + "/big";
+    const std::string path = temp_dir(state) + "/big";
     write_file(path, std::string(101, 'a'));
     expect_unsafe(path, FileRules{::geteuid(), true, 100}, "too large");
     // Exactly at the limit is fine.
@@ -261,7 +252,7 @@ void refuses_oversize(void** state) {
 
 void refuses_parent_writable_by_others(void** state) {
     for (const mode_t mode : {0777, 0775, 0757}) {
-        const std::string sub = dir_of(state) + "/open" + std::to_string(mode);
+        const std::string sub = temp_dir(state) + "/open" + std::to_string(mode);
         make_dir(sub, mode);
         write_file(sub + "/f", "x");
         expect_unsafe(sub + "/f", my_rules(), "writable by group or others");
@@ -274,7 +265,7 @@ void refuses_sticky_parent_not_owned_by_root(void** state) {
         skip();
     }
     // Sticky only protects entries when the directory's owner is trusted.
-    const std::string sub = dir_of(state) + "/usersticky";
+    const std::string sub = temp_dir(state) + "/usersticky";
     make_dir(sub, 01777);
     write_file(sub + "/f", "x", 0600);
     assert_int_equal(::chown(sub.c_str(), other_uid, other_uid), 0);
@@ -286,7 +277,7 @@ void refuses_parent_owned_by_other_user(void** state) {
     if (::geteuid() != 0) {
         skip();
     }
-    const std::string sub = dir_of(state) + "/otherdir";
+    const std::string sub = temp_dir(state) + "/otherdir";
     make_dir(sub, 0755);
     write_file(sub + "/f", "x");
     assert_int_equal(::chown(sub.c_str(), other_uid, other_uid), 0);
@@ -296,7 +287,7 @@ void refuses_parent_owned_by_other_user(void** state) {
 }
 
 void read_bounded_limits(void** state) {
-    const std::string path = dir_of(state) + "/data";
+    const std::string path = temp_dir(state) + "/data";
     std::string content(5000, 'z');
     content[0] = 'a';
     content[4999] = 'b';
@@ -320,7 +311,7 @@ void read_bounded_limits(void** state) {
     assert_non_null(std::strstr(over.error().message.c_str(), "larger than 4999"));
     assert_int_equal(::close(fd), 0);
 
-    const std::string empty = dir_of(state) + "/empty";
+    const std::string empty = temp_dir(state) + "/empty";
     write_file(empty, "");
     const int efd = ::open(empty.c_str(), O_RDONLY | O_CLOEXEC);
     assert_true(efd >= 0);
@@ -333,7 +324,7 @@ void read_bounded_limits(void** state) {
 void read_bounded_notices_growth(void** state) {
     // fstat says small, but the file holds more by the time it is read: the
     // limit still holds (the buffer grows only up to max_size + 1).
-    const std::string path = dir_of(state) + "/grows";
+    const std::string path = temp_dir(state) + "/grows";
     write_file(path, "small");
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     assert_true(fd >= 0);
@@ -347,7 +338,7 @@ void read_bounded_notices_growth(void** state) {
 }
 
 void safe_read_file_reports_path(void** state) {
-    const std::string path = dir_of(state) + "/bad";
+    const std::string path = temp_dir(state) + "/bad";
     write_file(path, "x", 0644);
     auto r = pam_totp::safe_read_file(path, my_rules());
     assert_false(r.ok());
@@ -393,10 +384,10 @@ void expect_not_found(const std::string& path, const FileRules& rules) {
 
 void no_follow_refuses_symlinked_directory(void** state) {
     // The case accepts_symlinked_directory accepts with the default rules.
-    const std::string real = dir_of(state) + "/real";
+    const std::string real = temp_dir(state) + "/real";
     make_dir(real, 0755);
     write_file(real + "/f", "ok");
-    const std::string link = dir_of(state) + "/link";
+    const std::string link = temp_dir(state) + "/link";
     assert_int_equal(::symlink(real.c_str(), link.c_str()), 0);
 
     const FileRules rules = no_follow_rules();
@@ -419,14 +410,14 @@ void no_follow_refuses_symlinked_directory(void** state) {
 }
 
 void no_follow_refuses_dot_components(void** state) {
-    const std::string sub = dir_of(state) + "/sub";
+    const std::string sub = temp_dir(state) + "/sub";
     make_dir(sub, 0755);
     write_file(sub + "/f", "x");
-    write_file(dir_of(state) + "/top", "x");
+    write_file(temp_dir(state) + "/top", "x");
     const FileRules rules = no_follow_rules();
 
     expect_unsafe(sub + "/./f", rules, "\".\"");
-    expect_unsafe(dir_of(state) + "/./sub/f", rules, "\".\"");
+    expect_unsafe(temp_dir(state) + "/./sub/f", rules, "\".\"");
     expect_unsafe(sub + "/../top", rules, "\"..\"");
     expect_unsafe(sub + "/../sub/f", rules, "\"..\"");
     // The default rules resolve them.
@@ -435,47 +426,49 @@ void no_follow_refuses_dot_components(void** state) {
 
     // Empty components are no components: "//" is the same path.
     assert_true(pam_totp::safe_open_read(sub + "//f", rules).ok());
-    assert_true(pam_totp::safe_open_read(dir_of(state) + "//sub/f", rules).ok());
-    assert_true(pam_totp::safe_open_read("/" + dir_of(state) + "/sub/f", rules).ok());
+    assert_true(pam_totp::safe_open_read(temp_dir(state) + "//sub/f", rules).ok());
+    assert_true(pam_totp::safe_open_read("/" + temp_dir(state) + "/sub/f", rules).ok());
 }
 
 void no_follow_missing_is_not_found(void** state) {
     const FileRules rules = no_follow_rules();
-    expect_not_found(dir_of(state) + "/absent", rules);
+    expect_not_found(temp_dir(state) + "/absent", rules);
     // A missing directory means a missing file as well.
-    expect_not_found(dir_of(state) + "/nodir/absent", rules);
-    expect_not_found(dir_of(state) + "/nodir/deeper/absent", rules);
+    expect_not_found(temp_dir(state) + "/nodir/absent", rules);
+    expect_not_found(temp_dir(state) + "/nodir/deeper/absent", rules);
 }
 
 }  // namespace
 
 int main() {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(accepts_good_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(case_sensitive_dir_accepts_ordinary_directory, setup, teardown),
-        cmocka_unit_test_setup_teardown(directory_on_path_by_identity, setup, teardown),
-        cmocka_unit_test_setup_teardown(case_swapped_name_of_the_same_file_is_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(accepts_file_of_the_named_owner, setup, teardown),
-        cmocka_unit_test_setup_teardown(accepts_good_file_under_sticky_root_dir, setup, teardown),
-        cmocka_unit_test_setup_teardown(accepts_symlinked_directory, setup, teardown),
-        cmocka_unit_test_setup_teardown(missing_file_is_not_found, setup, teardown),
+        cmocka_unit_test_setup_teardown(accepts_good_file, temp_tree_setup, temp_tree_teardown),
+        cmocka_unit_test_setup_teardown(case_sensitive_dir_accepts_ordinary_directory, temp_tree_setup,
+                                        temp_tree_teardown),
+        cmocka_unit_test_setup_teardown(directory_on_path_by_identity, temp_tree_setup, temp_tree_teardown),
+        cmocka_unit_test_setup_teardown(case_swapped_name_of_the_same_file_is_refused, temp_tree_setup,
+                                        temp_tree_teardown),
+        cmocka_unit_test_setup_teardown(accepts_file_of_the_named_owner, temp_tree_setup, temp_tree_teardown),
+        cmocka_unit_test_setup_teardown(accepts_good_file_under_sticky_root_dir, temp_tree_setup, temp_tree_teardown),
+        cmocka_unit_test_setup_teardown(accepts_symlinked_directory, temp_tree_setup, temp_tree_teardown),
+        cmocka_unit_test_setup_teardown(missing_file_is_not_found, temp_tree_setup, temp_tree_teardown),
         cmocka_unit_test(relative_path_is_invalid),
-        cmocka_unit_test_setup_teardown(refuses_symlink_to_good_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(refuses_fifo_promptly, setup, teardown),
-        cmocka_unit_test_setup_teardown(refuses_directory, setup, teardown),
-        cmocka_unit_test_setup_teardown(refuses_wrong_owner, setup, teardown),
-        cmocka_unit_test_setup_teardown(refuses_group_or_other_access, setup, teardown),
-        cmocka_unit_test_setup_teardown(refuses_oversize, setup, teardown),
-        cmocka_unit_test_setup_teardown(refuses_parent_writable_by_others, setup, teardown),
-        cmocka_unit_test_setup_teardown(refuses_sticky_parent_not_owned_by_root, setup, teardown),
-        cmocka_unit_test_setup_teardown(refuses_parent_owned_by_other_user, setup, teardown),
-        cmocka_unit_test_setup_teardown(read_bounded_limits, setup, teardown),
-        cmocka_unit_test_setup_teardown(read_bounded_notices_growth, setup, teardown),
-        cmocka_unit_test_setup_teardown(safe_read_file_reports_path, setup, teardown),
+        cmocka_unit_test_setup_teardown(refuses_symlink_to_good_file, temp_tree_setup, temp_tree_teardown),
+        cmocka_unit_test_setup_teardown(refuses_fifo_promptly, temp_tree_setup, temp_tree_teardown),
+        cmocka_unit_test_setup_teardown(refuses_directory, temp_tree_setup, temp_tree_teardown),
+        cmocka_unit_test_setup_teardown(refuses_wrong_owner, temp_tree_setup, temp_tree_teardown),
+        cmocka_unit_test_setup_teardown(refuses_group_or_other_access, temp_tree_setup, temp_tree_teardown),
+        cmocka_unit_test_setup_teardown(refuses_oversize, temp_tree_setup, temp_tree_teardown),
+        cmocka_unit_test_setup_teardown(refuses_parent_writable_by_others, temp_tree_setup, temp_tree_teardown),
+        cmocka_unit_test_setup_teardown(refuses_sticky_parent_not_owned_by_root, temp_tree_setup, temp_tree_teardown),
+        cmocka_unit_test_setup_teardown(refuses_parent_owned_by_other_user, temp_tree_setup, temp_tree_teardown),
+        cmocka_unit_test_setup_teardown(read_bounded_limits, temp_tree_setup, temp_tree_teardown),
+        cmocka_unit_test_setup_teardown(read_bounded_notices_growth, temp_tree_setup, temp_tree_teardown),
+        cmocka_unit_test_setup_teardown(safe_read_file_reports_path, temp_tree_setup, temp_tree_teardown),
         cmocka_unit_test(split_path_cases),
-        cmocka_unit_test_setup_teardown(no_follow_refuses_symlinked_directory, setup, teardown),
-        cmocka_unit_test_setup_teardown(no_follow_refuses_dot_components, setup, teardown),
-        cmocka_unit_test_setup_teardown(no_follow_missing_is_not_found, setup, teardown),
+        cmocka_unit_test_setup_teardown(no_follow_refuses_symlinked_directory, temp_tree_setup, temp_tree_teardown),
+        cmocka_unit_test_setup_teardown(no_follow_refuses_dot_components, temp_tree_setup, temp_tree_teardown),
+        cmocka_unit_test_setup_teardown(no_follow_missing_is_not_found, temp_tree_setup, temp_tree_teardown),
     };
     return cmocka_run_group_tests_name("safe_file", tests, nullptr, nullptr);
 }

@@ -99,19 +99,10 @@ void name_keyed_rules_keep_the_base(void** /*state*/) {
 
 // --- the rules against real files ----------------------------------------
 
-int setup(void** state) {
-    return unittest::temp_tree_setup(state, "test_state_key");
-}
-
-int teardown(void** state) {
-    return unittest::temp_tree_teardown(state);
-}
-
-const std::string& dir_of(void** state) {
-    return unittest::temp_dir(state);
-}
-
 using unittest::make_dir;
+using unittest::temp_dir;
+using unittest::temp_tree_setup;
+using unittest::temp_tree_teardown;
 using unittest::write_file;
 
 // safe_read_file with the root-controlled rules refuses `path` as unsafe,
@@ -140,7 +131,7 @@ void accepts_root_owned_private_file(void** state) {
     if (::geteuid() != 0) {
         skip();  // the file must be root's
     }
-    const std::string sub = dir_of(state) + "/pam_totp";
+    const std::string sub = temp_dir(state) + "/pam_totp";
     make_dir(sub, 0755);
     write_file(sub + "/alice", "secret-a");
     expect_accepted(sub + "/alice", "secret-a");
@@ -152,7 +143,7 @@ void refuses_group_readable_file(void** state) {
     if (::geteuid() != 0) {
         skip();
     }
-    const std::string path = dir_of(state) + "/alice";
+    const std::string path = temp_dir(state) + "/alice";
     write_file(path, "x", 0640);
     expect_refused(path, "group or others have access");
 }
@@ -164,10 +155,10 @@ void refuses_second_link(void** state) {
     // A state keyed by name needs a file only that name reaches: with a
     // second link (root's, or a user's where fs.protected_hardlinks is off)
     // the file goes the account's way and is keyed by uid.
-    const std::string path = dir_of(state) + "/alice";
+    const std::string path = temp_dir(state) + "/alice";
     write_file(path, "shared");
     expect_accepted(path, "shared");
-    const std::string other = dir_of(state) + "/bob";
+    const std::string other = temp_dir(state) + "/bob";
     assert_int_equal(::link(path.c_str(), other.c_str()), 0);
     expect_refused(path, "2 links");
     expect_refused(other, "2 links");
@@ -179,10 +170,10 @@ void refuses_symlinked_directory(void** state) {
     if (::geteuid() != 0) {
         skip();
     }
-    const std::string real = dir_of(state) + "/real";
+    const std::string real = temp_dir(state) + "/real";
     make_dir(real, 0755);
     write_file(real + "/alice", "x");
-    const std::string link = dir_of(state) + "/link";
+    const std::string link = temp_dir(state) + "/link";
     assert_int_equal(::symlink(real.c_str(), link.c_str()), 0);
     expect_refused(link + "/alice", "symbolic link");
     // The same file without the symlink is fine.
@@ -193,7 +184,7 @@ void refuses_file_of_another_user(void** state) {
     if (::geteuid() != 0) {
         skip();
     }
-    const std::string path = dir_of(state) + "/alice";
+    const std::string path = temp_dir(state) + "/alice";
     write_file(path, "x");
     assert_int_equal(::chown(path.c_str(), other_uid, other_uid), 0);
     expect_refused(path, "owned by uid 65534");
@@ -203,7 +194,7 @@ void refuses_directory_of_another_user(void** state) {
     if (::geteuid() != 0) {
         skip();
     }
-    const std::string sub = dir_of(state) + "/theirs";
+    const std::string sub = temp_dir(state) + "/theirs";
     make_dir(sub, 0755);
     write_file(sub + "/alice", "x");  // root's own file, in their directory
     assert_int_equal(::chown(sub.c_str(), other_uid, other_uid), 0);
@@ -211,7 +202,7 @@ void refuses_directory_of_another_user(void** state) {
 }
 
 void missing_file_is_not_found(void** state) {
-    for (const std::string& path : {dir_of(state) + "/absent", dir_of(state) + "/nodir/absent"}) {
+    for (const std::string& path : {temp_dir(state) + "/absent", temp_dir(state) + "/nodir/absent"}) {
         auto r = pam_totp::safe_read_file(path, pam_totp::root_controlled_secret_rules());
         assert_false(r.ok());
         assert_int_equal(r.error().code, Errc::not_found);
@@ -227,13 +218,13 @@ int main() {
         cmocka_unit_test(templates_that_name_own_file),
         cmocka_unit_test(root_controlled_rules_fields),
         cmocka_unit_test(name_keyed_rules_keep_the_base),
-        cmocka_unit_test_setup_teardown(accepts_root_owned_private_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(refuses_group_readable_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(refuses_second_link, setup, teardown),
-        cmocka_unit_test_setup_teardown(refuses_symlinked_directory, setup, teardown),
-        cmocka_unit_test_setup_teardown(refuses_file_of_another_user, setup, teardown),
-        cmocka_unit_test_setup_teardown(refuses_directory_of_another_user, setup, teardown),
-        cmocka_unit_test_setup_teardown(missing_file_is_not_found, setup, teardown),
+        cmocka_unit_test_setup_teardown(accepts_root_owned_private_file, temp_tree_setup, temp_tree_teardown),
+        cmocka_unit_test_setup_teardown(refuses_group_readable_file, temp_tree_setup, temp_tree_teardown),
+        cmocka_unit_test_setup_teardown(refuses_second_link, temp_tree_setup, temp_tree_teardown),
+        cmocka_unit_test_setup_teardown(refuses_symlinked_directory, temp_tree_setup, temp_tree_teardown),
+        cmocka_unit_test_setup_teardown(refuses_file_of_another_user, temp_tree_setup, temp_tree_teardown),
+        cmocka_unit_test_setup_teardown(refuses_directory_of_another_user, temp_tree_setup, temp_tree_teardown),
+        cmocka_unit_test_setup_teardown(missing_file_is_not_found, temp_tree_setup, temp_tree_teardown),
     };
     return cmocka_run_group_tests_name("state_key", tests, nullptr, nullptr);
 }

@@ -19,6 +19,7 @@
 
 #include "cmocka.hpp"
 #include "core/state_store.h"
+#include "temp_tree.h"
 
 namespace {
 
@@ -62,13 +63,7 @@ Fixture& fixture(void** state) {
     return *static_cast<Fixture*>(*state);
 }
 
-void write_file(const std::string& path, const std::string& content, mode_t mode) {
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    assert_true(fd >= 0);
-    assert_int_equal(::write(fd, content.data(), content.size()), static_cast<ssize_t>(content.size()));
-    assert_int_equal(::fchmod(fd, mode), 0);
-    assert_int_equal(::close(fd), 0);
-}
+using unittest::write_file;
 
 void make_state_dir(const std::string& dir, mode_t mode) {
     assert_int_equal(::mkdir(dir.c_str(), 0700), 0);
