@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
+
 #include "cmocka.hpp"
 
 namespace unittest {
@@ -54,6 +56,18 @@ void write_file(const std::string& path, const std::string& content, mode_t mode
 void make_dir(const std::string& path, mode_t mode) {
     assert_int_equal(::mkdir(path.c_str(), 0700), 0);
     assert_int_equal(::chmod(path.c_str(), mode), 0);
+}
+
+void expect_unsafe(const std::string& path, const pam_totp::FileRules& rules, const char* why) {
+    auto r = pam_totp::safe_open_read(path, rules);
+    assert_false(r.ok());
+    if (r.error().code != pam_totp::Errc::unsafe) {
+        fail_msg("expected Errc::unsafe, got %d: %s", static_cast<int>(r.error().code), r.error().message.c_str());
+    }
+    assert_non_null(std::strstr(r.error().message.c_str(), path.c_str()));
+    if (std::strstr(r.error().message.c_str(), why) == nullptr) {
+        fail_msg("message '%s' lacks '%s'", r.error().message.c_str(), why);
+    }
 }
 
 }  // namespace unittest

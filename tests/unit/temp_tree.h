@@ -7,6 +7,8 @@
 
 #include <string>
 
+#include "core/safe_file.h"
+
 namespace unittest {
 
 // A cmocka setup: mkdtemp("/tmp/pam_totp-unit.XXXXXX") (mode 0700) into
@@ -22,5 +24,9 @@ const std::string& temp_dir(void** state);
 void write_file(const std::string& path, const std::string& content, mode_t mode = 0600);
 // mkdir, then chmod to `mode`; fails the test on any error.
 void make_dir(const std::string& path, mode_t mode);
+
+// safe_open_read(path, rules) is refused with Errc::unsafe, and the message
+// names `path` and contains `why`; fails the test otherwise.
+void expect_unsafe(const std::string& path, const pam_totp::FileRules& rules, const char* why);
 
 }  // namespace unittest

@@ -35,18 +35,7 @@ FileRules my_rules() {
     return FileRules{::geteuid(), true, 64 * 1024};
 }
 
-// The refusal is Errc::unsafe, names the path, and says `why`.
-void expect_unsafe(const std::string& path, const FileRules& rules, const char* why) {
-    auto r = pam_totp::safe_open_read(path, rules);
-    assert_false(r.ok());
-    if (r.error().code != Errc::unsafe) {
-        fail_msg("expected Errc::unsafe, got %d: %s", static_cast<int>(r.error().code), r.error().message.c_str());
-    }
-    assert_non_null(std::strstr(r.error().message.c_str(), path.c_str()));
-    if (std::strstr(r.error().message.c_str(), why) == nullptr) {
-        fail_msg("message '%s' lacks '%s'", r.error().message.c_str(), why);
-    }
-}
+using unittest::expect_unsafe;
 
 void accepts_good_file(void** state) {
     const std::string path = temp_dir(state) + "/good";

@@ -105,18 +105,9 @@ using unittest::temp_tree_setup;
 using unittest::temp_tree_teardown;
 using unittest::write_file;
 
-// safe_read_file with the root-controlled rules refuses `path` as unsafe,
-// naming the path and saying `why`.
+// The root-controlled rules refuse `path` as unsafe, naming it, saying `why`.
 void expect_refused(const std::string& path, const char* why) {
-    auto r = pam_totp::safe_read_file(path, pam_totp::root_controlled_secret_rules());
-    assert_false(r.ok());
-    if (r.error().code != Errc::unsafe) {
-        fail_msg("expected Errc::unsafe, got %d: %s", static_cast<int>(r.error().code), r.error().message.c_str());
-    }
-    assert_non_null(std::strstr(r.error().message.c_str(), path.c_str()));
-    if (std::strstr(r.error().message.c_str(), why) == nullptr) {
-        fail_msg("message '%s' lacks '%s'", r.error().message.c_str(), why);
-    }
+    unittest::expect_unsafe(path, pam_totp::root_controlled_secret_rules(), why);
 }
 
 void expect_accepted(const std::string& path, const char* content) {
