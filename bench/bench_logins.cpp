@@ -36,7 +36,7 @@
 #include <string>
 #include <vector>
 
-#include "core/unique_fd.h"
+#include "core/util/unique_fd.h"
 
 namespace {
 

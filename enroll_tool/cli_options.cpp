@@ -4,7 +4,7 @@
 
 #include <string_view>
 
-#include "core/kv_format.h"
+#include "core/files/kv_format.h"
 
 namespace totp_enroll {
 namespace {

@@ -5,9 +5,9 @@
 #include <optional>
 #include <string>
 
-#include "core/qr_text.h"
-#include "core/result.h"
-#include "core/totp.h"
+#include "enroll_tool/qr_text.h"
+#include "core/util/result.h"
+#include "core/otp/totp.h"
 
 namespace totp_enroll {
 

@@ -8,17 +8,17 @@
 #include <string>
 
 #include "console.h"
-#include "core/enrollment.h"
-#include "core/fs_identity.h"
-#include "core/ga_import.h"
-#include "core/kv_format.h"
-#include "core/otpauth_uri.h"
-#include "core/qr_text.h"
-#include "core/random.h"
-#include "core/recovery.h"
-#include "core/safe_file.h"
-#include "core/state_key.h"
-#include "core/user_state.h"
+#include "enroll_tool/enrollment.h"
+#include "core/files/fs_identity.h"
+#include "enroll_tool/ga_import.h"
+#include "core/files/kv_format.h"
+#include "enroll_tool/otpauth_uri.h"
+#include "enroll_tool/qr_text.h"
+#include "core/util/random.h"
+#include "core/otp/recovery.h"
+#include "core/files/safe_file.h"
+#include "core/store/state_key.h"
+#include "core/store/user_state.h"
 #include "report.h"
 
 namespace totp_enroll {

@@ -8,7 +8,7 @@
 #include <optional>
 #include <string_view>
 
-#include "core/secure_buffer.h"
+#include "core/util/secure_buffer.h"
 
 namespace totp_enroll {
 

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "core/secret_file.h"
-#include "core/secure_buffer.h"
-#include "core/totp.h"
+#include "core/files/secret_file.h"
+#include "core/util/secure_buffer.h"
+#include "core/otp/totp.h"
 
 namespace totp_enroll {
 

@@ -6,9 +6,9 @@
 #include <array>
 #include <cerrno>
 
-#include "core/path_template.h"
-#include "core/safe_file.h"
-#include "core/state_key.h"
+#include "core/files/path_template.h"
+#include "core/files/safe_file.h"
+#include "core/store/state_key.h"
 
 namespace totp_enroll {
 

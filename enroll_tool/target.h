@@ -6,7 +6,7 @@
 #include <string>
 
 #include "cli_options.h"
-#include "core/result.h"
+#include "core/util/result.h"
 
 namespace totp_enroll {
 

@@ -1,7 +1,7 @@
 // pam_totp.so: the PAM entry points, and nothing else. Each is a noexcept
 // shim that runs its body through pam_guard (core/pam_glue.h), so no
 // exception reaches libpam and every internal error denies.
-#include "core/pam_glue.h"
+#include "pam_module/pam_glue.h"
 
 #define PAM_TOTP_EXPORT __attribute__((visibility("default")))
 

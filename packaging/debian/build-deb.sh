@@ -33,7 +33,7 @@ done
 # environment variables, and from here the package's own make. The package
 # is built as the packaging says, in its own copy: none of them is inherited.
 unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES \
-    BUILD SANITIZE OPT PREFIX DESTDIR PAMDIR BINDIR MANDIR
+    BUILD SANITIZE CXXFLAGS CPPFLAGS LDFLAGS WERROR PREFIX DESTDIR PAMDIR BINDIR MANDIR
 
 scratch=$build/deb
 rm -rf "$scratch"

@@ -3,17 +3,16 @@
 #
 #   make -f tests/fuzz/fuzz.mk FUZZ_BUILD=build/fuzz
 #
-# core/ is compiled again here with coverage instrumentation and ASan+UBSan;
-# the targets link only what they use from it (a static archive).
-# core/pam_glue.cpp is left out: no target needs libpam, and clang's
-# -Wconversion (which implies -Wsign-conversion, unlike g++'s) flags it.
+# core/ and the parsers of enroll_tool/ are compiled again here with
+# coverage instrumentation and ASan+UBSan; the targets link only what they
+# use from them (a static archive). No target needs libpam.
 
 FUZZ_BUILD ?= build/fuzz
 FUZZ_CXX   ?= clang++
 FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_FLAGS := -std=c++20 -O1 -g -Wall -Wextra -Wpedantic -Wconversion -Wshadow -Werror -I. $(FUZZ_SAN)
 
-FUZZ_CORE_SRCS := $(filter-out core/pam_glue.cpp,$(wildcard core/*.cpp))
+FUZZ_CORE_SRCS := $(wildcard core/*/*.cpp) enroll_tool/ga_import.cpp
 FUZZ_CORE_OBJS := $(FUZZ_CORE_SRCS:%.cpp=$(FUZZ_BUILD)/%.o)
 FUZZ_CORE_LIB  := $(FUZZ_BUILD)/libpamtotp_core_fuzz.a
 FUZZ_SRCS      := $(wildcard tests/fuzz/fuzz_*.cpp)
@@ -28,6 +27,10 @@ $(FUZZ_BUILD)/core/%.o: core/%.cpp
 	@mkdir -p $(@D)
 	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 
+$(FUZZ_BUILD)/enroll_tool/%.o: enroll_tool/%.cpp
+	@mkdir -p $(@D)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
 $(FUZZ_BUILD)/tests/fuzz/%.o: tests/fuzz/%.cpp
 	@mkdir -p $(@D)
 	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer -MMD -MP -c $< -o $@
@@ -37,6 +40,6 @@ $(FUZZ_CORE_LIB): $(FUZZ_CORE_OBJS)
 	ar rcs $@ $^
 
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_CORE_LIB)
-	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer $^ -o $@ -loath -lcrypt -lqrencode
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer $^ -o $@ -loath -lcrypt -lnettle
 
 -include $(FUZZ_CORE_OBJS:.o=.d) $(FUZZ_SRCS:tests/fuzz/%.cpp=$(FUZZ_BUILD)/tests/fuzz/%.d)

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "core/module_options.h"
-#include "core/totp.h"
+#include "core/login/module_options.h"
+#include "core/otp/totp.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string>
 
-#include "core/path_template.h"
+#include "core/files/path_template.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string>
 
-#include "core/recovery.h"
+#include "core/otp/recovery.h"
 #include "tests/fuzz/fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

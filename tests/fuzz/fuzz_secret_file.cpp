@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "core/secret_file.h"
+#include "core/files/secret_file.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {

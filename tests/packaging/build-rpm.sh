@@ -29,7 +29,7 @@ fi
 # environment variables, and from here the package's own make. The package
 # is built as the packaging says, in its own copy: none of them is inherited.
 unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES \
-    BUILD SANITIZE OPT PREFIX DESTDIR PAMDIR BINDIR MANDIR
+    BUILD SANITIZE CXXFLAGS CPPFLAGS LDFLAGS WERROR PREFIX DESTDIR PAMDIR BINDIR MANDIR
 
 scratch=$build/rpm
 rm -rf "$scratch"

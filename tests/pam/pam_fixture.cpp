@@ -20,10 +20,10 @@
 #include <deque>
 #include <set>
 
-#include "core/random.h"
-#include "core/recovery.h"
-#include "core/secret_file.h"
-#include "core/state_key.h"
+#include "core/util/random.h"
+#include "core/otp/recovery.h"
+#include "core/files/secret_file.h"
+#include "core/store/state_key.h"
 #include "tests/unit/cmocka.hpp"
 
 namespace pamtest {

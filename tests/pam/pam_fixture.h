@@ -20,8 +20,8 @@
 #include <thread>
 #include <vector>
 
-#include "core/secure_buffer.h"
-#include "core/totp.h"
+#include "core/util/secure_buffer.h"
+#include "core/otp/totp.h"
 
 namespace pamtest {
 

@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "core/safe_file.h"
+#include "core/files/safe_file.h"
 
 namespace unittest {
 

@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "cmocka.hpp"
-#include "core/random.h"
-#include "core/safe_file.h"
+#include "core/util/random.h"
+#include "core/files/safe_file.h"
 
 namespace {
 

@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "cmocka.hpp"
-#include "core/enrollment.h"
-#include "core/recovery.h"
-#include "core/secret_file.h"
+#include "enroll_tool/enrollment.h"
+#include "core/otp/recovery.h"
+#include "core/files/secret_file.h"
 
 namespace {
 

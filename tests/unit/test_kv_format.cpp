@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "cmocka.hpp"
-#include "core/kv_format.h"
+#include "core/files/kv_format.h"
 
 namespace {
 

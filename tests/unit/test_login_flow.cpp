@@ -7,11 +7,11 @@
 #include <vector>
 
 #include "cmocka.hpp"
-#include "core/login_flow.h"
-#include "core/module_options.h"
-#include "core/recovery.h"
-#include "core/secret_file.h"
-#include "core/totp.h"
+#include "core/login/login_flow.h"
+#include "core/login/module_options.h"
+#include "core/otp/recovery.h"
+#include "core/files/secret_file.h"
+#include "core/otp/totp.h"
 
 namespace {
 

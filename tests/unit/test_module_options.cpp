@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "cmocka.hpp"
-#include "core/module_options.h"
+#include "core/login/module_options.h"
 
 namespace {
 

@@ -4,8 +4,8 @@
 #include <string_view>
 
 #include "cmocka.hpp"
-#include "core/otpauth_uri.h"
-#include "core/totp.h"
+#include "enroll_tool/otpauth_uri.h"
+#include "core/otp/totp.h"
 
 namespace {
 

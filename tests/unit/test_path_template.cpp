@@ -3,7 +3,7 @@
 #include <string_view>
 
 #include "cmocka.hpp"
-#include "core/path_template.h"
+#include "core/files/path_template.h"
 
 namespace {
 

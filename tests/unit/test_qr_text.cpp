@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "cmocka.hpp"
-#include "core/qr_text.h"
+#include "enroll_tool/qr_text.h"
 
 namespace {
 

@@ -4,7 +4,7 @@
 #include <limits>
 
 #include "cmocka.hpp"
-#include "core/rate_limit.h"
+#include "core/otp/rate_limit.h"
 
 namespace {
 

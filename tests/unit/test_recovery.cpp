@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "cmocka.hpp"
-#include "core/recovery.h"
+#include "core/otp/recovery.h"
 
 namespace {
 

@@ -13,7 +13,7 @@
 #include <string>
 
 #include "cmocka.hpp"
-#include "core/safe_file.h"
+#include "core/files/safe_file.h"
 #include "temp_tree.h"
 
 namespace {

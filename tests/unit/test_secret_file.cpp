@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "cmocka.hpp"
-#include "core/kv_format.h"
-#include "core/secret_file.h"
+#include "core/files/kv_format.h"
+#include "core/files/secret_file.h"
 
 namespace {
 

@@ -3,7 +3,7 @@
 #include <utility>
 
 #include "cmocka.hpp"
-#include "core/secure_buffer.h"
+#include "core/util/secure_buffer.h"
 
 namespace {
 

@@ -9,9 +9,9 @@
 #include <string>
 
 #include "cmocka.hpp"
-#include "core/kv_format.h"
-#include "core/safe_file.h"
-#include "core/state_key.h"
+#include "core/files/kv_format.h"
+#include "core/files/safe_file.h"
+#include "core/store/state_key.h"
 #include "temp_tree.h"
 
 namespace {

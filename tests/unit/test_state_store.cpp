@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "cmocka.hpp"
-#include "core/state_store.h"
+#include "core/store/state_store.h"
 #include "temp_tree.h"
 
 namespace {

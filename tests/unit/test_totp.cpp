@@ -2,7 +2,7 @@
 #include <string>
 
 #include "cmocka.hpp"
-#include "core/totp.h"
+#include "core/otp/totp.h"
 #include "vectors.h"
 
 namespace {

@@ -6,8 +6,8 @@
 #include <string_view>
 
 #include "cmocka.hpp"
-#include "core/kv_format.h"
-#include "core/user_state.h"
+#include "core/files/kv_format.h"
+#include "core/store/user_state.h"
 
 namespace {
 

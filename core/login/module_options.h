@@ -1,0 +1,42 @@
+// The options of pam_totp.so (DESIGN section 4, pam_totp(8)).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "core/otp/rate_limit.h"
+#include "core/util/result.h"
+
+namespace pam_totp {
+
+enum class FirstPass {
+    none,  // always prompt
+    try_,  // try PAM_AUTHTOK first, prompt if it does not carry a valid code
+    use,   // PAM_AUTHTOK only; never prompt
+};
+
+struct ModuleOptions {
+    std::string secret = "~/.pam_totp";
+    std::string state_dir = "/var/lib/pam_totp";
+    bool nullok = false;
+    std::optional<unsigned> window;  // unset: the secret file's, else default_window
+    RateLimitConfig rate;
+    std::string prompt = "Verification code: ";
+    bool echo_code = false;
+    FirstPass first_pass = FirstPass::none;
+    bool forward_pass = false;
+    bool no_recovery = false;
+    bool debug = false;
+};
+
+inline constexpr unsigned default_window = 1;
+inline constexpr unsigned max_deny = 100;
+inline constexpr long max_seconds_option = 365L * 24 * 3600;  // one year
+inline constexpr std::size_t max_prompt_length = 256;
+
+// Parses the module arguments from the PAM configuration line. An unknown
+// option, a missing or malformed value, a value out of range, or an option
+// given twice is Errc::invalid_argument with a message naming the option.
+Result<ModuleOptions> parse_module_options(int argc, const char* const* argv);
+
+}  // namespace pam_totp

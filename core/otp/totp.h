@@ -1,0 +1,64 @@
+// TOTP (RFC 6238) on top of liboath: parameters, code generation and
+// verification with replay refusal.
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/util/result.h"
+#include "core/util/secure_buffer.h"
+
+namespace pam_totp {
+
+enum class Algorithm { sha1, sha256, sha512 };
+
+std::string_view algorithm_name(Algorithm alg) noexcept;          // "sha1", ...
+std::optional<Algorithm> parse_algorithm(std::string_view name);  // exact, lower case
+
+struct TotpParams {
+    Algorithm algorithm = Algorithm::sha1;
+    unsigned digits = 6;   // 6 or 8
+    unsigned period = 30;  // seconds, 15..120
+};
+
+inline constexpr unsigned min_period = 15;
+inline constexpr unsigned max_period = 120;
+inline constexpr unsigned max_window = 10;
+
+// Checks the parameters against what pam_totp supports.
+Status validate_params(const TotpParams& params);
+
+// The code for time `now` (RFC 6238 section 4.2), `params.digits` long.
+Result<SecureBuffer> totp_generate(const SecureBuffer& key, const TotpParams& params, std::time_t now);
+
+// The absolute time step T (RFC 6238 section 4.2) that `now` falls in.
+std::uint64_t time_step(std::time_t now, unsigned period) noexcept;
+
+enum class TotpOutcome {
+    accepted,  // `step` holds the matched absolute time step
+    wrong,     // no step within the window matches
+    replayed,  // matches a step <= the last accepted one
+};
+
+struct TotpVerdict {
+    TotpOutcome outcome = TotpOutcome::wrong;
+    std::uint64_t step = 0;
+};
+
+// Verifies `code` against the steps within +-`window` of `now`, comparing in
+// constant time. A code that is not exactly `params.digits` ASCII digits is
+// `wrong` without any HMAC computed. A match at a step <= `last_step` is
+// `replayed` (RFC 6238 section 5.2: a verifier MUST NOT accept the second
+// attempt of the same OTP).
+Result<TotpVerdict> totp_verify(const SecureBuffer& key, const TotpParams& params, std::string_view code,
+                                std::time_t now, unsigned window, std::optional<std::uint64_t> last_step);
+
+// Base32 (RFC 4648 section 6) through liboath. Decoding accepts upper or
+// lower case, ignores spaces, and refuses anything else.
+Result<SecureBuffer> base32_decode(std::string_view text);
+Result<SecureBuffer> base32_encode(const SecureBuffer& key);  // upper case, no padding
+
+}  // namespace pam_totp

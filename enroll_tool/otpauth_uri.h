@@ -1,0 +1,28 @@
+// The otpauth:// URI that authenticator apps scan (Google's Key Uri Format):
+//   otpauth://totp/ISSUER:ACCOUNT?secret=BASE32&issuer=ISSUER
+//   [&algorithm=SHA256|SHA512][&digits=8][&period=N]
+// The parameters appear only when not the defaults (SHA1, 6, 30), since some
+// apps reject or ignore what they do not know.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "core/util/result.h"
+#include "core/util/secure_buffer.h"
+#include "core/otp/totp.h"
+
+namespace pam_totp {
+
+// Issuer and account: 1..128 printable characters, no ':' (the label's
+// separator), checked here so a bad --issuer or --label gets a clear error.
+Status validate_label_part(std::string_view what, std::string_view text);
+
+// The URI; it holds the secret, so it lives in a SecureBuffer.
+Result<SecureBuffer> make_otpauth_uri(std::string_view issuer, std::string_view account, const SecureBuffer& key,
+                                      const TotpParams& params);
+
+// RFC 3986 section 2.1 percent-encoding of everything but unreserved characters.
+std::string percent_encode(std::string_view text);
+
+}  // namespace pam_totp

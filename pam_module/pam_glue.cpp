@@ -1,0 +1,231 @@
+#include "pam_module/pam_glue.h"
+
+#include <pwd.h>
+#include <security/pam_modules.h>
+#include <security/pam_modutil.h>
+#include <string.h>  // explicit_bzero
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "core/login/login_flow.h"
+#include "core/login/module_options.h"
+#include "core/files/path_template.h"
+#include "core/store/state_store.h"
+
+namespace pam_totp {
+namespace {
+
+// Wipes and frees a string libpam allocated (a conversation reply).
+void wipe_free(char* p) noexcept {
+    if (p != nullptr) {
+        ::explicit_bzero(p, std::strlen(p));
+        std::free(p);  // NOLINT(cppcoreguidelines-no-malloc): allocated by the application's conversation
+    }
+}
+
+// The user's file-system identity for a scope (pam_modutil_drop_priv), given
+// back on every path out, an exception included: a process that went on
+// with the user's fsuid after the module returned would run the rest of the
+// PAM stack, and the application, with the wrong rights.
+class UserFsIdentity {
+  public:
+    UserFsIdentity(pam_handle_t* pamh, const struct passwd* pw)
+        : m_pamh(pamh), m_privs{m_groups.data(),        PAM_MODUTIL_NGROUPS,    0,
+                                static_cast<gid_t>(-1), static_cast<uid_t>(-1), 0} {
+        // m_privs spells out PAM_MODUTIL_DEF_PRIVS: its -1 initialisers narrow in C++.
+        m_active = ::pam_modutil_drop_priv(m_pamh, &m_privs, pw) == 0;
+    }
+    ~UserFsIdentity() {
+        if (m_active && ::pam_modutil_regain_priv(m_pamh, &m_privs) != 0) {
+            ::pam_syslog(m_pamh, LOG_CRIT, "cannot restore the file-system identity");
+        }
+    }
+    UserFsIdentity(const UserFsIdentity&) = delete;
+    UserFsIdentity& operator=(const UserFsIdentity&) = delete;
+    UserFsIdentity(UserFsIdentity&&) = delete;
+    UserFsIdentity& operator=(UserFsIdentity&&) = delete;
+
+    [[nodiscard]] bool active() const noexcept { return m_active; }
+
+    // Gives the identity back now; false when that failed.
+    bool restore() noexcept {
+        m_active = false;
+        return ::pam_modutil_regain_priv(m_pamh, &m_privs) == 0;
+    }
+
+  private:
+    pam_handle_t* m_pamh;
+    std::array<gid_t, PAM_MODUTIL_NGROUPS> m_groups{};
+    pam_modutil_privs m_privs;
+    bool m_active = false;
+};
+
+class PamIo final : public LoginIo {
+  public:
+    PamIo(pam_handle_t* pamh, int flags) : m_pamh(pamh), m_silent((static_cast<unsigned>(flags) & PAM_SILENT) != 0) {}
+
+    Result<SecureBuffer> ask(std::string_view prompt, bool echo) override {
+        char* reply = nullptr;
+        const std::string text(prompt);
+        const int rc =
+            ::pam_prompt(m_pamh, echo ? PAM_PROMPT_ECHO_ON : PAM_PROMPT_ECHO_OFF, &reply, "%s", text.c_str());
+        if (rc != PAM_SUCCESS) {
+            wipe_free(reply);
+            return make_error(Errc::io, std::string("pam_prompt: ") + ::pam_strerror(m_pamh, rc));
+        }
+        if (reply == nullptr) {
+            return SecureBuffer();
+        }
+        SecureBuffer answer(reply, std::strlen(reply));
+        wipe_free(reply);
+        return answer;
+    }
+
+    void tell(std::string_view message, bool is_error) override {
+        if (m_silent) {
+            return;
+        }
+        const std::string text(message);
+        // A failing conversation only loses the hint; the outcome stands.
+        if (is_error) {
+            (void)::pam_error(m_pamh, "%s", text.c_str());
+        } else {
+            (void)::pam_info(m_pamh, "%s", text.c_str());
+        }
+    }
+
+    void log(LogLevel level, std::string_view message) override {
+        const std::string text(message);
+        ::pam_syslog(m_pamh, static_cast<int>(level), "%s", text.c_str());
+    }
+
+    std::optional<std::string> user() override {
+        const char* user = nullptr;
+        if (::pam_get_user(m_pamh, &user, nullptr) != PAM_SUCCESS || user == nullptr) {
+            return std::nullopt;
+        }
+        if (Status st = validate_user_name(user); !st) {
+            ::pam_syslog(m_pamh, LOG_ERR, "refusing user name: %s", st.error().message.c_str());
+            return std::nullopt;
+        }
+        m_user = user;
+        return m_user;
+    }
+
+    Result<std::optional<Account>> account() override {
+        if (!m_user) {
+            return std::optional<Account>{};
+        }
+        // getpwnam_r rather than pam_modutil_getpwnam: that returns NULL both
+        // for "no such account" and for a lookup that failed (a directory
+        // server down), and only the first may be taken as an answer.
+        long size = ::sysconf(_SC_GETPW_R_SIZE_MAX);
+        if (size <= 0) {
+            size = 16384;
+        }
+        for (;;) {
+            m_pw_buf.assign(static_cast<std::size_t>(size), '\0');
+            struct passwd* found = nullptr;
+            const int rc = ::getpwnam_r(m_user->c_str(), &m_pwd, m_pw_buf.data(), m_pw_buf.size(), &found);
+            if (rc == ERANGE && size < max_pw_buffer) {
+                size *= 2;
+                continue;
+            }
+            if (rc != 0) {
+                return make_error(Errc::io, errno_message("getpwnam_r", rc));
+            }
+            if (found == nullptr) {
+                return std::optional<Account>{};
+            }
+            m_pw = found;
+            return std::optional<Account>(
+                Account{m_pw->pw_name, m_pw->pw_dir != nullptr ? m_pw->pw_dir : "", m_pw->pw_uid, m_pw->pw_gid});
+        }
+    }
+
+    Result<SecureBuffer> read_secret(const std::string& path, const FileRules& rules, bool as_user) override {
+        if (!as_user || ::geteuid() != 0 || m_pw == nullptr) {
+            return safe_read_file(path, rules);
+        }
+        // Read a file in the home with the user's file-system identity, so
+        // that root's privilege cannot be turned against files the user
+        // could not read (NFS root-squash homes, hard links, symlinks).
+        UserFsIdentity identity(m_pamh, m_pw);
+        if (!identity.active()) {
+            return make_error(Errc::permission, "cannot switch to the user's file-system identity");
+        }
+        auto result = safe_read_file(path, rules);
+        if (!identity.restore()) {
+            // Whatever was read, this process is in an unknown state: deny.
+            return make_error(Errc::permission, "cannot restore the file-system identity");
+        }
+        return result;
+    }
+
+    std::optional<SecureBuffer> authtok() override {
+        const void* item = nullptr;
+        if (::pam_get_item(m_pamh, PAM_AUTHTOK, &item) != PAM_SUCCESS || item == nullptr) {
+            return std::nullopt;
+        }
+        const auto* text = static_cast<const char*>(item);
+        return SecureBuffer(text, std::strlen(text));
+    }
+
+    Status set_authtok(const SecureBuffer& value) override {
+        SecureBuffer text = value.clone();
+        text.append("", 1);  // NUL-terminated for libpam, which copies it
+        const int rc = ::pam_set_item(m_pamh, PAM_AUTHTOK, text.chars());
+        if (rc != PAM_SUCCESS) {
+            return make_error(Errc::io, std::string("pam_set_item(PAM_AUTHTOK): ") + ::pam_strerror(m_pamh, rc));
+        }
+        return {};
+    }
+
+    std::time_t now() override { return ::time(nullptr); }
+
+  private:
+    pam_handle_t* m_pamh;
+    bool m_silent;
+    // A passwd entry is a few hundred bytes; a buffer this large is a loop.
+    static constexpr long max_pw_buffer = 1L << 20;
+
+    std::optional<std::string> m_user;  // as user() accepted it
+    struct passwd m_pwd {};
+    std::vector<char> m_pw_buf;           // holds m_pwd's strings
+    const struct passwd* m_pw = nullptr;  // &m_pwd once found
+};
+
+}  // namespace
+
+int pam_authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
+    int rc = PAM_AUTH_ERR;
+    const auto opts = parse_module_options(argc, argv);
+    if (!opts) {
+        ::pam_syslog(pamh, LOG_ERR, "%s; denying (fix the PAM configuration)", opts.error().message.c_str());
+        return rc;
+    }
+    PamIo io(pamh, flags);
+    // State files belong to root: the module runs as root in every login
+    // service; a caller that is not root cannot update them and is denied.
+    FileStateStore store(opts.value().state_dir, 0);
+    switch (run_login(io, opts.value(), store)) {
+        case LoginOutcome::success:
+            rc = PAM_SUCCESS;
+            break;
+        case LoginOutcome::ignore:
+            rc = PAM_IGNORE;
+            break;
+        case LoginOutcome::denied:
+            break;
+    }
+    return rc;
+}
+
+}  // namespace pam_totp
