@@ -17,8 +17,9 @@
 #include "core/util/random.h"
 #include "core/otp/recovery.h"
 #include "core/files/safe_file.h"
-#include "core/store/state_key.h"
-#include "core/store/user_state.h"
+#include "core/otp/token.h"
+#include "core/store/file_store.h"
+#include "core/util/critical_section.h"
 #include "report.h"
 
 namespace totp_enroll {
@@ -112,7 +113,7 @@ std::optional<SecureBuffer> ask_code() {
 // the codes of the enrollment now in place.
 int write_and_show(const SecretFileEditor& editor, const SecretFile& file, const std::vector<SecureBuffer>& codes,
                    const std::string& done_message) {
-    const SignalHold hold;
+    const pam_totp::CriticalSection critical;
     SecureBuffer shown(std::string_view{done_message});
     if (!codes.empty()) {
         shown.append(recovery_box(codes).view());
@@ -130,17 +131,69 @@ int write_and_show(const SecretFileEditor& editor, const SecretFile& file, const
     return exit_done;
 }
 
-// The state file pam_totp records this secret file's logins in, keyed as
-// the module keys it (core/state_key.h): by name for a template that gives
-// each name its own file, by uid otherwise. A name-keyed file with no state
-// of its own yet is still under the uid's (its first login carries it over).
-std::string state_file_path(const CliOptions& opts, const Target& t) {
-    std::string by_uid = opts.state_dir + "/" + pam_totp::state_key_for_uid(t.uid) + ".state";
-    if (!t.names_own_file) {
-        return by_uid;
+// How many of the file's recovery codes are not used yet, from the state
+// pam_totp keeps (root only): nullopt when it cannot be read.
+std::optional<std::size_t> recovery_left(const CliOptions& opts, const SecretFile& file) {
+    pam_totp::FileStateStore store(opts.state_dir);
+    auto record = store.peek_token(pam_totp::token_id_of(file.key));
+    if (!record) {
+        return std::nullopt;
     }
-    std::string by_name = opts.state_dir + "/" + pam_totp::state_key_for_name(t.user) + ".state";
-    return ::access(by_name.c_str(), F_OK) == 0 ? by_name : by_uid;
+    const pam_totp::TokenRecord none;
+    return pam_totp::recovery_codes_left(record.value().value_or(none), file.recovery_hashes);
+}
+
+}  // namespace
+
+namespace {
+
+// The QR code, the URI and the secret in groups of four; false (said) when
+// they cannot be shown.
+bool show_intro(const CliOptions& opts, const Target& t, const SecretFile& file, const std::string& issuer,
+                const std::string& account) {
+    auto uri = pam_totp::make_otpauth_uri(issuer, account, file.key, opts.params);
+    if (!uri) {
+        (void)fail(uri.error().message);
+        return false;
+    }
+    const pam_totp::QrStyle style =
+        opts.qr.value_or(stdout_is_terminal() ? pam_totp::QrStyle::utf8 : pam_totp::QrStyle::none);
+    auto qr = pam_totp::render_qr(uri.value(), style);
+    if (!qr) {
+        (void)fail("cannot draw the QR code: " + qr.error().message + "; use --qr none and type the secret");
+        return false;
+    }
+    out(enrollment_intro(t.user, qr.value(), uri.value(), file.key, opts.params).view());
+    return true;
+}
+
+// Asks for the code from the app, up to confirm_tries times. The end of the
+// time step it matched, or an error to print (nothing is written then).
+pam_totp::Result<std::time_t> confirm_code(const CliOptions& opts, const SecretFile& file,
+                                           const std::string& account) {
+    for (int attempt = 1; attempt <= confirm_tries; ++attempt) {
+        auto code = ask_code();
+        if (!code) {
+            return pam_totp::make_error(pam_totp::Errc::invalid_argument,
+                                        "no code entered (end of input); nothing was written. Run totp-enroll "
+                                        "again when the app is ready.");
+        }
+        auto verdict = pam_totp::totp_verify(file.key, opts.params, code->view(), ::time(nullptr), 1, 0);
+        if (!verdict) {
+            return verdict.error();
+        }
+        if (verdict.value().outcome == pam_totp::TotpOutcome::accepted) {
+            return pam_totp::step_end(verdict.value().step, opts.params.period);
+        }
+        if (attempt < confirm_tries) {
+            out(wrong_code_hint(opts.params, confirm_tries - attempt));
+        }
+    }
+    return pam_totp::make_error(pam_totp::Errc::invalid_argument,
+                                std::to_string(confirm_tries) +
+                                    " wrong codes; nothing was written. Check that the phone sets its clock "
+                                    "automatically and that you scanned this QR code (the entry shows " +
+                                    account + "), then run totp-enroll again.");
 }
 
 }  // namespace
@@ -166,48 +219,20 @@ int run_enroll(const CliOptions& opts, const Target& t) {
             return fail(already_enrolled(t));
         }
     }
-
     auto file = pam_totp::new_enrollment(opts.params, ::time(nullptr));
     if (!file) {
         return fail(file.error().message);
     }
-    auto uri = pam_totp::make_otpauth_uri(issuer, account, file.value().key, opts.params);
-    if (!uri) {
-        return fail(uri.error().message);
+    if (!show_intro(opts, t, file.value(), issuer, account)) {
+        return exit_not_done;
     }
-    const pam_totp::QrStyle style =
-        opts.qr.value_or(stdout_is_terminal() ? pam_totp::QrStyle::utf8 : pam_totp::QrStyle::none);
-    auto qr = pam_totp::render_qr(uri.value(), style);
-    if (!qr) {
-        return fail("cannot draw the QR code: " + qr.error().message + "; use --qr none and type the secret");
-    }
-    out(enrollment_intro(t.user, qr.value(), uri.value(), file.value().key, opts.params).view());
-
-    bool confirmed = false;
-    for (int attempt = 1; attempt <= confirm_tries && !confirmed; ++attempt) {
-        auto code = ask_code();
-        if (!code) {
-            return fail(
-                "no code entered (end of input); nothing was written. Run totp-enroll again when the app "
-                "is ready.");
-        }
-        auto verdict =
-            pam_totp::totp_verify(file.value().key, opts.params, code->view(), ::time(nullptr), 1, std::nullopt);
-        if (!verdict) {
-            return fail(verdict.error().message);
-        }
-        confirmed = verdict.value().outcome == pam_totp::TotpOutcome::accepted;
-        if (!confirmed && attempt < confirm_tries) {
-            out(wrong_code_hint(opts.params, confirm_tries - attempt));
-        }
-    }
+    auto confirmed = confirm_code(opts, file.value(), account);
     if (!confirmed) {
-        return fail(std::to_string(confirm_tries) +
-                    " wrong codes; nothing was written. Check that the phone sets its clock automatically and "
-                    "that you scanned this QR code (the entry shows " +
-                    account + "), then run totp-enroll again.");
+        return fail(confirmed.error().message);
     }
-
+    // The code just typed was seen on this screen: pam_totp refuses it (and
+    // every code of an earlier step) for this enrollment.
+    file.value().confirmed_until = confirmed.value();
     if (opts.recovery_codes > 0) {
         out("Code confirmed. Making recovery codes...\n");
     }
@@ -243,42 +268,8 @@ int run_status(const CliOptions& opts, const Target& t) {
             file = std::move(read).value();
         }
     }
-    if (file && t.names_own_file) {
-        // A second link or a case-folding directory: pam_totp refuses the
-        // file although it parses (core/state_key.h).
-        pam_totp::FileRules rules{t.uid, true, pam_totp::max_file_size};
-        rules.root_owned_dirs = true;
-        auto checked = pam_totp::safe_open_read(t.path, pam_totp::name_keyed_rules(rules));
-        if (!checked && checked.error().code != pam_totp::Errc::not_found) {
-            return fail(checked.error().message + ". pam_totp refuses this file.");
-        }
-    }
     // Used recovery codes are in the root-only state; without access, unknown.
-    std::optional<std::size_t> left;
-    if (file) {
-        const pam_totp::FileRules rules{0, true, pam_totp::max_file_size};
-        auto text = pam_totp::safe_read_file(state_file_path(opts, t), rules);
-        std::optional<pam_totp::UserState> state;
-        if (text) {
-            auto parsed = pam_totp::parse_user_state(text.value().view());
-            if (parsed) {
-                state = std::move(parsed).value();
-            }
-        } else if (text.error().code == pam_totp::Errc::not_found) {
-            state = pam_totp::UserState{};
-        }
-        if (state) {
-            std::size_t n = 0;
-            for (const auto& h : file->recovery_hashes) {
-                const auto id = pam_totp::recovery_code_id(h);
-                const bool used = state->enrollment_id == file->enrollment_id &&
-                                  std::find(state->used_recovery.begin(), state->used_recovery.end(), id) !=
-                                      state->used_recovery.end();
-                n += used ? 0 : 1;
-            }
-            left = n;
-        }
-    }
+    const std::optional<std::size_t> left = file ? recovery_left(opts, *file) : std::nullopt;
     out(opts.json ? status_json(t.user, t.path, file, left) : status_text(t.user, t.path, file, left));
     return exit_done;
 }
@@ -322,7 +313,7 @@ int run_remove(const CliOptions& opts, const Target& t) {
             return fail("not removed (the answer was not \"yes\")");
         }
     }
-    const SignalHold hold;
+    const pam_totp::CriticalSection critical;
     if (pam_totp::Status st = editor.remove(); !st && st.error().code != pam_totp::Errc::not_durable) {
         return fail("could not remove: " + st.error().message);
     }
@@ -330,28 +321,59 @@ int run_remove(const CliOptions& opts, const Target& t) {
     return exit_done;
 }
 
+namespace {
+
+// The google-authenticator file to import, read with its owner's
+// file-system identity whatever the destination, so that root never
+// follows a user's symlink to a file the user could not read (and copies
+// it where the user can).
+pam_totp::Result<SecureBuffer> read_import_source(const std::string& source, const Target& t) {
+    std::optional<pam_totp::FsIdentity> identity;
+    if (::geteuid() == 0 && t.uid != 0) {
+        auto assumed = pam_totp::FsIdentity::assume(t.uid, t.gid);
+        if (!assumed) {
+            return assumed.error();
+        }
+        identity.emplace(std::move(assumed).value());
+    }
+    // google-authenticator writes its file 0400 or 0600, owned by the user.
+    auto text = pam_totp::safe_read_file(
+        source, pam_totp::FileRules{.owner = t.uid, .root_may_own = t.uid == 0, .max_size = pam_totp::max_file_size});
+    if (identity) {
+        if (pam_totp::Status back = identity->restore(); !back) {
+            return back.error();
+        }
+    }
+    return text;
+}
+
+std::string absolute(const std::string& file) {
+    if (!file.empty() && file.front() == '/') {
+        return file;
+    }
+    std::array<char, 4096> cwd{};
+    if (::getcwd(cwd.data(), cwd.size()) == nullptr) {
+        return {};
+    }
+    return std::string(cwd.data()) + "/" + file;
+}
+
+}  // namespace
+
 int run_import(const CliOptions& opts, const Target& t) {
-    // Opened first: the source, usually in the same home, is read with the
-    // same identity.
+    const std::string source = absolute(opts.import_file);
+    if (source.empty()) {
+        return fail("cannot find the current directory; give the file as an absolute path");
+    }
+    auto text = read_import_source(source, t);
+    if (!text) {
+        return fail("cannot import " + source + ": " + text.error().message);
+    }
     const auto session = open_session(t);
     if (!session) {
         return fail(session.error().message);
     }
     const SecretFileEditor& editor = session.value().editor;
-    std::string source = opts.import_file;
-    if (source.empty() || source.front() != '/') {
-        std::array<char, 4096> cwd{};
-        if (::getcwd(cwd.data(), cwd.size()) == nullptr) {
-            return fail("cannot find the current directory; give the file as an absolute path");
-        }
-        source = std::string(cwd.data()) + "/" + source;
-    }
-    // google-authenticator writes its file 0400 or 0600, owned by the user.
-    const pam_totp::FileRules rules{t.uid, true, pam_totp::max_file_size};
-    auto text = pam_totp::safe_read_file(source, rules);
-    if (!text) {
-        return fail("cannot import " + source + ": " + text.error().message);
-    }
     auto ga = pam_totp::parse_google_authenticator(text.value().view());
     if (!ga) {
         return fail("cannot import " + source + ": " + ga.error().message);

@@ -73,18 +73,4 @@ bool stdout_is_terminal() {
     return ::isatty(STDOUT_FILENO) == 1;
 }
 
-SignalHold::SignalHold() {
-    sigset_t block;
-    ::sigemptyset(&block);
-    ::sigaddset(&block, SIGINT);
-    ::sigaddset(&block, SIGTERM);
-    ::sigaddset(&block, SIGHUP);
-    ::sigaddset(&block, SIGQUIT);
-    ::sigprocmask(SIG_BLOCK, &block, &m_old);
-}
-
-SignalHold::~SignalHold() {
-    ::sigprocmask(SIG_SETMASK, &m_old, nullptr);
-}
-
 }  // namespace totp_enroll

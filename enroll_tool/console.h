@@ -1,9 +1,6 @@
 // Standard input and output for totp-enroll: answers are read with read(2)
-// into self-wiping buffers (no stdio buffer keeps a copy), and signals are
-// held off while a file is being replaced.
+// into self-wiping buffers (no stdio buffer keeps a copy).
 #pragma once
-
-#include <signal.h>
 
 #include <optional>
 #include <string_view>
@@ -23,20 +20,5 @@ void out(std::string_view text);
 void err(std::string_view text);
 
 bool stdout_is_terminal();
-
-// Blocks SIGINT, SIGTERM, SIGHUP and SIGQUIT for its lifetime, so that
-// Ctrl-C cannot land between creating and renaming a temp file.
-class SignalHold {
-  public:
-    SignalHold();
-    ~SignalHold();
-    SignalHold(const SignalHold&) = delete;
-    SignalHold& operator=(const SignalHold&) = delete;
-    SignalHold(SignalHold&&) = delete;
-    SignalHold& operator=(SignalHold&&) = delete;
-
-  private:
-    sigset_t m_old{};
-};
 
 }  // namespace totp_enroll

@@ -1,7 +1,7 @@
 #include "enroll_tool/enrollment.h"
 
 #include <fcntl.h>
-#include <sys/file.h>
+#include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,9 +10,53 @@
 #include "core/files/kv_format.h"
 #include "core/util/random.h"
 #include "core/otp/recovery.h"
+#include "core/files/atomic_replace.h"
+#include "core/files/file_lock.h"
 #include "core/files/safe_file.h"
+#include "core/util/text.h"
 
 namespace pam_totp {
+
+namespace {
+
+// Bounded: a user must not be able to keep root's totp-enroll waiting
+// forever by holding the lock.
+constexpr std::chrono::milliseconds editor_lock_wait{10000};
+
+// The lock beside the secret file: created 0600 by whoever edits (the user
+// in the home, root in a central directory), so that nobody else can open
+// it, let alone hold it (a lock on the directory itself could be taken by
+// any local user who can read it).
+Result<UniqueFd> open_lock_file(int dir_fd, const std::string& name, const std::string& path) {
+    UniqueFd fd(::openat(dir_fd, name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600));
+    if (!fd.valid()) {
+        const int err = errno;
+        if (err == ELOOP) {
+            return make_error(Errc::unsafe, path + ": is a symbolic link; remove it");
+        }
+        return errno_error(path, err);
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) {
+        return errno_error(path, errno);
+    }
+    // Whoever opened it may lock it; nobody else must be able to open it.
+    // (setfsuid with an invalid id changes nothing and returns the current one.)
+    const auto fsuid = static_cast<uid_t>(::setfsuid(static_cast<uid_t>(-1)));
+    const FileRules rules{.owner = fsuid, .root_may_own = true, .max_size = 0};
+    if (Status ok = check_file(st, path, rules); !ok) {
+        return ok.error();
+    }
+    if (Status locked = lock_exclusive(fd.get(), editor_lock_wait, path); !locked) {
+        if (locked.error().code == Errc::busy) {
+            return make_error(Errc::busy, path + ": another totp-enroll holds the lock; try again");
+        }
+        return locked.error();
+    }
+    return fd;
+}
+
+}  // namespace
 
 Result<SecretFile> new_enrollment(const TotpParams& params, std::time_t now) {
     if (Status st = validate_params(params); !st) {
@@ -84,32 +128,23 @@ Result<SecretFileEditor> SecretFileEditor::open(const std::string& path, uid_t o
     if (!checked) {
         return checked.error();
     }
-    // O_PATH cannot be locked or fsynced: reopen the checked directory itself.
+    // O_PATH cannot be fsynced: reopen the checked directory itself.
     UniqueFd dirfd(::openat(checked.value().get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!dirfd.valid()) {
-        const int err = errno;
-        return make_error(err == EACCES ? Errc::permission : Errc::io, errno_message(path + ": directory " + dir, err));
+        return errno_error(path + ": directory " + dir, errno);
     }
-    // Bounded: the directory may be a user's home, and a user must not be
-    // able to keep root's totp-enroll waiting forever by holding the lock.
-    constexpr int lock_tries = 100;  // 10 seconds
-    for (int i = 0; ::flock(dirfd.get(), LOCK_EX | LOCK_NB) != 0; ++i) {
-        const int err = errno;
-        if (err != EWOULDBLOCK && err != EINTR) {
-            return make_error(Errc::io, errno_message(path + ": cannot lock directory " + dir, err));
-        }
-        if (i == lock_tries) {
-            return make_error(Errc::busy, path + ": directory " + dir +
-                                              " stays locked by another process (another totp-enroll?); try again");
-        }
-        ::usleep(100 * 1000);
+    auto lock = open_lock_file(dirfd.get(), "." + name + ".lock", join_path(dir, "." + name + ".lock"));
+    if (!lock) {
+        return lock.error();
     }
-    return SecretFileEditor(std::move(dirfd), path, std::move(name), owner, group, central);
+    return SecretFileEditor(std::move(dirfd), std::move(lock).value(), path, std::move(name), owner, group, central);
 }
 
 Result<std::optional<SecretFile>> SecretFileEditor::read() const {
-    FileRules rules{m_owner, m_central || m_owner == 0, max_file_size};
-    rules.root_owned_dirs = m_central;
+    const FileRules rules{.owner = m_owner,
+                          .root_may_own = m_central || m_owner == 0,
+                          .max_size = max_file_size,
+                          .root_owned_dirs = m_central};
     auto fd = safe_open_read_at(m_dir.get(), m_name, m_path, rules);
     if (!fd) {
         if (fd.error().code == Errc::not_found) {

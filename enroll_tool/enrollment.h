@@ -31,13 +31,15 @@ Result<std::vector<SecureBuffer>> replace_recovery_codes(SecretFile& file, std::
 Status add_recovery_hashes(SecretFile& file, const std::vector<SecureBuffer>& canonical_codes);
 
 // One secret file, its directory checked (every directory on the way owned
-// by root or `owner`, none writable by others) and locked with flock on the
-// directory itself, a stable object that is never renamed over, so that
-// concurrent totp-enroll runs for the same file take turns.
+// by root or `owner`, none writable by others), and locked with flock on
+// ".NAME.lock" beside it, a stable file that is never renamed over and that
+// only its creator (root, or the user in the home) can open, so that
+// concurrent totp-enroll runs for the same file take turns and nobody else
+// can hold them up.
 class SecretFileEditor {
   public:
     // Errc::not_found when the directory does not exist; Errc::busy when
-    // another holder keeps the lock for more than a few seconds. A
+    // another totp-enroll keeps the lock for more than 10 seconds. A
     // `central` file (outside the owner's home, handled as root) must sit in
     // root-owned directories and may be owned by root; a home file must be
     // the owner's, and the caller handles it with the owner's file-system
@@ -56,15 +58,18 @@ class SecretFileEditor {
     const std::string& path() const noexcept { return m_path; }
 
   private:
-    SecretFileEditor(UniqueFd dir, std::string path, std::string name, uid_t owner, gid_t group, bool central)
+    SecretFileEditor(UniqueFd dir, UniqueFd lock, std::string path, std::string name, uid_t owner, gid_t group,
+                     bool central)
         : m_dir(std::move(dir)),
+          m_lock(std::move(lock)),
           m_path(std::move(path)),
           m_name(std::move(name)),
           m_owner(owner),
           m_group(group),
           m_central(central) {}
 
-    UniqueFd m_dir;  // O_RDONLY, flock held
+    UniqueFd m_dir;   // O_RDONLY
+    UniqueFd m_lock;  // .NAME.lock, flock held
     std::string m_path;
     std::string m_name;
     uid_t m_owner;

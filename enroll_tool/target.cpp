@@ -7,8 +7,6 @@
 #include <cerrno>
 
 #include "core/files/path_template.h"
-#include "core/files/safe_file.h"
-#include "core/store/state_key.h"
 
 namespace totp_enroll {
 
@@ -55,25 +53,6 @@ pam_totp::Result<Target> resolve_target(const CliOptions& opts) {
     }
     t.path = std::move(path).value();
     t.home_file = pam_totp::is_home_file(templ, t.path, t.home);
-    t.names_own_file = pam_totp::template_names_own_file(templ);
-    if (t.names_own_file && opts.mode != Mode::remove) {
-        // What pam_totp refuses for a template that keys the state by name
-        // (core/state_key.h), said before anything is written.
-        if (t.home_file) {
-            return pam_totp::make_error(pam_totp::Errc::invalid_argument,
-                                        "--secret-file " + templ +
-                                            " names a file in the home by %u, which pam_totp "
-                                            "refuses (~/.pam_totp would keep its state apart); name it with ~ or %h");
-        }
-        auto parts = pam_totp::split_path(t.path);
-        if (parts) {
-            auto dir = pam_totp::open_checked_directory(t.path, parts.value().first, 0, false);
-            if (!dir && dir.error().code == pam_totp::Errc::unsafe) {
-                return pam_totp::make_error(pam_totp::Errc::unsafe,
-                                            dir.error().message + "; pam_totp refuses secret files there");
-            }
-        }
-    }
     return t;
 }
 

@@ -20,9 +20,6 @@ struct Target {
     // root works on it with that identity too); otherwise a central file,
     // handled as root in root-owned directories.
     bool home_file = true;
-    // %u and no ~ or %h in the template: each name has its own file, and
-    // pam_totp keys its state by name, not uid (core/state_key.h).
-    bool names_own_file = false;
 };
 
 // --user is for root only (or names the caller); the path comes from

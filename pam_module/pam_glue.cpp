@@ -9,6 +9,7 @@
 #include <array>
 #include <cerrno>
 #include <cstdlib>
+#include <memory>
 #include <cstring>
 #include <ctime>
 #include <string>
@@ -17,7 +18,8 @@
 #include "core/login/login_flow.h"
 #include "core/login/module_options.h"
 #include "core/files/path_template.h"
-#include "core/store/state_store.h"
+#include "core/files/fs_identity.h"
+#include "core/store/file_store.h"
 
 namespace pam_totp {
 namespace {
@@ -30,42 +32,21 @@ void wipe_free(char* p) noexcept {
     }
 }
 
-// The user's file-system identity for a scope (pam_modutil_drop_priv), given
-// back on every path out, an exception included: a process that went on
-// with the user's fsuid after the module returned would run the rest of the
-// PAM stack, and the application, with the wrong rights.
-class UserFsIdentity {
-  public:
-    UserFsIdentity(pam_handle_t* pamh, const struct passwd* pw)
-        : m_pamh(pamh), m_privs{m_groups.data(),        PAM_MODUTIL_NGROUPS,    0,
-                                static_cast<gid_t>(-1), static_cast<uid_t>(-1), 0} {
-        // m_privs spells out PAM_MODUTIL_DEF_PRIVS: its -1 initialisers narrow in C++.
-        m_active = ::pam_modutil_drop_priv(m_pamh, &m_privs, pw) == 0;
-    }
-    ~UserFsIdentity() {
-        if (m_active && ::pam_modutil_regain_priv(m_pamh, &m_privs) != 0) {
-            ::pam_syslog(m_pamh, LOG_CRIT, "cannot restore the file-system identity");
-        }
-    }
-    UserFsIdentity(const UserFsIdentity&) = delete;
-    UserFsIdentity& operator=(const UserFsIdentity&) = delete;
-    UserFsIdentity(UserFsIdentity&&) = delete;
-    UserFsIdentity& operator=(UserFsIdentity&&) = delete;
+// The pam data name under which a forward_pass defer line keeps the code
+// for the pam_totp line after the password module.
+constexpr const char* deferred_code_key = "pam_totp_deferred_code";
 
-    [[nodiscard]] bool active() const noexcept { return m_active; }
+void wipe_deferred_code(pam_handle_t* /*pamh*/, void* data, int /*error_status*/) {
+    delete static_cast<SecureBuffer*>(data);  // NOLINT(cppcoreguidelines-owning-memory): owned by libpam until here
+}
 
-    // Gives the identity back now; false when that failed.
-    bool restore() noexcept {
-        m_active = false;
-        return ::pam_modutil_regain_priv(m_pamh, &m_privs) == 0;
+std::string pam_item_text(pam_handle_t* pamh, int item) {
+    const void* value = nullptr;
+    if (::pam_get_item(pamh, item, &value) != PAM_SUCCESS || value == nullptr) {
+        return {};
     }
-
-  private:
-    pam_handle_t* m_pamh;
-    std::array<gid_t, PAM_MODUTIL_NGROUPS> m_groups{};
-    pam_modutil_privs m_privs;
-    bool m_active = false;
-};
+    return static_cast<const char*>(value);
+}
 
 class PamIo final : public LoginIo {
   public:
@@ -157,14 +138,15 @@ class PamIo final : public LoginIo {
         // Read a file in the home with the user's file-system identity, so
         // that root's privilege cannot be turned against files the user
         // could not read (NFS root-squash homes, hard links, symlinks).
-        UserFsIdentity identity(m_pamh, m_pw);
-        if (!identity.active()) {
-            return make_error(Errc::permission, "cannot switch to the user's file-system identity");
+        auto identity = FsIdentity::assume(m_pw->pw_uid, m_pw->pw_gid);
+        if (!identity) {
+            return make_error(Errc::permission,
+                              "cannot switch to the user's file-system identity: " + identity.error().message);
         }
         auto result = safe_read_file(path, rules);
-        if (!identity.restore()) {
+        if (Status back = identity.value().restore(); !back) {
             // Whatever was read, this process is in an unknown state: deny.
-            return make_error(Errc::permission, "cannot restore the file-system identity");
+            return back.error();
         }
         return result;
     }
@@ -188,6 +170,35 @@ class PamIo final : public LoginIo {
         return {};
     }
 
+    Status keep_deferred_code(const SecureBuffer& code) override {
+        auto kept = std::make_unique<SecureBuffer>(code.clone());
+        // libpam owns it from here and calls wipe_deferred_code at pam_end
+        // (or when a check line takes it).
+        const int rc = ::pam_set_data(m_pamh, deferred_code_key, kept.get(), wipe_deferred_code);
+        if (rc != PAM_SUCCESS) {
+            return make_error(Errc::io, std::string("pam_set_data: ") + ::pam_strerror(m_pamh, rc));
+        }
+        (void)kept.release();
+        return {};
+    }
+
+    std::optional<SecureBuffer> take_deferred_code() override {
+        const void* data = nullptr;
+        if (::pam_get_data(m_pamh, deferred_code_key, &data) != PAM_SUCCESS || data == nullptr) {
+            return std::nullopt;
+        }
+        SecureBuffer code = static_cast<const SecureBuffer*>(data)->clone();
+        // Replacing the data runs the cleanup on the old one: wiped, and no
+        // later line can check the same code again.
+        (void)::pam_set_data(m_pamh, deferred_code_key, nullptr, nullptr);
+        return code;
+    }
+
+    LoginContext context() override {
+        return LoginContext{pam_item_text(m_pamh, PAM_SERVICE), pam_item_text(m_pamh, PAM_RHOST),
+                            pam_item_text(m_pamh, PAM_TTY)};
+    }
+
     std::time_t now() override { return ::time(nullptr); }
 
   private:
@@ -204,7 +215,7 @@ class PamIo final : public LoginIo {
 
 }  // namespace
 
-int pam_authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
+int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
     int rc = PAM_AUTH_ERR;
     const auto opts = parse_module_options(argc, argv);
     if (!opts) {
@@ -226,6 +237,20 @@ int pam_authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv)
             break;
     }
     return rc;
+}
+
+int setcred(pam_handle_t* pamh) {
+    // A code a forward_pass defer line kept and no pam_totp line checked:
+    // the stack has no check line after the password module, and the login
+    // would pass on the password alone. Refuse the credentials.
+    const void* data = nullptr;
+    if (::pam_get_data(pamh, deferred_code_key, &data) == PAM_SUCCESS && data != nullptr) {
+        ::pam_syslog(pamh, LOG_CRIT,
+                     "forward_pass defer kept a code that no pam_totp line checked: add \"auth required "
+                     "pam_totp.so\" after the password module (pam_totp(8)); refusing");
+        return PAM_CRED_ERR;
+    }
+    return PAM_SUCCESS;
 }
 
 }  // namespace pam_totp

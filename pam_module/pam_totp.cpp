@@ -8,13 +8,11 @@
 extern "C" {
 
 PAM_TOTP_EXPORT int pam_sm_authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) noexcept {
-    return pam_totp::pam_guard(pamh, [&] { return pam_totp::pam_authenticate(pamh, flags, argc, argv); });
+    return pam_totp::pam_guard(pamh, [&] { return pam_totp::authenticate(pamh, flags, argc, argv); });
 }
 
-// Nothing to establish: the code proves possession, it grants no credential.
-PAM_TOTP_EXPORT int pam_sm_setcred(pam_handle_t* /*pamh*/, int /*flags*/, int /*argc*/,
-                                   const char** /*argv*/) noexcept {
-    return PAM_SUCCESS;
+PAM_TOTP_EXPORT int pam_sm_setcred(pam_handle_t* pamh, int /*flags*/, int /*argc*/, const char** /*argv*/) noexcept {
+    return pam_totp::pam_guard(pamh, [&] { return pam_totp::setcred(pamh); });
 }
 
 }  // extern "C"

@@ -52,16 +52,24 @@ FsIdentity::FsIdentity(FsIdentity&& other) noexcept
     other.m_active = false;
 }
 
-FsIdentity::~FsIdentity() {
+Status FsIdentity::restore() {
     if (!m_active) {
-        return;
+        return {};
     }
+    m_active = false;
     ::setfsuid(m_old_uid);
     ::setfsgid(m_old_gid);
     const bool groups_back = ::setgroups(m_old_groups.size(), m_old_groups.data()) == 0;
-    // Carrying on as root with another identity's rights, or the other way
-    // round, could write where nobody meant to: stop instead.
     if (!fsuid_is(m_old_uid) || !fsgid_is(m_old_gid) || !groups_back) {
+        return make_error(Errc::permission, "cannot give the file-system identity back");
+    }
+    return {};
+}
+
+FsIdentity::~FsIdentity() {
+    // Carrying on with another identity's rights could read or write where
+    // nobody meant to: stop instead.
+    if (m_active && !restore()) {
         std::abort();
     }
 }

@@ -1,8 +1,9 @@
 // Taking on a user's file-system identity (setfsuid/setfsgid, and the
 // user's group as the only supplementary group) for a scope, so that root
 // touches a user's files with exactly the user's rights: a symlink or hard
-// link the user planted can lead nowhere the user could not go.
-// For totp-enroll; the module uses pam_modutil_drop_priv, which does the same.
+// link the user planted can lead nowhere the user could not go. What
+// pam_modutil_drop_priv does, without a PAM handle: the module and
+// totp-enroll use this one class.
 #pragma once
 
 #include <sys/types.h>
@@ -15,8 +16,15 @@ namespace pam_totp {
 
 class FsIdentity {
   public:
-    // Switches (only root can); restored when the object goes.
+    // Switches (only root can); Errc::permission when it does not take.
     static Result<FsIdentity> assume(uid_t uid, gid_t gid);
+
+    // Gives the identity back now; an error when that failed (the process
+    // must then not go on as if it had root's file access, nor the user's).
+    Status restore();
+
+    // Gives it back if restore() was not called; a process that cannot is
+    // stopped (std::abort) rather than left with the wrong rights.
     ~FsIdentity();
 
     FsIdentity(FsIdentity&& other) noexcept;

@@ -7,7 +7,7 @@ namespace {
 
 // A key is short and [a-z_] only, so it is safe to quote in a log message.
 bool is_key(std::string_view key) noexcept {
-    if (key.empty() || key.size() > max_key_length) {
+    if (key.empty() || key.size() > max_kv_key_length) {
         return false;
     }
     for (const char c : key) {
@@ -71,7 +71,7 @@ Result<KvLine> split_kv_line(std::string_view line, std::size_t line_no, std::st
     const std::string_view key = line.substr(0, space);
     if (!is_key(key)) {
         return line_error(what, line_no,
-                          "malformed key (expected 1 to " + std::to_string(max_key_length) + " characters a-z or _)");
+                          "malformed key (expected 1 to " + std::to_string(max_kv_key_length) + " characters a-z or _)");
     }
     const std::string_view value = line.substr(space + 1);
     const std::string quoted = "'" + std::string(key) + "'";
@@ -168,10 +168,10 @@ bool is_yescrypt_string(std::string_view text, std::size_t fields) noexcept {
     return count == fields;
 }
 
-Result<std::vector<KvLine>> parse_kv_lines(std::string_view text, std::string_view what, unsigned version) {
-    if (text.size() > max_file_size) {
-        return make_error(Errc::format,
-                          std::string(what) + ": larger than " + std::to_string(max_file_size) + " bytes");
+Result<std::vector<KvLine>> parse_kv_lines(std::string_view text, std::string_view what, unsigned version,
+                                           std::size_t max_size) {
+    if (text.size() > max_size) {
+        return make_error(Errc::format, std::string(what) + ": larger than " + std::to_string(max_size) + " bytes");
     }
     if (text.empty()) {
         return make_error(Errc::format, std::string(what) + ": empty file (expected 'version " +

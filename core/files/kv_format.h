@@ -6,7 +6,7 @@
 //
 // Parsing is strict and bounded; every error names the line.
 //
-// Precisely: a key is 1..max_key_length characters of [a-z_]; a value is one
+// Precisely: a key is 1..max_kv_key_length characters of [a-z_]; a value is one
 // or more printable ASCII characters 0x21..0x7e. Values never contain a space
 // (no value of either format needs one), so a second space anywhere on a
 // key/value line is an error. Every line, comments included, may hold only
@@ -29,7 +29,7 @@ namespace pam_totp {
 
 inline constexpr std::size_t max_file_size = std::size_t{64} * 1024;
 inline constexpr std::size_t max_line_length = 1024;  // without the newline
-inline constexpr std::size_t max_key_length = 32;
+inline constexpr std::size_t max_kv_key_length = 32;
 
 struct KvLine {
     std::size_t line_no;     // 1-based
@@ -37,13 +37,14 @@ struct KvLine {
     std::string_view value;  // printable ASCII, non-empty, no leading or trailing space
 };
 
-// Splits `text` (which must outlive the result) into key/value lines after
-// checking the version line. `what` names the file kind in messages
+// Splits `text` (which must outlive the result, at most `max_size` bytes)
+// into key/value lines after checking the version line. `what` names the file kind in messages
 // ("secret file", "state file"). Errors: file too large, NUL or non-ASCII or
 // control byte (a CR too), line too long, bad version line,
 // malformed line (no space, empty key or value, bad key characters). A
 // missing newline at the end of the last line is accepted.
-Result<std::vector<KvLine>> parse_kv_lines(std::string_view text, std::string_view what, unsigned version);
+Result<std::vector<KvLine>> parse_kv_lines(std::string_view text, std::string_view what, unsigned version,
+                                           std::size_t max_size = max_file_size);
 
 // --- value syntax shared by both formats ----------------------------------
 

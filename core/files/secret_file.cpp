@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/files/kv_format.h"
+#include "core/otp/recovery.h"
 
 namespace pam_totp {
 namespace {
@@ -23,12 +24,13 @@ enum KeyIndex : std::size_t {
     k_window,
     k_enrolled,
     k_enrollment_id,
+    k_confirmed,
     k_count
 };
 constexpr std::array<std::string_view, k_count> single_keys = {
-    "secret", "algorithm", "digits", "period", "window", "enrolled", "enrollment_id",
+    "secret", "algorithm", "digits", "period", "window", "enrolled", "enrollment_id", "confirmed",
 };
-constexpr std::array<bool, k_count> required = {true, true, true, true, false, true, true};
+constexpr std::array<bool, k_count> required = {true, true, true, true, false, true, true, false};
 constexpr std::string_view recovery_key = "recovery";
 
 constexpr auto max_time = static_cast<std::uint64_t>(std::numeric_limits<std::time_t>::max());
@@ -36,10 +38,6 @@ constexpr auto max_time = static_cast<std::uint64_t>(std::numeric_limits<std::ti
 // "'digits' must be 6 or 8" etc.; the value itself is never quoted.
 std::string number_problem(std::string_view key, const Error& error) {
     return quoted_key(key) + ": " + error.message;
-}
-
-std::string range_text(std::uint64_t low, std::uint64_t high) {
-    return std::to_string(low) + ".." + std::to_string(high);
 }
 
 // Each check returns the problem, empty when the value is good. They are
@@ -55,19 +53,9 @@ std::string key_problem(std::size_t size) {
     return {};
 }
 
-std::string digits_problem(unsigned digits) {
-    return digits == 6 || digits == 8 ? std::string() : std::string("'digits' must be 6 or 8");
-}
-
-std::string period_problem(unsigned period) {
-    if (period < min_period || period > max_period) {
-        return "'period' must be " + range_text(min_period, max_period) + " seconds";
-    }
-    return {};
-}
-
-std::string window_problem(unsigned window) {
-    return window <= max_window ? std::string() : "'window' must be " + range_text(0, max_window);
+// totp.h's validator, with the key quoted as the file names it.
+std::string keyed(std::string_view key, const std::string& problem) {
+    return problem.empty() ? problem : quoted_key(key) + ": " + problem;
 }
 
 std::string id_problem(std::string_view id) {
@@ -75,8 +63,9 @@ std::string id_problem(std::string_view id) {
 }
 
 std::string hash_problem(std::string_view hash) {
-    return is_yescrypt_string(hash, 4) ? std::string()
-                                       : std::string("'recovery' is not a yescrypt hash ($y$params$salt$hash)");
+    return is_recovery_hash(hash) ? std::string()
+                                  : "'recovery' is not a recovery-code hash as totp-enroll writes it (" +
+                                        std::string(recovery_hash_prefix) + "salt$hash)";
 }
 
 std::string count_problem(std::size_t count) {
@@ -118,21 +107,22 @@ std::string apply_value(KeyIndex index, std::string_view value, SecretFile& file
             const auto u = static_cast<unsigned>(n.value());
             if (index == k_digits) {
                 file.params.digits = u;
-                return digits_problem(u);
+                return keyed(key, digits_problem(u));
             }
             if (index == k_period) {
                 file.params.period = u;
-                return period_problem(u);
+                return keyed(key, period_problem(u));
             }
             file.window = u;
-            return window_problem(u);
+            return keyed(key, window_problem(u));
         }
-        case k_enrolled: {
+        case k_enrolled:
+        case k_confirmed: {
             const Result<std::uint64_t> n = parse_decimal(value, max_time);
             if (!n) {
                 return number_problem(key, n.error());
             }
-            file.enrolled = static_cast<std::time_t>(n.value());
+            (index == k_enrolled ? file.enrolled : file.confirmed_until) = static_cast<std::time_t>(n.value());
             return {};
         }
         case k_enrollment_id: {
@@ -203,16 +193,16 @@ Result<SecureBuffer> serialise_secret_file(const SecretFile& file) {
     // hash that would inject a line of its own.
     std::string problem = key_problem(file.key.size());
     if (problem.empty()) {
-        problem = digits_problem(file.params.digits);
+        problem = keyed(single_keys[k_digits], digits_problem(file.params.digits));
     }
     if (problem.empty()) {
-        problem = period_problem(file.params.period);
+        problem = keyed(single_keys[k_period], period_problem(file.params.period));
     }
     if (problem.empty() && file.window) {
-        problem = window_problem(*file.window);
+        problem = keyed(single_keys[k_window], window_problem(*file.window));
     }
-    if (problem.empty() && file.enrolled < 0) {
-        problem = "'enrolled' is negative";
+    if (problem.empty() && (file.enrolled < 0 || file.confirmed_until < 0)) {
+        problem = "'enrolled' or 'confirmed' is negative";
     }
     if (problem.empty()) {
         problem = id_problem(file.enrollment_id);
@@ -245,6 +235,9 @@ Result<SecureBuffer> serialise_secret_file(const SecretFile& file) {
     }
     append_line(out, single_keys[k_enrolled], std::to_string(file.enrolled));
     append_line(out, single_keys[k_enrollment_id], file.enrollment_id);
+    if (file.confirmed_until > 0) {
+        append_line(out, single_keys[k_confirmed], std::to_string(file.confirmed_until));
+    }
     for (const std::string& hash : file.recovery_hashes) {
         append_line(out, recovery_key, hash);
     }

@@ -9,6 +9,8 @@
 //   window 1                                   optional, 0..10
 //   enrolled 1764290000                        Unix time of enrollment
 //   enrollment_id 0123456789abcdef0123456789abcdef   32 lower-case hex digits
+//   confirmed 1764290010                       optional: the end of the time step
+//                                              whose code confirmed the enrollment
 //   recovery $y$j9T$...                        zero or more yescrypt hashes
 #pragma once
 
@@ -35,6 +37,7 @@ struct SecretFile {
     std::optional<unsigned> window;  // the user's own window, if the file sets one
     std::time_t enrolled = 0;
     std::string enrollment_id;                 // 32 lower-case hex digits
+    std::time_t confirmed_until = 0;           // codes of steps starting before this were shown at enrollment
     std::vector<std::string> recovery_hashes;  // yescrypt strings ("$y$...")
 };
 

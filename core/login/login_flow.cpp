@@ -3,33 +3,25 @@
 #include <algorithm>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/files/kv_format.h"
 #include "core/files/path_template.h"
+#include "core/files/secret_file.h"
+#include "core/login/answer.h"
 #include "core/otp/rate_limit.h"
 #include "core/otp/recovery.h"
-#include "core/files/secret_file.h"
-#include "core/store/state_key.h"
+#include "core/otp/token.h"
 #include "core/otp/totp.h"
+#include "core/util/critical_section.h"
 
 namespace pam_totp {
 namespace {
 
-// Longer answers are not looked at: no code or password+code is this long.
-constexpr std::size_t max_answer = 1024;
-// A recovery code as printed, "XXXX-XXXX-XXXX", when it ends a password.
-constexpr std::size_t printed_recovery_length = recovery_code_chars + 2;
-
-bool all_digits(std::string_view s) noexcept {
-    return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-std::string who(const std::optional<Account>& acct, const std::optional<std::string>& user) {
-    if (acct) {
-        return "user " + acct->name;
-    }
-    return user ? "user " + *user : std::string("unknown user");
-}
+// Rounds of "lock, read the secret file again, find its tokens changed"
+// before giving up: each means the file was replaced during the login.
+constexpr int secret_change_rounds = 3;
+constexpr std::string_view forward_prompt = "Password & verification code: ";
 
 std::string plural(std::size_t n, const char* word) {
     return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
@@ -46,38 +38,53 @@ std::string duration_words(std::time_t secs) {
     return plural(static_cast<std::size_t>((secs + 3599) / 3600), "hour");
 }
 
-// What the user typed, split into the code and (with forward_pass or a
-// PAM_AUTHTOK carrying password+code) the password in front of it.
-struct Answer {
-    SecureBuffer code;
-    std::optional<SecureBuffer> password;
+// A secret file the module may read without looking the account up: one
+// that only root controls (owned by root, mode 0600 or stricter, in
+// directories only root owns and can write), in a directory that tells
+// names apart by case, so no other spelling of a name reaches the file
+// with a guessing budget of its own.
+FileRules root_controlled_rules() {
+    return FileRules{.owner = 0,
+                     .root_may_own = true,
+                     .max_size = max_file_size,
+                     .root_owned_dirs = true,
+                     .case_sensitive_dir = true};
+}
+
+// One token of the secret file: its id (the replay record's key), its key
+// and parameters.
+struct TokenRef {
+    TokenId id;
+    const SecureBuffer* key;
+    TotpParams params;
 };
 
-// Plain prompt: the whole answer is the code.
-Answer whole_answer(SecureBuffer typed) {
-    return Answer{std::move(typed), std::nullopt};
-}
+enum class SecretLookup {
+    found,    // m_secret is set
+    missing,  // no file: nullok may forgive it
+    refused,  // a file that must not be used (logged): denied after the prompt
+};
 
-// password+code: the last `digits` characters when they are digits, else a
-// printed recovery code at the end, else (a bare recovery code) the whole.
-std::optional<Answer> split_answer(const SecureBuffer& typed, unsigned digits, bool allow_recovery) {
-    const std::string_view text = typed.view();
-    if (text.size() >= digits && all_digits(text.substr(text.size() - digits))) {
-        const std::size_t cut = text.size() - digits;
-        return Answer{SecureBuffer(text.substr(cut)), SecureBuffer(text.substr(0, cut))};
-    }
-    if (allow_recovery && text.size() >= printed_recovery_length) {
-        const std::size_t cut = text.size() - printed_recovery_length;
-        const std::string_view tail = text.substr(cut);
-        if (tail[4] == '-' && tail[9] == '-' && looks_like_recovery_code(tail)) {
-            return Answer{SecureBuffer(tail), SecureBuffer(text.substr(0, cut))};
-        }
-    }
-    if (allow_recovery && looks_like_recovery_code(text)) {
-        return Answer{typed.clone(), std::nullopt};
-    }
-    return std::nullopt;
-}
+enum class Verdict { accepted, rejected, locked, error };
+
+// What the charge recorded about an answer, before it is looked at.
+struct Attempt {
+    AnswerShape shape = AnswerShape::other;
+    unsigned window = default_window;
+    std::optional<SecureBuffer> canonical;  // a recovery code, normalised
+    std::optional<RecoveryTag> tag;         // and its tag
+};
+
+// What checking the answer found.
+struct Outcome {
+    bool accepted = false;
+    std::string what = "wrong code";  // for the log
+    std::string hint;                 // for the user, on failure
+    std::optional<TokenId> token;     // the token that matched
+    std::time_t used_until = 0;       // TOTP: the end of the matched step
+    bool recovery = false;
+    std::string setting;              // recovery: the matched hash's setting
+};
 
 class Login {
   public:
@@ -86,22 +93,37 @@ class Login {
     LoginOutcome run();
 
   private:
-    enum class Check { accepted, rejected, locked, error };
-
-    bool load_secret();
-    bool load_root_controlled_secret();
-    bool load_account_secret();
+    // Before the prompt.
+    SecretLookup locate_secret();
+    SecretLookup read_root_controlled();
+    SecretLookup read_via_account();
+    SecretLookup load(const std::string& path, const FileRules& rules, bool as_user);
     bool look_up_account();
-    bool outside_home(const std::string& path, bool home_file);
-    bool take_over_uid_state(UserState& state);
-    void parse_secret(const std::string& path, const SecureBuffer& text);
-    std::unique_ptr<StateTransaction> begin_state();
-    bool locked_out(const UserState& state, std::time_t now);
-    bool precheck_lockout();
-    Check check(const SecureBuffer& code);
+    bool announce_lockout();
+    LoginOutcome collect_for_later();
+    // The answer.
+    std::optional<Answer> authtok_answer();
+    std::optional<Answer> ask_answer();
     bool accept(const Answer& answer);
+    // Under the lock.
+    Verdict check(const SecureBuffer& code);
+    std::unique_ptr<StateTransaction> lock_state();
+    bool carry_over_legacy(StateTransaction& tx);
+    bool refuse_if_locked(StateTransaction& tx, std::time_t now);
+    bool charge(StateTransaction& tx, const SecureBuffer& code, std::time_t now, Attempt& attempt);
+    Outcome evaluate(StateTransaction& tx, const Attempt& attempt, const SecureBuffer& code, std::time_t now);
+    Outcome evaluate_totp(StateTransaction& tx, const Attempt& attempt, const SecureBuffer& code, std::time_t now);
+    Outcome evaluate_recovery(StateTransaction& tx, const Attempt& attempt);
+    bool settle(StateTransaction& tx, const Attempt& attempt, const Outcome& outcome, std::time_t now);
+    void report(StateTransaction& tx, const Outcome& outcome, bool locked_now, std::time_t now);
 
-    void log(LogLevel level, const std::string& msg) { m_io.log(level, who(m_acct, m_user) + ": " + msg); }
+    void set_tokens();
+    [[nodiscard]] unsigned window() const;
+    [[nodiscard]] const std::string& state_key() const { return m_acct ? m_acct->name : *m_user; }
+    void log(LogLevel level, const std::string& msg) {
+        const std::string who = m_acct ? m_acct->name : m_user.value_or("(unknown)");
+        m_io.log(level, "user " + who + ": " + msg);
+    }
     void debug(const std::string& msg) {
         if (m_opts.debug) {
             log(LogLevel::debug, msg);
@@ -115,117 +137,120 @@ class Login {
     std::optional<Account> m_acct;  // looked up only when needed
     bool m_looked_up = false;
     std::optional<SecretFile> m_secret;
-    std::string m_state_key;  // state_key.h: by name or by uid, set with m_secret
-    bool m_keyed_by_name = false;
-    std::string m_fast_refusal;  // why the lookup-free read refused the file, if it did
+    std::vector<TokenRef> m_tokens;  // of m_secret
+    std::string m_path;              // where m_secret was read, and how
+    FileRules m_rules;
+    bool m_as_user = false;
+    std::string m_unlooked_refusal;  // why the lookup-free read refused a file, if it did
 };
 
-// Reads and parses the secret file. False only when there is no file (which
-// nullok forgives); every other problem leaves m_secret empty, so the login
-// is denied after the prompt and nothing in the reply tells enrolled users
+// Reads and parses the secret file. `missing` only when there is no file
+// (which nullok forgives); every other problem is `refused`, and the login
+// is denied after the prompt, so nothing in the reply tells enrolled users
 // apart.
-bool Login::load_secret() {
+SecretLookup Login::locate_secret() {
     m_user = m_io.user();
     if (!m_user) {
-        log(LogLevel::notice, "no valid user name; denying");
-        return true;
+        m_io.log(LogLevel::notice, "no valid user name; denying");
+        return SecretLookup::refused;
     }
-    m_keyed_by_name = template_names_own_file(m_opts.secret);
-    if (m_keyed_by_name && load_root_controlled_secret()) {
-        return true;
+    if (template_uses_user(m_opts.secret) && !template_uses_home(m_opts.secret)) {
+        const SecretLookup fast = read_root_controlled();
+        if (fast != SecretLookup::missing) {
+            return fast;
+        }
     }
-    return load_account_secret();
+    return read_via_account();
 }
 
-// First, without looking the account up: the name's own file, when only
-// root controls it (state_key.h), read as root. False when there is none
-// such (no file by this spelling, a file the user owns, a second link...):
-// the account's way then looks, and says what is wrong. The state is keyed
-// by the name either way, so the way a file is read never splits it.
-bool Login::load_root_controlled_secret() {
+// The name's own central file, when only root controls it, read without
+// looking the account up (with files NSS that scans /etc/passwd: the
+// dearest part of a login). `missing` when there is no such file by this
+// spelling, or it is not root's alone: the account's way then looks.
+SecretLookup Login::read_root_controlled() {
     const auto path = expand_path_template(m_opts.secret, *m_user, "");
     if (!path) {
-        return false;
+        return SecretLookup::missing;
     }
-    const auto text = m_io.read_secret(path.value(), root_controlled_secret_rules(), false);
+    const auto text = m_io.read_secret(path.value(), root_controlled_rules(), false);
     if (!text) {
         if (text.error().code != Errc::not_found) {
-            m_fast_refusal = text.error().message;  // said if the account's way finds no account
+            m_unlooked_refusal = text.error().message;  // said if the account's way finds no account
         }
-        return false;
+        return SecretLookup::missing;
     }
-    m_state_key = state_key_for_name(*m_user);
-    parse_secret(path.value(), text.value());
-    return true;
+    m_rules = root_controlled_rules();
+    m_as_user = false;
+    m_path = path.value();
+    auto parsed = parse_secret_file(text.value().view());
+    if (!parsed) {
+        log(LogLevel::err, "malformed secret file " + m_path + ": " + parsed.error().message);
+        return SecretLookup::refused;
+    }
+    m_secret = std::move(parsed).value();
+    set_tokens();
+    debug("secret file " + m_path + " read");
+    return SecretLookup::found;
 }
 
 // With the account: the home for ~ and %h, the database's spelling of the
-// name for %u, and the uid to check the owner by (and to key the state by).
-bool Login::load_account_secret() {
+// name for %u, and the uid to check the owner by.
+SecretLookup Login::read_via_account() {
     if (!look_up_account()) {
-        return true;
+        return SecretLookup::refused;
     }
     if (!m_acct) {
         log(LogLevel::notice, "no such account" +
-                                  (m_fast_refusal.empty() ? std::string() : " (and " + m_fast_refusal + ")") +
+                                  (m_unlooked_refusal.empty() ? std::string() : " (and " + m_unlooked_refusal + ")") +
                                   "; denying");
-        return true;
+        return SecretLookup::refused;
     }
     auto path = expand_path_template(m_opts.secret, m_acct->name, m_acct->home);
     if (!path) {
         log(LogLevel::err, "cannot build the secret file path: " + path.error().message);
-        return true;
+        return SecretLookup::refused;
     }
     // A file in the home is the user's: read with the user's identity and
     // owned by the user. Any other is central: read as root, owned by the
     // user or root, in directories only root controls.
     const bool home_file = is_home_file(m_opts.secret, path.value(), m_acct->home);
-    FileRules rules{m_acct->uid, !home_file || m_acct->uid == 0, max_file_size};
-    rules.root_owned_dirs = !home_file;
-    if (m_keyed_by_name) {
-        rules = name_keyed_rules(rules);
-    }
-    auto text = m_io.read_secret(path.value(), rules, home_file);
-    if (!text) {
-        if (text.error().code == Errc::not_found) {
-            return false;
-        }
-        log(LogLevel::err, "refusing secret file: " + text.error().message);
-        return true;
-    }
-    if (m_keyed_by_name && !outside_home(path.value(), home_file)) {
-        return true;
-    }
-    m_state_key = m_keyed_by_name ? state_key_for_name(m_acct->name) : state_key_for_uid(m_acct->uid);
-    parse_secret(path.value(), text.value());
-    return true;
+    const FileRules rules{.owner = m_acct->uid,
+                          .root_may_own = !home_file || m_acct->uid == 0,
+                          .max_size = max_file_size,
+                          .root_owned_dirs = !home_file};
+    return load(path.value(), rules, home_file);
 }
 
-// A name-keyed file in the home: ~/.pam_totp (another service's, say) would
-// key the same file by uid, two states for one file and one code usable
-// twice. Files in the home are named with ~ or %h. "In the home" by the
-// path's text, or by the home directory's identity on the way (a bind
-// mount or a symlinked parent spells it differently). True when the file
-// is outside the home; false (logged) when it is in it or that cannot be
-// told: denied.
-bool Login::outside_home(const std::string& path, bool home_file) {
-    bool in_home = home_file;
-    if (!in_home) {
-        auto on_path = directory_on_path(path, m_acct->home);
-        if (!on_path) {
-            log(LogLevel::err, "cannot tell whether secret file " + path +
-                                   " is in the home directory: " + on_path.error().message + "; denying");
-            return false;
+SecretLookup Login::load(const std::string& path, const FileRules& rules, bool as_user) {
+    m_path = path;
+    m_rules = rules;
+    m_as_user = as_user;
+    auto text = m_io.read_secret(path, rules, as_user);
+    if (!text) {
+        if (text.error().code == Errc::not_found) {
+            return SecretLookup::missing;
         }
-        in_home = on_path.value();
+        log(LogLevel::err, "refusing secret file: " + text.error().message);
+        return SecretLookup::refused;
     }
-    if (in_home) {
-        log(LogLevel::err, "refusing secret file " + path +
-                               ": it is in the home directory, which a secret= with %u must not name (a"
-                               " ~/.pam_totp elsewhere would keep its state apart); name it with ~ or %h");
-        return false;
+    auto parsed = parse_secret_file(text.value().view());
+    if (!parsed) {
+        log(LogLevel::err, "malformed secret file " + path + ": " + parsed.error().message);
+        return SecretLookup::refused;
     }
-    return true;
+    m_secret = std::move(parsed).value();
+    set_tokens();
+    debug("secret file " + path + " read");
+    return SecretLookup::found;
+}
+
+void Login::set_tokens() {
+    m_tokens.clear();
+    m_tokens.push_back(TokenRef{token_id_of(m_secret->key), &m_secret->key, m_secret->params});
+}
+
+unsigned Login::window() const {
+    return m_opts.window.value_or(m_secret->window.value_or(default_window));
 }
 
 // Looks the account up once (m_acct stays empty when there is none). False
@@ -245,192 +270,394 @@ bool Login::look_up_account() {
     return true;
 }
 
-// Sets m_secret, or logs why the file is refused (the login is then denied).
-void Login::parse_secret(const std::string& path, const SecureBuffer& text) {
-    auto parsed = parse_secret_file(text.view());
-    if (!parsed) {
-        log(LogLevel::err, "malformed secret file " + path + ": " + parsed.error().message);
-        return;
+// Before prompting, a locked-out user is told so and not asked for a code.
+// A quick look without the lock: check() decides under it. True when the
+// login must stop here.
+bool Login::announce_lockout() {
+    auto record = m_store.peek(state_key());
+    if (!record || !record.value()) {
+        return false;  // no record, or unreadable: check() will say why
     }
-    m_secret = std::move(parsed).value();
-    debug("secret file " + path + " read");
-}
-
-// Locks and reads the state of the secret file, bound to the current
-// enrollment. Keyed as state_key.h says: by name when the template gives
-// each name its own file, else by uid, so that names sharing a uid (root
-// and toor, a local user shadowing a directory one) and so one ~/.pam_totp
-// share one replay record and one guessing budget.
-std::unique_ptr<StateTransaction> Login::begin_state() {
-    auto tx = m_store.begin(m_state_key);
-    if (!tx) {
-        log(LogLevel::err, "cannot use the state in " + m_opts.state_dir + ": " + tx.error().message +
-                               "; denying (replay protection cannot be skipped)");
-        return nullptr;
-    }
-    UserState& state = tx.value()->state();
-    if (m_keyed_by_name && state.enrollment_id.empty() && !take_over_uid_state(state)) {
-        return nullptr;
-    }
-    rebind_user_state(state, m_secret->enrollment_id);
-    // Ids of codes no longer in the file (replaced by --new-recovery-codes)
-    // are forgotten, so the list stays as short as the file's codes.
-    std::vector<std::string> live;
-    for (const auto& h : m_secret->recovery_hashes) {
-        live.push_back(recovery_code_id(h));
-    }
-    std::erase_if(state.used_recovery,
-                  [&live](const std::string& id) { return std::find(live.begin(), live.end(), id) == live.end(); });
-    return std::move(tx).value();
-}
-
-// A name key's first state starts from the uid's, when there is one: an
-// earlier pam_totp kept every file's state by uid, and the used recovery
-// codes, last step and lockout it recorded must carry over. Taken under
-// both locks (name, then uid: nothing takes them the other way round). At
-// worst the uid's state was another file's: a stricter start (its lockout
-// and tally), never a looser one. False (logged) when the account or the
-// uid's state cannot be read: denied, nothing committed.
-bool Login::take_over_uid_state(UserState& state) {
-    if (!look_up_account()) {
+    const Budget& budget = record.value()->budget;
+    const std::time_t now = m_io.now();
+    if (!is_locked(budget, now)) {
         return false;
     }
-    if (!m_acct) {
-        return true;  // the database says there is no such account: no uid state
-    }
-    const std::string uid_key = state_key_for_uid(m_acct->uid);
-    auto old = m_store.begin(uid_key);
-    if (!old) {
-        log(LogLevel::err, "cannot read the state kept by uid in " + m_opts.state_dir +
-                               " to carry it over: " + old.error().message + "; denying");
-        return false;
-    }
-    if (!old.value()->state().enrollment_id.empty()) {
-        state = old.value()->state();
-        debug("state carried over from " + uid_key + " to " + m_state_key);
-    }
-    return true;
-}
-
-// True (and the user told, and it logged) while code entry is locked.
-bool Login::locked_out(const UserState& state, std::time_t now) {
-    if (!is_locked(state, now)) {
-        return false;
-    }
-    const std::time_t left = lock_remaining(state, now);
+    const std::time_t left = lock_remaining(budget, now);
     log(LogLevel::notice, "code entry locked for " + std::to_string(left) + " more seconds; denying");
     m_io.tell("Too many wrong codes. Code entry is locked for " + duration_words(left) + "; try again later.", true);
     return true;
 }
 
-// Before prompting: a locked-out user is told so and not asked for a code.
-// Returns false when the login must stop here.
-bool Login::precheck_lockout() {
-    const auto tx = begin_state();
-    return tx != nullptr && !locked_out(tx->state(), m_io.now());
+// forward_pass defer: one prompt for password and code; the password goes
+// on to the password module (PAM_AUTHTOK), the code is kept for the
+// pam_totp line after it, which checks it once the password is known to be
+// right. Nothing is checked or counted here.
+LoginOutcome Login::collect_for_later() {
+    const unsigned digits = m_secret ? m_secret->params.digits : 6;
+    auto typed = m_io.ask(forward_prompt, false);
+    if (!typed) {
+        log(LogLevel::err, "conversation failed: " + typed.error().message + "; denying");
+        return LoginOutcome::denied;
+    }
+    if (typed.value().size() > max_answer) {
+        log(LogLevel::notice, "answer longer than " + std::to_string(max_answer) + " bytes; denying");
+        return LoginOutcome::denied;
+    }
+    auto answer = split_answer(typed.value(), digits, !m_opts.no_recovery);
+    // No code at the end: all of it is the password, and the check line
+    // finds an empty code (a wrong one).
+    const SecureBuffer password = answer && answer->password ? answer->password->clone() : typed.value().clone();
+    const SecureBuffer code = answer ? answer->code.clone() : SecureBuffer();
+    if (Status st = m_io.set_authtok(password); !st) {
+        log(LogLevel::err, "cannot pass the password on: " + st.error().message + "; denying");
+        return LoginOutcome::denied;
+    }
+    if (Status st = m_io.keep_deferred_code(code); !st) {
+        log(LogLevel::err, "cannot keep the code for the check line: " + st.error().message + "; denying");
+        return LoginOutcome::denied;
+    }
+    debug("forward_pass defer: password handed on, code kept for the pam_totp line after the password");
+    return LoginOutcome::ignore;
 }
 
-// Checks one code under the state lock and records the outcome durably.
-Login::Check Login::check(const SecureBuffer& code) {
-    const auto tx = begin_state();
-    if (tx == nullptr) {
-        return Check::error;
+// The code in PAM_AUTHTOK (try_first_pass, use_first_pass): at the end of
+// the password an earlier module collected; nullopt when there is none.
+std::optional<Answer> Login::authtok_answer() {
+    const unsigned digits = m_secret ? m_secret->params.digits : 6;
+    if (auto tok = m_io.authtok(); tok && !tok->empty() && tok->size() <= max_answer) {
+        return split_answer(*tok, digits, !m_opts.no_recovery);
     }
-    StateTransaction& t = *tx;
-    UserState& state = t.state();
-    const std::time_t now = m_io.now();
-    if (locked_out(state, now)) {
-        return Check::locked;
+    return std::nullopt;
+}
+
+// Asks for the code (with forward_pass: the password and the code).
+std::optional<Answer> Login::ask_answer() {
+    const std::string prompt = m_opts.forward_pass ? std::string(forward_prompt) : m_opts.prompt;
+    auto typed = m_io.ask(prompt, m_opts.echo_code && !m_opts.forward_pass);
+    if (!typed) {
+        log(LogLevel::err, "conversation failed: " + typed.error().message + "; denying");
+        return std::nullopt;
     }
-
-    const SecretFile& secret = *m_secret;
-    const std::string_view typed = code.view();
-    bool accepted = false;
-    std::string what = "wrong code";
-    std::string user_hint;
-    std::optional<std::size_t> recovery_left;
-
-    if (typed.size() == secret.params.digits && all_digits(typed)) {
-        // A TOTP-shaped answer only ever reaches the HMAC, never the slow hash.
-        const unsigned window = m_opts.window.value_or(secret.window.value_or(default_window));
-        auto verdict = totp_verify(secret.key, secret.params, typed, now, window, state.last_step);
-        if (!verdict) {
-            // Counted as a wrong code below: no error may be a free guess.
-            log(LogLevel::err, "cannot verify the code: " + verdict.error().message);
-        } else if (verdict.value().outcome == TotpOutcome::accepted) {
-            state.last_step = verdict.value().step;
-            accepted = true;
-            what = "code accepted";
-        } else if (verdict.value().outcome == TotpOutcome::replayed) {
-            what = "code already used (replay refused)";
-            user_hint = "That code was already used. Wait for the next code from your app.";
+    if (typed.value().size() > max_answer) {
+        log(LogLevel::notice, "answer longer than " + std::to_string(max_answer) + " bytes; denying");
+        return std::nullopt;
+    }
+    if (m_opts.forward_pass) {
+        const unsigned digits = m_secret ? m_secret->params.digits : 6;
+        if (auto answer = split_answer(typed.value(), digits, !m_opts.no_recovery)) {
+            return answer;
         }
-    } else if (!m_opts.no_recovery && looks_like_recovery_code(typed)) {
-        auto canonical = normalise_recovery_code(typed);
-        if (canonical) {
-            auto idx = find_recovery_code(canonical.value(), secret.recovery_hashes, state.used_recovery);
-            if (!idx) {
-                // Counted as a wrong code below: no error may be a free guess.
-                log(LogLevel::err, "cannot check the recovery code: " + idx.error().message);
-            } else if (idx.value() >= 0) {
-                state.used_recovery.push_back(
-                    recovery_code_id(secret.recovery_hashes[static_cast<std::size_t>(idx.value())]));
-                accepted = true;
-                what = "recovery code accepted";
-                // begin_state() kept only ids of codes in the file, so this is exact.
-                recovery_left =
-                    secret.recovery_hashes.size() - std::min(secret.recovery_hashes.size(), state.used_recovery.size());
-            } else {
-                what = "wrong or used recovery code";
+    }
+    return Answer{std::move(typed).value(), std::nullopt};  // checked (and counted) as it is
+}
+
+// Locks the state of the account and of the secret file's tokens, then
+// reads the secret file again: the answer is checked against what is on
+// disk now (a recovery code revoked, or an enrollment replaced, while the
+// prompt was open no longer works). Null (logged) when the state cannot be
+// used or the file is no longer good.
+std::unique_ptr<StateTransaction> Login::lock_state() {
+    for (int round = 0; round < secret_change_rounds; ++round) {
+        std::vector<TokenId> ids;
+        for (const TokenRef& t : m_tokens) {
+            ids.push_back(t.id);
+        }
+        auto tx = m_store.begin(state_key(), ids);
+        if (!tx) {
+            log(LogLevel::err, "cannot use the state in " + m_opts.state_dir + ": " + tx.error().message +
+                                   "; denying (replay protection and the guessing budget cannot be skipped)");
+            return nullptr;
+        }
+        const std::string path = m_path;
+        const FileRules rules = m_rules;
+        if (load(path, rules, m_as_user) != SecretLookup::found) {
+            if (m_secret) {
+                m_secret.reset();
+                log(LogLevel::notice, "secret file " + path + " is gone since the prompt; denying");
+            }
+            return nullptr;
+        }
+        std::vector<TokenId> now_ids;
+        for (const TokenRef& t : m_tokens) {
+            now_ids.push_back(t.id);
+        }
+        if (now_ids == ids) {
+            return std::move(tx).value();
+        }
+        debug("secret file " + path + " replaced since the prompt; locking its new tokens");
+    }
+    log(LogLevel::err, "secret file " + m_path + " keeps changing during the login; denying");
+    return nullptr;
+}
+
+// The account's first login with this state: what pam_totp 0.1 recorded
+// (by name, or by uid, for which the account is looked up once) carries
+// over, so that an upgrade makes no used code or recovery code work again
+// and spends no guess anew. False (logged) when it cannot be read.
+bool Login::carry_over_legacy(StateTransaction& tx) {
+    if (!look_up_account()) {
+        return false;
+    }
+    const std::optional<uid_t> uid = m_acct ? std::optional<uid_t>(m_acct->uid) : std::nullopt;
+    auto legacy = m_store.legacy_state(state_key(), uid);
+    if (!legacy) {
+        log(LogLevel::err, "cannot read the state of an earlier pam_totp to carry it over: " +
+                               legacy.error().message + "; denying");
+        return false;
+    }
+    if (!legacy.value()) {
+        return true;
+    }
+    const LegacyState& old = *legacy.value();
+    Budget& budget = tx.account().budget;
+    budget.lockouts = std::max(budget.lockouts, old.lockouts);
+    budget.locked_until = std::max(budget.locked_until, old.locked_until);
+    for (const std::time_t when : old.failures) {
+        if (budget.recent.size() < max_deny) {
+            budget.recent.push_back(when);
+            ++budget.since_lock;
+        }
+    }
+    // Its last step and used codes are of the enrollment it was bound to,
+    // in that enrollment's period: they apply only to the same one.
+    if (old.enrollment_id == m_secret->enrollment_id) {
+        TokenRecord& token = tx.token(m_tokens.front().id);
+        if (old.last_step) {
+            token.used_until = std::max(token.used_until, step_end(*old.last_step, m_tokens.front().params.period));
+        }
+        for (const std::string& setting : old.used_recovery) {
+            if (is_recovery_setting(setting)) {
+                remember_used_recovery(token, UsedRecovery{std::nullopt, setting});
             }
         }
-    } else if (m_opts.no_recovery && looks_like_recovery_code(typed)) {
-        what = "recovery code refused (no_recovery)";
     }
+    debug("carried over the state an earlier pam_totp kept");
+    return true;
+}
 
-    if (accepted) {
-        record_success(state);
-        if (Status st = t.commit(); !st) {
-            // Not recorded means it could be used again: deny.
-            log(LogLevel::err,
-                "cannot record the login in " + m_opts.state_dir + ": " + st.error().message + "; denying");
-            return Check::error;
+// True (and the user told, unless forward_pass: the password is not known
+// to be right yet) while code entry is locked.
+bool Login::refuse_if_locked(StateTransaction& tx, std::time_t now) {
+    const Budget& budget = tx.account().budget;
+    if (!is_locked(budget, now)) {
+        return false;
+    }
+    const std::time_t left = lock_remaining(budget, now);
+    log(LogLevel::notice, "code entry locked for " + std::to_string(left) + " more seconds; denying");
+    if (!m_opts.forward_pass) {
+        m_io.tell("Too many wrong codes. Code entry is locked for " + duration_words(left) + "; try again later.",
+                  true);
+    }
+    return true;
+}
+
+// Charges the attempt durably before the answer is looked at (records.h):
+// the account's charge, and on the tokens what the answer could use. False
+// (logged) when that cannot be written: the answer is then never checked.
+bool Login::charge(StateTransaction& tx, const SecureBuffer& code, std::time_t now, Attempt& attempt) {
+    attempt.window = window();
+    attempt.shape = shape_of(code, m_secret->params.digits, !m_opts.no_recovery);
+    tx.account().charge = now;
+    if (attempt.shape == AnswerShape::totp) {
+        for (const TokenRef& t : m_tokens) {
+            TokenRecord& record = tx.token(t.id);
+            const std::time_t until = window_end(now, t.params.period, attempt.window);
+            record.pending_until = std::max(record.pending_until.value_or(0), until);
         }
-        log(LogLevel::info, what);
-        if (recovery_left) {
-            std::string msg = "Recovery code accepted; " + plural(*recovery_left, "recovery code") + " left.";
-            if (*recovery_left <= 3) {
+    } else if (attempt.shape == AnswerShape::recovery) {
+        auto canonical = normalise_recovery_code(code.view());
+        if (canonical) {
+            // Recovery codes belong to the file's first token's record.
+            attempt.tag = recovery_tag(*m_tokens.front().key, canonical.value());
+            attempt.canonical = std::move(canonical).value();
+            tx.token(m_tokens.front().id).pending_recovery = attempt.tag;
+        }
+    }
+    if (Status st = tx.save(Durability::durable); !st) {
+        log(LogLevel::err, "cannot record the attempt in " + m_opts.state_dir + " before checking it: " +
+                               st.error().message + "; denying (the answer was not checked)");
+        return false;
+    }
+    return true;
+}
+
+Outcome Login::evaluate(StateTransaction& tx, const Attempt& attempt, const SecureBuffer& code, std::time_t now) {
+    switch (attempt.shape) {
+        case AnswerShape::totp:
+            return evaluate_totp(tx, attempt, code, now);
+        case AnswerShape::recovery:
+            return evaluate_recovery(tx, attempt);
+        case AnswerShape::other:
+            break;
+    }
+    Outcome out;
+    if (m_opts.no_recovery && looks_like_recovery_code(code.view())) {
+        out.what = "recovery code refused (no_recovery)";
+    }
+    return out;
+}
+
+// A TOTP-shaped answer only ever reaches the HMAC, never the slow hash.
+Outcome Login::evaluate_totp(StateTransaction& tx, const Attempt& attempt, const SecureBuffer& code, std::time_t now) {
+    Outcome out;
+    for (const TokenRef& t : m_tokens) {
+        const std::time_t used_until = std::max(tx.token(t.id).used_until, m_secret->confirmed_until);
+        auto verdict = totp_verify(*t.key, t.params, code.view(), now, attempt.window, used_until);
+        if (!verdict) {
+            // Counted as a wrong code: no error may be a free guess.
+            log(LogLevel::err, "cannot verify the code: " + verdict.error().message);
+            continue;
+        }
+        if (verdict.value().outcome == TotpOutcome::accepted) {
+            out.accepted = true;
+            out.what = "code accepted";
+            out.token = t.id;
+            out.used_until = step_end(verdict.value().step, t.params.period);
+            return out;
+        }
+        if (verdict.value().outcome == TotpOutcome::replayed) {
+            out.what = "code already used (replay refused)";
+            out.hint = "That code was already used. Wait for the next code from your app.";
+        }
+    }
+    return out;
+}
+
+Outcome Login::evaluate_recovery(StateTransaction& tx, const Attempt& attempt) {
+    Outcome out;
+    out.what = "wrong or used recovery code";
+    if (!attempt.canonical || !attempt.tag) {
+        return out;
+    }
+    const TokenRecord& record = tx.token(m_tokens.front().id);
+    if (recovery_used(record, *attempt.tag)) {
+        return out;  // no hashing for a code already used
+    }
+    auto index = find_recovery_code(*attempt.canonical, m_secret->recovery_hashes, used_settings(record));
+    if (!index) {
+        // Counted as a wrong code: no error may be a free guess.
+        log(LogLevel::err, "cannot check the recovery code: " + index.error().message);
+        return out;
+    }
+    if (index.value() >= 0) {
+        out.accepted = true;
+        out.recovery = true;
+        out.what = "recovery code accepted";
+        out.token = m_tokens.front().id;
+        out.setting = recovery_code_setting(m_secret->recovery_hashes[static_cast<std::size_t>(index.value())]);
+    }
+    return out;
+}
+
+// Turns the charge into the outcome: the token's record moves on, or the
+// wrong code is counted. Written without waiting for the disk: should it be
+// lost, the durable charge counts as a wrong code and the pending record
+// blocks what the answer could have used (strict, never loose). True when
+// this wrong code started a lockout.
+bool Login::settle(StateTransaction& tx, const Attempt& attempt, const Outcome& outcome, std::time_t now) {
+    for (const TokenRef& t : m_tokens) {
+        TokenRecord& record = tx.token(t.id);
+        record.pending_until.reset();
+        record.pending_recovery.reset();
+    }
+    AccountRecord& account = tx.account();
+    account.charge.reset();
+    bool locked_now = false;
+    if (outcome.accepted) {
+        TokenRecord& record = tx.token(*outcome.token);
+        if (outcome.recovery) {
+            remember_used_recovery(record, UsedRecovery{attempt.tag, outcome.setting});
+        } else {
+            record.used_until = std::max(record.used_until, outcome.used_until);
+        }
+        record_success(account.budget);
+        const LoginContext where = m_io.context();
+        account.last_login = LastLogin{now, where.service, where.rhost, where.tty};
+    } else {
+        locked_now = record_failure(account.budget, m_opts.rate, now);
+    }
+    if (Status st = tx.save(Durability::relaxed); !st) {
+        log(LogLevel::warning, "cannot settle the attempt in " + m_opts.state_dir + ": " + st.error().message +
+                                   " (it stays charged: the next login counts it)");
+    }
+    return locked_now;
+}
+
+// The log line and what the user is told.
+void Login::report(StateTransaction& tx, const Outcome& outcome, bool locked_now, std::time_t now) {
+    if (outcome.accepted) {
+        log(LogLevel::info, outcome.what);
+        if (outcome.recovery) {
+            const std::size_t left = recovery_codes_left(tx.token(m_tokens.front().id), m_secret->recovery_hashes);
+            std::string msg = "Recovery code accepted; " + plural(left, "recovery code") + " left.";
+            if (left <= 3) {
                 msg += " Run totp-enroll --new-recovery-codes to get new ones.";
             }
             m_io.tell(msg, false);
         }
-        return Check::accepted;
+        return;
     }
-
-    const bool locked_now = record_failure(state, m_opts.rate, now);
-    if (Status st = t.commit(); !st) {
-        log(LogLevel::err, "cannot record the failed attempt in " + m_opts.state_dir + ": " + st.error().message);
-    }
-    log(LogLevel::notice, what + " (" + std::to_string(state.failures.size()) + " of " +
-                              std::to_string(m_opts.rate.deny) + " failures within " +
-                              std::to_string(m_opts.rate.fail_interval) + " s)");
+    const Budget& budget = tx.account().budget;
     if (locked_now) {
-        const std::time_t left = lock_remaining(state, now);
-        log(LogLevel::warning, "too many wrong codes: code entry locked for " + std::to_string(left) +
-                                   " seconds (lockout " + std::to_string(state.lockouts) + " in a row)");
-        m_io.tell("Too many wrong codes. Code entry is locked for " + duration_words(left) + ".", true);
-    } else if (!user_hint.empty()) {
-        m_io.tell(user_hint, true);
+        const std::time_t left = lock_remaining(budget, now);
+        log(LogLevel::warning, outcome.what + "; too many wrong codes: code entry locked for " +
+                                   std::to_string(left) + " seconds (lockout " + std::to_string(budget.lockouts) +
+                                   " in a row)");
+        if (!m_opts.forward_pass) {
+            m_io.tell("Too many wrong codes. Code entry is locked for " + duration_words(left) + ".", true);
+        }
+        return;
     }
-    return Check::rejected;
+    log(LogLevel::notice, outcome.what + " (" + std::to_string(recent_failures(budget, m_opts.rate, now)) + " of " +
+                              std::to_string(m_opts.rate.deny) + " wrong codes within " +
+                              std::to_string(m_opts.rate.fail_interval) + " s, " +
+                              std::to_string(budget.since_lock) + " since the last success or lockout)");
+    if (!outcome.hint.empty()) {
+        m_io.tell(outcome.hint, true);
+    }
+}
+
+// Checks one answer under the state lock; charged before it is looked at,
+// settled after.
+Verdict Login::check(const SecureBuffer& code) {
+    const auto tx = lock_state();
+    if (tx == nullptr) {
+        return Verdict::error;
+    }
+    // From here to the settling nothing the caller sends or sets (signals,
+    // the file-size limit) may cut the login short between two writes.
+    const CriticalSection critical;
+    const std::time_t now = m_io.now();
+    bool stale = settle_stale_charge(tx->account(), m_opts.rate);
+    for (const TokenRef& t : m_tokens) {
+        stale = settle_stale_pending(tx->token(t.id)) || stale;
+    }
+    if (stale) {
+        log(LogLevel::notice, "an earlier login was cut short after its answer was charged; counted as a wrong code");
+    }
+    if (tx->fresh() && !carry_over_legacy(*tx)) {
+        return Verdict::error;
+    }
+    if (refuse_if_locked(*tx, now)) {
+        if (Status st = tx->save(Durability::relaxed); !st) {
+            log(LogLevel::warning, "cannot write the state: " + st.error().message);
+        }
+        return Verdict::locked;
+    }
+    Attempt attempt;
+    if (!charge(*tx, code, now, attempt)) {
+        return Verdict::error;
+    }
+    const Outcome outcome = evaluate(*tx, attempt, code, now);
+    const bool locked_now = settle(*tx, attempt, outcome, now);
+    report(*tx, outcome, locked_now, now);
+    return outcome.accepted ? Verdict::accepted : Verdict::rejected;
 }
 
 // Checks an answer; on success hands the password part on as PAM_AUTHTOK.
 bool Login::accept(const Answer& answer) {
-    if (!m_secret) {
-        return false;
-    }
-    if (check(answer.code) != Check::accepted) {
+    if (!m_secret || check(answer.code) != Verdict::accepted) {
         return false;
     }
     if (answer.password && !answer.password->empty()) {
@@ -444,62 +671,50 @@ bool Login::accept(const Answer& answer) {
 
 LoginOutcome Login::run() {
     LoginOutcome outcome = LoginOutcome::denied;  // the one way out is a checked, recorded code
-    if (!load_secret()) {
+    const SecretLookup found = locate_secret();
+    if (found == SecretLookup::missing) {
         if (m_opts.nullok) {
             debug("no secret file; nullok: ignoring this module");
+            if (m_opts.forward_pass && m_opts.defer) {
+                (void)collect_for_later();  // the password still goes on
+            }
             return LoginOutcome::ignore;
         }
         log(LogLevel::notice, "no secret file (not enrolled; run totp-enroll); denying");
     }
-    if (m_secret && !precheck_lockout()) {
+    if (m_opts.forward_pass && m_opts.defer) {
+        return collect_for_later();
+    }
+    // The code kept by a forward_pass defer line: the password module
+    // between the two lines took the password, so this attempt counts.
+    if (auto kept = m_io.take_deferred_code()) {
+        debug("checking the code kept by the forward_pass defer line");
+        return m_secret && accept(Answer{std::move(*kept), std::nullopt}) ? LoginOutcome::success : outcome;
+    }
+    // A lockout is told before the prompt, except with forward_pass, where
+    // the password is asked together with the code and not checked yet.
+    if (m_secret && !m_opts.forward_pass && announce_lockout()) {
         return outcome;
     }
-    const unsigned digits = m_secret ? m_secret->params.digits : 6;
-    const bool allow_recovery = !m_opts.no_recovery;
-
-    // try_first_pass / use_first_pass: an earlier module's answer may carry the code.
     if (m_opts.first_pass != FirstPass::none) {
-        if (auto tok = m_io.authtok(); tok && !tok->empty() && tok->size() <= max_answer) {
-            if (auto answer = split_answer(*tok, digits, allow_recovery)) {
-                if (accept(*answer)) {
-                    outcome = LoginOutcome::success;
-                }
-                if (outcome == LoginOutcome::success || m_opts.first_pass == FirstPass::use) {
-                    return outcome;
-                }
+        if (auto answer = authtok_answer()) {
+            if (m_secret && accept(*answer)) {
+                return LoginOutcome::success;
             }
-        }
-        if (m_opts.first_pass == FirstPass::use) {
+            if (m_opts.first_pass == FirstPass::use || !m_secret) {
+                return outcome;
+            }
+        } else if (m_opts.first_pass == FirstPass::use) {
             log(LogLevel::notice, "use_first_pass: no code in the previous password; denying");
             return outcome;
         }
     }
-
-    const std::string prompt = m_opts.forward_pass ? "Password & verification code: " : m_opts.prompt;
-    auto typed = m_io.ask(prompt, m_opts.echo_code && !m_opts.forward_pass);
-    if (!typed) {
-        log(LogLevel::err, "conversation failed: " + typed.error().message + "; denying");
-        return outcome;
-    }
-    if (typed.value().size() > max_answer) {
-        log(LogLevel::notice, "answer longer than " + std::to_string(max_answer) + " bytes; denying");
-        return outcome;
-    }
-    std::optional<Answer> answer;
-    if (m_opts.forward_pass) {
-        answer = split_answer(typed.value(), digits, allow_recovery);
-        if (!answer) {
-            answer = whole_answer(std::move(typed).value());  // counted as a wrong code below
-        }
-    } else {
-        answer = whole_answer(std::move(typed).value());
-    }
-    if (!m_secret) {
-        return outcome;  // asked only so that the reply reveals nothing; the reason is logged
-    }
-    if (accept(*answer)) {
+    const std::optional<Answer> answer = ask_answer();
+    if (answer && m_secret && accept(*answer)) {
         outcome = LoginOutcome::success;
     }
+    // Without a secret the user was asked only so that the reply reveals
+    // nothing; the reason is logged.
     return outcome;
 }
 

@@ -1,7 +1,8 @@
-// One pam_totp login: read the user's secret, ask for the code, check it
-// against the state under the lock, and record the outcome durably.
-// Everything PAM-specific is behind LoginIo, so the flow is testable and the
-// PAM module stays a shim.
+// One pam_totp login: find the user's secret file, ask for the code, and
+// check it under the state lock against what is on disk then, with the
+// attempt charged durably before the answer is looked at (core/store/
+// records.h). Everything PAM-specific is behind LoginIo, so the flow is
+// testable and the PAM module stays a shim.
 #pragma once
 
 #include <sys/types.h>
@@ -11,23 +12,31 @@
 #include <string>
 #include <string_view>
 
-#include "core/login/module_options.h"
-#include "core/util/result.h"
 #include "core/files/safe_file.h"
-#include "core/util/secure_buffer.h"
+#include "core/login/module_options.h"
 #include "core/store/state_store.h"
+#include "core/util/result.h"
+#include "core/util/secure_buffer.h"
 
 namespace pam_totp {
 
 // Log priorities, as syslog(3) numbers them (the Linux-PAM module writers'
 // guide levels: success INFO, wrong code NOTICE, bad file ERR).
-enum class LogLevel { err = 3, warning = 4, notice = 5, info = 6, debug = 7 };
+enum class LogLevel { crit = 2, err = 3, warning = 4, notice = 5, info = 6, debug = 7 };
 
 struct Account {
     std::string name;
     std::string home;
     uid_t uid = 0;
     gid_t gid = 0;
+};
+
+// Where the login comes from (PAM_SERVICE, PAM_RHOST, PAM_TTY), for the
+// state's last login and the log.
+struct LoginContext {
+    std::string service;
+    std::string rhost;
+    std::string tty;
 };
 
 class LoginIo {
@@ -56,13 +65,18 @@ class LoginIo {
     // PAM_AUTHTOK: what an earlier module collected; nullopt if none.
     virtual std::optional<SecureBuffer> authtok() = 0;
     virtual Status set_authtok(const SecureBuffer& value) = 0;
+    // forward_pass defer: the code kept by an earlier pam_totp line of the
+    // stack for this one to check (taken: a second call returns nothing).
+    virtual Status keep_deferred_code(const SecureBuffer& code) = 0;
+    virtual std::optional<SecureBuffer> take_deferred_code() = 0;
+    virtual LoginContext context() = 0;
     virtual std::time_t now() = 0;
 };
 
 enum class LoginOutcome {
     success,  // a valid, fresh code or an unused recovery code, durably recorded
     denied,   // anything else
-    ignore,   // nullok and no secret file
+    ignore,   // nullok and no secret file; or forward_pass defer, which only collects
 };
 
 // Never throws on purpose; the PAM shim still guards against bad_alloc.

@@ -5,92 +5,154 @@
 
 #include "core/files/kv_format.h"
 #include "core/otp/totp.h"
+#include "core/util/text.h"
 
 namespace pam_totp {
 namespace {
-
-// Every option the module knows; each may be given once.
-enum class Opt {
-    secret,
-    state_dir,
-    nullok,
-    window,
-    deny,
-    fail_interval,
-    unlock_time,
-    max_unlock_time,
-    prompt,
-    echo_code,
-    try_first_pass,
-    use_first_pass,
-    forward_pass,
-    no_recovery,
-    debug,
-    count_
-};
-
-struct OptSpec {
-    std::string_view name;
-    bool takes_value;
-};
-
-constexpr std::array<OptSpec, static_cast<std::size_t>(Opt::count_)> specs{{
-    {"secret", true},
-    {"state_dir", true},
-    {"nullok", false},
-    {"window", true},
-    {"deny", true},
-    {"fail_interval", true},
-    {"unlock_time", true},
-    {"max_unlock_time", true},
-    {"prompt", true},
-    {"echo_code", false},
-    {"try_first_pass", false},
-    {"use_first_pass", false},
-    {"forward_pass", false},
-    {"no_recovery", false},
-    {"debug", false},
-}};
 
 Error bad(std::string_view name, std::string_view problem) {
     return make_error(Errc::invalid_argument, "option " + std::string(name) + ": " + std::string(problem));
 }
 
 Result<std::uint64_t> number(std::string_view name, std::string_view value, std::uint64_t min, std::uint64_t max) {
+    const std::string allowed = " (allowed: " + std::to_string(min) + ".." + std::to_string(max) + ")";
     auto n = parse_decimal(value, max);
     if (!n) {
-        return bad(name, n.error().message + " (allowed: " + std::to_string(min) + ".." + std::to_string(max) + ")");
+        return bad(name, n.error().message + allowed);
     }
     if (n.value() < min) {
-        return bad(name, "out of range (allowed: " + std::to_string(min) + ".." + std::to_string(max) + ")");
+        return bad(name, "out of range" + allowed);
     }
     return n.value();
 }
 
-bool printable(std::string_view text) noexcept {
-    for (const char c : text) {
-        if (c < 0x20 || c > 0x7e) {
-            return false;
-        }
+Result<std::time_t> seconds(std::string_view name, std::string_view value) {
+    auto n = number(name, value, 1, static_cast<std::uint64_t>(max_seconds_option));
+    if (!n) {
+        return n.error();
     }
-    return true;
+    return static_cast<std::time_t>(n.value());
 }
 
-Result<std::string> absolute_path(std::string_view name, std::string_view value) {
-    if (value.empty() || !printable(value)) {
-        return bad(name, "must be a non-empty path of printable characters");
+Result<std::string> path(std::string_view name, std::string_view value, bool absolute) {
+    if (value.empty() || value.size() > max_path_option || !printable_ascii(value)) {
+        return bad(name, "must be a non-empty path of printable characters, at most 4096");
     }
-    if (value.size() > 4096) {
-        return bad(name, "path too long");
+    if (absolute && value.front() != '/') {
+        return bad(name, "must be an absolute path");
     }
     return std::string(value);
+}
+
+// How one option applies its value (empty for a flag) to the options.
+using Apply = Status (*)(ModuleOptions&, std::string_view name, std::string_view value);
+
+template <bool ModuleOptions::*Flag>
+Status set_flag(ModuleOptions& o, std::string_view /*name*/, std::string_view /*value*/) {
+    o.*Flag = true;
+    return {};
+}
+
+template <std::time_t RateLimitConfig::*Field>
+Status set_seconds(ModuleOptions& o, std::string_view name, std::string_view value) {
+    auto s = seconds(name, value);
+    if (!s) {
+        return s.error();
+    }
+    o.rate.*Field = s.value();
+    return {};
+}
+
+Status set_first_pass(ModuleOptions& o, std::string_view name, FirstPass mode) {
+    if (o.first_pass != FirstPass::none) {
+        return bad(name, "try_first_pass and use_first_pass exclude each other");
+    }
+    o.first_pass = mode;
+    return {};
+}
+
+struct OptionSpec {
+    std::string_view name;
+    bool takes_value;
+    Apply apply;
+};
+
+// Every option, once: its name, whether it takes a value, and what it does.
+constexpr std::array<OptionSpec, 16> options{{
+    {"secret", true,
+     [](ModuleOptions& o, std::string_view n, std::string_view v) -> Status {
+         auto p = path(n, v, false);
+         if (!p) {
+             return p.error();
+         }
+         o.secret = std::move(p).value();
+         return {};
+     }},
+    {"state_dir", true,
+     [](ModuleOptions& o, std::string_view n, std::string_view v) -> Status {
+         auto p = path(n, v, true);
+         if (!p) {
+             return p.error();
+         }
+         o.state_dir = std::move(p).value();
+         return {};
+     }},
+    {"nullok", false, set_flag<&ModuleOptions::nullok>},
+    {"window", true,
+     [](ModuleOptions& o, std::string_view n, std::string_view v) -> Status {
+         auto w = number(n, v, 0, max_window);
+         if (!w) {
+             return w.error();
+         }
+         o.window = static_cast<unsigned>(w.value());
+         return {};
+     }},
+    {"deny", true,
+     [](ModuleOptions& o, std::string_view n, std::string_view v) -> Status {
+         auto d = number(n, v, 1, max_deny);
+         if (!d) {
+             return d.error();
+         }
+         o.rate.deny = static_cast<unsigned>(d.value());
+         return {};
+     }},
+    {"fail_interval", true, set_seconds<&RateLimitConfig::fail_interval>},
+    {"unlock_time", true, set_seconds<&RateLimitConfig::unlock_time>},
+    {"max_unlock_time", true, set_seconds<&RateLimitConfig::max_unlock_time>},
+    {"prompt", true,
+     [](ModuleOptions& o, std::string_view n, std::string_view v) -> Status {
+         if (v.empty() || v.size() > max_prompt_length || !printable_ascii(v)) {
+             return bad(n, "must be 1 to 256 printable characters (use [prompt=Text with spaces: ])");
+         }
+         o.prompt = std::string(v);
+         return {};
+     }},
+    {"echo_code", false, set_flag<&ModuleOptions::echo_code>},
+    {"try_first_pass", false,
+     [](ModuleOptions& o, std::string_view n, std::string_view) { return set_first_pass(o, n, FirstPass::try_); }},
+    {"use_first_pass", false,
+     [](ModuleOptions& o, std::string_view n, std::string_view) { return set_first_pass(o, n, FirstPass::use); }},
+    {"forward_pass", false, set_flag<&ModuleOptions::forward_pass>},
+    {"defer", false, set_flag<&ModuleOptions::defer>},
+    {"no_recovery", false, set_flag<&ModuleOptions::no_recovery>},
+    {"debug", false, set_flag<&ModuleOptions::debug>},
+}};
+
+// An unknown argument is named in the log only when it looks like an
+// option name (a-z and _, short): anything else may be a pasted secret.
+Error unknown(std::string_view name, int position) {
+    const bool option_like = !name.empty() && name.size() <= 32 && name.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") == std::string_view::npos;
+    return make_error(Errc::invalid_argument, (option_like ? "unknown option '" + std::string(name) + "'"
+                                                           : "unknown option (argument " + std::to_string(position) +
+                                                                 ", not shown)") +
+                                                  "; see pam_totp(8)");
 }
 
 }  // namespace
 
 Result<ModuleOptions> parse_module_options(int argc, const char* const* argv) {
     ModuleOptions opts;
-    std::array<bool, specs.size()> seen{};
+    std::array<bool, options.size()> seen{};
     for (int i = 0; i < argc; ++i) {
         if (argv == nullptr || argv[i] == nullptr) {
             return make_error(Errc::invalid_argument, "option list is malformed");
@@ -102,112 +164,30 @@ Result<ModuleOptions> parse_module_options(int argc, const char* const* argv) {
         const std::string_view value = has_value ? arg.substr(eq + 1) : std::string_view{};
 
         std::size_t idx = 0;
-        while (idx < specs.size() && specs[idx].name != name) {
+        while (idx < options.size() && options[idx].name != name) {
             ++idx;
         }
-        if (idx == specs.size()) {
-            // Never echo an unknown argument whole: an admin may have pasted a secret.
-            return make_error(Errc::invalid_argument,
-                              "unknown option '" + std::string(name.substr(0, 32)) + "'; see pam_totp(8)");
+        if (idx == options.size()) {
+            return unknown(name, i + 1);
         }
-        if (specs[idx].takes_value != has_value) {
-            return bad(name,
-                       specs[idx].takes_value ? "needs a value (" + std::string(name) + "=...)" : "takes no value");
+        const OptionSpec& spec = options[idx];
+        if (spec.takes_value != has_value) {
+            return bad(name, spec.takes_value ? "needs a value (" + std::string(name) + "=...)" : "takes no value");
         }
         if (seen[idx]) {
             return bad(name, "given twice");
         }
         seen[idx] = true;
-
-        switch (static_cast<Opt>(idx)) {
-            case Opt::secret: {
-                if (value.empty() || !printable(value) || value.size() > 4096) {
-                    return bad(name, "must be a non-empty path template of printable characters");
-                }
-                opts.secret = std::string(value);
-                break;
-            }
-            case Opt::state_dir: {
-                auto p = absolute_path(name, value);
-                if (!p) {
-                    return p.error();
-                }
-                if (p.value().front() != '/') {
-                    return bad(name, "must be an absolute path");
-                }
-                opts.state_dir = std::move(p).value();
-                break;
-            }
-            case Opt::window: {
-                auto n = number(name, value, 0, max_window);
-                if (!n) {
-                    return n.error();
-                }
-                opts.window = static_cast<unsigned>(n.value());
-                break;
-            }
-            case Opt::deny: {
-                auto n = number(name, value, 1, max_deny);
-                if (!n) {
-                    return n.error();
-                }
-                opts.rate.deny = static_cast<unsigned>(n.value());
-                break;
-            }
-            case Opt::fail_interval:
-            case Opt::unlock_time:
-            case Opt::max_unlock_time: {
-                auto n = number(name, value, 1, static_cast<std::uint64_t>(max_seconds_option));
-                if (!n) {
-                    return n.error();
-                }
-                const auto secs = static_cast<std::time_t>(n.value());
-                if (static_cast<Opt>(idx) == Opt::fail_interval) {
-                    opts.rate.fail_interval = secs;
-                } else if (static_cast<Opt>(idx) == Opt::unlock_time) {
-                    opts.rate.unlock_time = secs;
-                } else {
-                    opts.rate.max_unlock_time = secs;
-                }
-                break;
-            }
-            case Opt::prompt: {
-                if (value.empty() || value.size() > max_prompt_length || !printable(value)) {
-                    return bad(name, "must be 1 to 256 printable characters (use [prompt=Text with spaces: ])");
-                }
-                opts.prompt = std::string(value);
-                break;
-            }
-            case Opt::nullok:
-                opts.nullok = true;
-                break;
-            case Opt::echo_code:
-                opts.echo_code = true;
-                break;
-            case Opt::try_first_pass:
-            case Opt::use_first_pass: {
-                if (opts.first_pass != FirstPass::none) {
-                    return bad(name, "try_first_pass and use_first_pass exclude each other");
-                }
-                opts.first_pass = static_cast<Opt>(idx) == Opt::use_first_pass ? FirstPass::use : FirstPass::try_;
-                break;
-            }
-            case Opt::forward_pass:
-                opts.forward_pass = true;
-                break;
-            case Opt::no_recovery:
-                opts.no_recovery = true;
-                break;
-            case Opt::debug:
-                opts.debug = true;
-                break;
-            case Opt::count_:
-                break;
+        if (Status st = spec.apply(opts, name, value); !st) {
+            return st.error();
         }
     }
     // Checked after all options, whatever their order on the line.
     if (opts.rate.max_unlock_time < opts.rate.unlock_time) {
         return make_error(Errc::invalid_argument, "option max_unlock_time: must be at least unlock_time");
+    }
+    if (opts.defer && !opts.forward_pass) {
+        return make_error(Errc::invalid_argument, "option defer: only with forward_pass (see pam_totp(8))");
     }
     return opts;
 }

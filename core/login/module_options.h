@@ -1,4 +1,4 @@
-// The options of pam_totp.so (DESIGN section 4, pam_totp(8)).
+// The options of pam_totp.so (pam_totp(8), OPTIONS).
 #pragma once
 
 #include <optional>
@@ -25,18 +25,23 @@ struct ModuleOptions {
     bool echo_code = false;
     FirstPass first_pass = FirstPass::none;
     bool forward_pass = false;
+    // With forward_pass: only collect (hand the password on, keep the code
+    // for the pam_totp line after the password module, which checks it).
+    bool defer = false;
     bool no_recovery = false;
     bool debug = false;
 };
 
 inline constexpr unsigned default_window = 1;
-inline constexpr unsigned max_deny = 100;
 inline constexpr long max_seconds_option = 365L * 24 * 3600;  // one year
 inline constexpr std::size_t max_prompt_length = 256;
+inline constexpr std::size_t max_path_option = 4096;
 
 // Parses the module arguments from the PAM configuration line. An unknown
 // option, a missing or malformed value, a value out of range, or an option
-// given twice is Errc::invalid_argument with a message naming the option.
+// given twice is Errc::invalid_argument with a message naming the option
+// (never quoting a value or an unknown argument: an administrator may have
+// pasted a secret there).
 Result<ModuleOptions> parse_module_options(int argc, const char* const* argv);
 
 }  // namespace pam_totp

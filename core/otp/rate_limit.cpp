@@ -19,12 +19,11 @@ std::time_t saturating_add(std::time_t a, std::time_t b) noexcept {
     return sum;
 }
 
-// A failure at `when` still counts at `now` when it is at most fail_interval
-// old (pam_faillock: now - time <= fail_interval). A failure stamped in the
-// future (the clock was set back) keeps counting: erring towards a lockout.
-bool still_counts(std::time_t when, std::time_t now, std::time_t fail_interval) noexcept {
-    const std::time_t oldest = saturating_add(now, -std::max<std::time_t>(fail_interval, 0));
-    return when >= oldest;
+// A failure at `when` is within fail_interval at `now` when it is at most
+// that old (pam_faillock: now - time <= fail_interval). One stamped in the
+// future (the clock was set back) counts: erring towards a lockout.
+bool within_interval(std::time_t when, std::time_t now, std::time_t fail_interval) noexcept {
+    return when >= saturating_add(now, -std::max<std::time_t>(fail_interval, 0));
 }
 
 // unlock_time * 2^lockouts, capped at max_unlock_time, without overflow for
@@ -35,13 +34,9 @@ std::time_t lock_duration(const RateLimitConfig& config, unsigned lockouts) noex
     if (base >= cap) {
         return cap;
     }
-    if (base == 0) {
-        return 0;
-    }
     std::time_t d = base;
     for (unsigned k = 0; k < lockouts; ++k) {
-        // Doubling stops as soon as the cap is reached, so at most ~63 rounds
-        // and never an overflow (d < cap <= time_max here).
+        // Stops as soon as the cap is reached: d < cap <= time_max here.
         if (d > cap / 2) {
             return cap;
         }
@@ -50,63 +45,64 @@ std::time_t lock_duration(const RateLimitConfig& config, unsigned lockouts) noex
     return std::min(d, cap);
 }
 
-// The failure count that locks. A tally longer than max_failures_kept is
-// never stored, so a larger deny is treated as max_failures_kept (otherwise
-// it could never be reached and would mean "no lockout").
-std::size_t effective_deny(const RateLimitConfig& config) noexcept {
-    return std::min<std::size_t>(config.deny, max_failures_kept);
-}
-
 }  // namespace
 
-bool is_locked(const UserState& state, std::time_t now) noexcept {
-    return now < state.locked_until;
+bool is_locked(const Budget& budget, std::time_t now) noexcept {
+    return now < budget.locked_until;
 }
 
-std::time_t lock_remaining(const UserState& state, std::time_t now) noexcept {
-    if (!is_locked(state, now)) {
+std::time_t lock_remaining(const Budget& budget, std::time_t now) noexcept {
+    if (!is_locked(budget, now)) {
         return 0;
     }
     std::time_t left = 0;
-    if (__builtin_sub_overflow(state.locked_until, now, &left)) {
+    if (__builtin_sub_overflow(budget.locked_until, now, &left)) {
         return time_max;
     }
     return left;
 }
 
-bool record_failure(UserState& state, const RateLimitConfig& config, std::time_t now) {
-    std::erase_if(state.failures, [&](std::time_t when) { return !still_counts(when, now, config.fail_interval); });
-    state.failures.push_back(now);
+std::size_t recent_failures(const Budget& budget, const RateLimitConfig& config, std::time_t now) noexcept {
+    return static_cast<std::size_t>(std::count_if(budget.recent.begin(), budget.recent.end(), [&](std::time_t when) {
+        return within_interval(when, now, config.fail_interval);
+    }));
+}
 
-    const std::size_t deny = effective_deny(config);
-    if (deny == 0) {
-        // deny=0: never lock. The tally is still kept (for --status), bounded.
-        if (state.failures.size() > max_failures_kept) {
-            const auto excess = static_cast<std::ptrdiff_t>(state.failures.size() - max_failures_kept);
-            state.failures.erase(state.failures.begin(), state.failures.begin() + excess);
-        }
+bool record_failure(Budget& budget, const RateLimitConfig& config, std::time_t now) {
+    const unsigned deny = std::clamp(config.deny, 1U, max_deny);
+    budget.recent.push_back(now);
+    // Only the newest `deny` times can ever decide the short horizon.
+    if (budget.recent.size() > max_deny) {
+        budget.recent.erase(budget.recent.begin(),
+                            budget.recent.begin() + static_cast<std::ptrdiff_t>(budget.recent.size() - max_deny));
+    }
+    if (budget.since_lock < std::numeric_limits<unsigned>::max()) {
+        ++budget.since_lock;
+    }
+    const bool short_horizon = recent_failures(budget, config, now) >= deny;
+    // Before the first lockout a slow typist gets twice the allowance; after
+    // one, every `deny` wrong codes lock again, however far apart.
+    const unsigned long long long_limit = budget.lockouts == 0 ? 2ULL * deny : deny;
+    const bool long_horizon = budget.since_lock >= long_limit;
+    if (!short_horizon && !long_horizon) {
         return false;
     }
-    if (state.failures.size() < deny) {
-        return false;
+    // Never shorten a lockout already running.
+    budget.locked_until = std::max(budget.locked_until, saturating_add(now, lock_duration(config, budget.lockouts)));
+    if (budget.lockouts < std::numeric_limits<unsigned>::max()) {
+        ++budget.lockouts;  // saturates: a wrap to 0 would restart the escalation
     }
-
-    // Lock. Never shorten a lockout already running (a failure recorded
-    // during one cannot end it early).
-    const std::time_t until = saturating_add(now, lock_duration(config, state.lockouts));
-    state.locked_until = std::max(state.locked_until, until);
-    if (state.lockouts < std::numeric_limits<unsigned>::max()) {
-        ++state.lockouts;  // saturates: a wrap to 0 would restart the escalation
-    }
-    state.failures.clear();
+    budget.recent.clear();
+    budget.since_lock = 0;
     return true;
 }
 
-void record_success(UserState& state) noexcept {
-    // locked_until is left alone: only time ends a lockout (a success can only
-    // be recorded after is_locked() said no, so it is in the past anyway).
-    state.failures.clear();
-    state.lockouts = 0;
+void record_success(Budget& budget) noexcept {
+    // locked_until is left alone: only time ends a lockout (a success is only
+    // recorded after is_locked() said no, so it is in the past anyway).
+    budget.recent.clear();
+    budget.since_lock = 0;
+    budget.lockouts = 0;
 }
 
 }  // namespace pam_totp

@@ -9,7 +9,9 @@
 #include <cstring>
 #include <memory>
 
+#include "core/util/hash.h"
 #include "core/util/random.h"
+#include "core/util/text.h"
 
 namespace pam_totp {
 
@@ -155,13 +157,40 @@ bool looks_like_recovery_code(std::string_view typed) noexcept {
     return canonicalise(typed, [](std::size_t, char) noexcept {}) != 0;
 }
 
+namespace {
+
+constexpr std::size_t salt_chars = 22;
+constexpr std::size_t hash_chars = 43;
+
+bool crypt_alphabet(std::string_view s) noexcept {
+    return std::all_of(s.begin(), s.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '/';
+    });
+}
+
+}  // namespace
+
+bool is_recovery_setting(std::string_view text) noexcept {
+    return text.size() == recovery_hash_prefix.size() + salt_chars && text.starts_with(recovery_hash_prefix) &&
+           crypt_alphabet(text.substr(recovery_hash_prefix.size()));
+}
+
+bool is_recovery_hash(std::string_view text) noexcept {
+    const std::size_t setting = recovery_hash_prefix.size() + salt_chars;
+    return text.size() == setting + 1 + hash_chars && is_recovery_setting(text.substr(0, setting)) &&
+           text[setting] == '$' && crypt_alphabet(text.substr(setting + 1));
+}
+
 Result<std::string> hash_recovery_code(const SecureBuffer& canonical) {
     if (!is_canonical(canonical)) {
         return make_error(Errc::invalid_argument, "hash_recovery_code: the code is not in canonical form");
     }
-    // "$y$" with count 0: yescrypt at libxcrypt's default cost, fresh random salt.
+    // "$y$" with count 5: the j9T cost of recovery_hash_prefix, spelled out
+    // rather than left to libxcrypt's default (which the module would then
+    // refuse if a newer libxcrypt raised it). Fresh random salt.
+    constexpr unsigned long cost_count = 5;
     errno = 0;
-    const std::unique_ptr<char, FreeDeleter> setting(::crypt_gensalt_ra("$y$", 0, nullptr, 0));
+    const std::unique_ptr<char, FreeDeleter> setting(::crypt_gensalt_ra("$y$", cost_count, nullptr, 0));
     if (setting == nullptr) {
         return make_error(Errc::io, errno_message("crypt_gensalt_ra($y$)", errno));
     }
@@ -170,37 +199,72 @@ Result<std::string> hash_recovery_code(const SecureBuffer& canonical) {
     if (out == nullptr) {
         return make_error(Errc::io, "crypt_r: yescrypt hashing of a recovery code failed");
     }
-    return std::string(out);
+    std::string hash(out);
+    if (!is_recovery_hash(hash)) {
+        return make_error(Errc::io, "crypt_r: yescrypt returned a hash of an unexpected form");
+    }
+    return hash;
 }
 
-std::string recovery_code_id(std::string_view hash) {
-    // "$y$j9T$salt$hash" -> "$y$j9T$salt": the setting, unique per code
-    // because the salt is random, and useless for guessing the code.
+std::string recovery_code_setting(std::string_view hash) {
+    // "$y$j9T$salt$hash" -> "$y$j9T$salt": unique per code because the salt
+    // is random, and useless for guessing the code.
     const std::size_t last = hash.rfind('$');
     if (last == std::string_view::npos) {
-        // Not a crypt hash; the whole string is still unique to its code.
         return std::string(hash);
     }
     return std::string(hash.substr(0, last));
 }
 
+std::string RecoveryTag::hex() const {
+    return to_hex(bytes);
+}
+
+std::optional<RecoveryTag> RecoveryTag::from_hex(std::string_view text) {
+    RecoveryTag tag;
+    if (text.size() != tag.bytes.size() * 2) {
+        return std::nullopt;
+    }
+    for (std::size_t i = 0; i < tag.bytes.size(); ++i) {
+        unsigned value = 0;
+        for (const char c : text.substr(2 * i, 2)) {
+            value *= 16;
+            if (c >= '0' && c <= '9') {
+                value += static_cast<unsigned>(c - '0');
+            } else if (c >= 'a' && c <= 'f') {
+                value += static_cast<unsigned>(c - 'a' + 10);
+            } else {
+                return std::nullopt;
+            }
+        }
+        tag.bytes[i] = static_cast<std::uint8_t>(value);
+    }
+    return tag;
+}
+
+RecoveryTag recovery_tag(const SecureBuffer& token_key, const SecureBuffer& canonical) {
+    static constexpr std::string_view label{"pam_totp recovery tag v1\0", 25};
+    const Sha256Digest mac =
+        hmac_sha256({token_key.data(), token_key.size()}, {bytes_of(label), {canonical.data(), canonical.size()}});
+    RecoveryTag tag;
+    std::copy_n(mac.begin(), tag.bytes.size(), tag.bytes.begin());
+    return tag;
+}
+
 Result<long> find_recovery_code(const SecureBuffer& canonical, const std::vector<std::string>& hashes,
-                                const std::vector<std::string>& used) {
+                                const std::vector<std::string>& used_settings) {
     if (!is_canonical(canonical)) {
         return make_error(Errc::invalid_argument, "find_recovery_code: the code is not in canonical form");
     }
     CryptScratch scratch;
     for (std::size_t i = 0; i < hashes.size(); ++i) {
         const std::string& hash = hashes[i];
-        const std::string id = recovery_code_id(hash);
-        bool consumed = false;
-        for (const std::string& u : used) {
-            if (u == id) {
-                consumed = true;
-                break;
-            }
+        if (!is_recovery_hash(hash)) {
+            return make_error(Errc::format, "recovery-code hash #" + std::to_string(i + 1) +
+                                                " is not of the form totp-enroll writes");
         }
-        if (consumed) {
+        const std::string setting = recovery_code_setting(hash);
+        if (std::find(used_settings.begin(), used_settings.end(), setting) != used_settings.end()) {
             continue;
         }
         // The stored hash is its own setting: crypt_r re-derives it from the code.

@@ -4,6 +4,9 @@
 #include <string.h>  // explicit_bzero
 
 #include <cstdlib>
+#include <limits>
+
+#include "core/util/text.h"
 
 namespace pam_totp {
 namespace {
@@ -20,15 +23,6 @@ int oath_flags(Algorithm alg) noexcept {
             break;
     }
     return 0;
-}
-
-bool all_digits(std::string_view s) noexcept {
-    for (const char c : s) {
-        if (c < '0' || c > '9') {
-            return false;
-        }
-    }
-    return true;
 }
 
 // liboath hands us each candidate OTP; we answer 0 only for an exact match.
@@ -78,12 +72,28 @@ std::optional<Algorithm> parse_algorithm(std::string_view name) {
     return std::nullopt;
 }
 
-Status validate_params(const TotpParams& params) {
-    if (params.digits != 6 && params.digits != 8) {
-        return make_error(Errc::invalid_argument, "digits must be 6 or 8");
+std::string digits_problem(unsigned digits) {
+    return digits == 6 || digits == 8 ? std::string() : std::string("digits must be 6 or 8");
+}
+
+std::string period_problem(unsigned period) {
+    if (period < min_period || period > max_period) {
+        return "period must be " + std::to_string(min_period) + " to " + std::to_string(max_period) + " seconds";
     }
-    if (params.period < min_period || params.period > max_period) {
-        return make_error(Errc::invalid_argument, "period must be between 15 and 120 seconds");
+    return {};
+}
+
+std::string window_problem(unsigned window) {
+    return window <= max_window ? std::string() : "window must be 0 to " + std::to_string(max_window) + " steps";
+}
+
+Status validate_params(const TotpParams& params) {
+    std::string problem = digits_problem(params.digits);
+    if (problem.empty()) {
+        problem = period_problem(params.period);
+    }
+    if (!problem.empty()) {
+        return make_error(Errc::invalid_argument, problem);
     }
     return {};
 }
@@ -94,6 +104,19 @@ std::uint64_t time_step(std::time_t now, unsigned period) noexcept {
         return 0;
     }
     return static_cast<std::uint64_t>(now) / period;
+}
+
+std::time_t step_end(std::uint64_t step, unsigned period) noexcept {
+    std::uint64_t end = 0;
+    if (__builtin_mul_overflow(step + 1, static_cast<std::uint64_t>(period), &end) ||
+        end > static_cast<std::uint64_t>(std::numeric_limits<std::time_t>::max())) {
+        return std::numeric_limits<std::time_t>::max();
+    }
+    return static_cast<std::time_t>(end);
+}
+
+std::time_t window_end(std::time_t now, unsigned period, unsigned window) noexcept {
+    return step_end(time_step(now, period) + window, period);
 }
 
 Result<SecureBuffer> totp_generate(const SecureBuffer& key, const TotpParams& params, std::time_t now) {
@@ -113,12 +136,12 @@ Result<SecureBuffer> totp_generate(const SecureBuffer& key, const TotpParams& pa
 }
 
 Result<TotpVerdict> totp_verify(const SecureBuffer& key, const TotpParams& params, std::string_view code,
-                                std::time_t now, unsigned window, std::optional<std::uint64_t> last_step) {
+                                std::time_t now, unsigned window, std::time_t used_until) {
     if (Status st = validate_params(params); !st) {
         return st.error();
     }
-    if (window > max_window) {
-        return make_error(Errc::invalid_argument, "window must be at most 10 steps");
+    if (std::string problem = window_problem(window); !problem.empty()) {
+        return make_error(Errc::invalid_argument, problem);
     }
     TotpVerdict verdict;
     // Anything but exactly `digits` ASCII digits can never match: no HMAC spent on it.
@@ -139,8 +162,10 @@ Result<TotpVerdict> totp_verify(const SecureBuffer& key, const TotpParams& param
     }
     verdict.step = counter;
     // RFC 6238 section 5.2: the verifier MUST NOT accept the second attempt of
-    // the same OTP; nor an older one once a newer step has been used.
-    verdict.outcome = (last_step && counter <= *last_step) ? TotpOutcome::replayed : TotpOutcome::accepted;
+    // the same OTP; nor an older one once a newer step has been used. In
+    // absolute time: a step that starts before the end of the last one used.
+    const bool used = step_end(counter, params.period) - static_cast<std::time_t>(params.period) < used_until;
+    verdict.outcome = used ? TotpOutcome::replayed : TotpOutcome::accepted;
     return verdict;
 }
 

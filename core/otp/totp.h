@@ -28,7 +28,14 @@ inline constexpr unsigned min_period = 15;
 inline constexpr unsigned max_period = 120;
 inline constexpr unsigned max_window = 10;
 
-// Checks the parameters against what pam_totp supports.
+// The one validator of TOTP parameters (secret file, totp-enroll's
+// options, the imports, this file): each returns the problem in words
+// naming the limits ("period must be 15 to 120 seconds"), empty when fine.
+std::string digits_problem(unsigned digits);
+std::string period_problem(unsigned period);
+std::string window_problem(unsigned window);
+
+// The first of the problems above in `params`, as Errc::invalid_argument.
 Status validate_params(const TotpParams& params);
 
 // The code for time `now` (RFC 6238 section 4.2), `params.digits` long.
@@ -37,10 +44,20 @@ Result<SecureBuffer> totp_generate(const SecureBuffer& key, const TotpParams& pa
 // The absolute time step T (RFC 6238 section 4.2) that `now` falls in.
 std::uint64_t time_step(std::time_t now, unsigned period) noexcept;
 
+// When the time step T of `period` seconds ends (Unix time): codes are
+// remembered as used up to this instant, in absolute time, so a record
+// stays right when the period changes (RFC 6238 section 4.2, T0 = 0).
+std::time_t step_end(std::uint64_t step, unsigned period) noexcept;
+
+// The end of the last time step a code typed at `now` could match with
+// `window` steps of tolerance: how long an attempt whose outcome is unknown
+// (the process was killed) blocks the token.
+std::time_t window_end(std::time_t now, unsigned period, unsigned window) noexcept;
+
 enum class TotpOutcome {
     accepted,  // `step` holds the matched absolute time step
     wrong,     // no step within the window matches
-    replayed,  // matches a step <= the last accepted one
+    replayed,  // matches a step that starts before `used_until`
 };
 
 struct TotpVerdict {
@@ -50,11 +67,12 @@ struct TotpVerdict {
 
 // Verifies `code` against the steps within +-`window` of `now`, comparing in
 // constant time. A code that is not exactly `params.digits` ASCII digits is
-// `wrong` without any HMAC computed. A match at a step <= `last_step` is
-// `replayed` (RFC 6238 section 5.2: a verifier MUST NOT accept the second
-// attempt of the same OTP).
+// `wrong` without any HMAC computed. A match at a step that starts before
+// `used_until` (Unix time: the end of the last accepted step) is `replayed`
+// (RFC 6238 section 5.2: a verifier MUST NOT accept the second attempt of
+// the same OTP, nor, here, one of an earlier step).
 Result<TotpVerdict> totp_verify(const SecureBuffer& key, const TotpParams& params, std::string_view code,
-                                std::time_t now, unsigned window, std::optional<std::uint64_t> last_step);
+                                std::time_t now, unsigned window, std::time_t used_until);
 
 // Base32 (RFC 4648 section 6) through liboath. Decoding accepts upper or
 // lower case, ignores spaces, and refuses anything else.

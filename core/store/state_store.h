@@ -1,22 +1,27 @@
-// Storage of per-user state behind a small interface, so that a shared store
-// for a fleet can be added later without touching the module.
+// The state interface (DESIGN section 2): a locked read-modify-write of one
+// account's record and the replay records of the tokens a login checks,
+// with two implementations: local files (file_store.h, the embedded
+// default) and, for a fleet, PostgreSQL.
 #pragma once
 
 #include <sys/types.h>
 
 #include <memory>
-#include <string>
+#include <optional>
+#include <span>
 #include <string_view>
 
+#include "core/otp/token.h"
+#include "core/store/durability.h"
+#include "core/store/legacy_state.h"
+#include "core/store/records.h"
 #include "core/util/result.h"
-#include "core/util/unique_fd.h"
-#include "core/store/user_state.h"
 
 namespace pam_totp {
 
-// One locked read-modify-write of one user's state. The lock is held from
+// One login's hold on the state: every record below is locked from
 // StateStore::begin until the transaction is destroyed, so that concurrent
-// logins of the same user are serialised (check and update are one step).
+// logins of the account, and of any account sharing a token, take turns.
 class StateTransaction {
   public:
     StateTransaction() = default;
@@ -25,9 +30,17 @@ class StateTransaction {
     StateTransaction& operator=(const StateTransaction&) = delete;
     StateTransaction(StateTransaction&&) = delete;
     StateTransaction& operator=(StateTransaction&&) = delete;
-    virtual UserState& state() = 0;
-    // Writes state() durably; only after it returns ok may a login succeed.
-    virtual Status commit() = 0;
+
+    virtual AccountRecord& account() = 0;
+    // The replay record of a token given to begin() (an empty record when
+    // the token has none yet).
+    virtual TokenRecord& token(const TokenId& id) = 0;
+    // True when the account had no record before (its first login here).
+    [[nodiscard]] virtual bool fresh() const = 0;
+    // Writes what changed. Durability::durable returns only once it is on
+    // disk (the charge before an answer is checked, records.h); relaxed may
+    // reach the disk later (settling: a crash then leaves the charge).
+    virtual Status save(Durability durability) = 0;
 };
 
 class StateStore {
@@ -38,28 +51,24 @@ class StateStore {
     StateStore& operator=(const StateStore&) = delete;
     StateStore(StateStore&&) = delete;
     StateStore& operator=(StateStore&&) = delete;
-    // Locks one account's state exclusively (waiting for other holders) and
-    // reads it; a missing state is an empty UserState. `key` names the
-    // account: the module passes the uid in decimal, so that user names
-    // sharing a uid share one state.
-    virtual Result<std::unique_ptr<StateTransaction>> begin(std::string_view key) = 0;
-};
 
-// state_dir/KEY.state (the state) and state_dir/KEY.lock (a stable lock file
-// that is never renamed over, so flock on it always means the same thing);
-// KEY is the uid for the module (/var/lib/pam_totp/1000.state).
-// state_dir must be a directory owned by `owner` with no group/world access;
-// it is created (0700) when missing. State files are owned by `owner`, mode
-// 0600. A caller that cannot create or lock them (no privilege) gets
-// Errc::permission.
-class FileStateStore final : public StateStore {
-  public:
-    explicit FileStateStore(std::string state_dir, uid_t owner = 0);
-    Result<std::unique_ptr<StateTransaction>> begin(std::string_view key) override;
+    // The account's record as last written, without locking (to tell a
+    // locked-out user so before asking); nullopt when it has none.
+    virtual Result<std::optional<AccountRecord>> peek(std::string_view account) = 0;
 
-  private:
-    std::string m_dir;
-    uid_t m_owner;
+    // A token's replay record as last written, without locking (for
+    // totp-enroll --status and totp-admin); nullopt when it has none.
+    virtual Result<std::optional<TokenRecord>> peek_token(const TokenId& id) = 0;
+
+    // Locks and reads the account's record and those of `tokens`, waiting
+    // a bounded time for other holders (Errc::busy after it).
+    virtual Result<std::unique_ptr<StateTransaction>> begin(std::string_view account,
+                                                            std::span<const TokenId> tokens) = 0;
+
+    // The state pam_totp 0.1 kept for the account (by name, or by `uid`),
+    // to carry used codes over on the account's first login; nullopt when
+    // there is none.
+    virtual Result<std::optional<LegacyState>> legacy_state(std::string_view account, std::optional<uid_t> uid) = 0;
 };
 
 }  // namespace pam_totp

@@ -66,4 +66,13 @@ inline Error make_error(Errc code, std::string message) {
 // "what: strerror(errno)" for a failed system call.
 std::string errno_message(const std::string& what, int err);
 
+// The one errno -> Errc mapping: EACCES/EPERM are Errc::permission (the
+// caller lacks a privilege, worth telling apart), ENOENT Errc::not_found,
+// anything else Errc::io.
+Errc errc_for_errno(int err) noexcept;
+
+// An Error for a failed system call: errc_for_errno(err) and
+// errno_message(what, err), with a hint when the disk or quota is full.
+Error errno_error(const std::string& what, int err);
+
 }  // namespace pam_totp

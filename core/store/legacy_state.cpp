@@ -1,4 +1,4 @@
-#include "core/store/user_state.h"
+#include "core/store/legacy_state.h"
 
 #include <array>
 #include <limits>
@@ -12,7 +12,7 @@ constexpr std::string_view what = "state file";
 constexpr unsigned format_version = 1;
 
 // Keys that may appear at most once. All are optional when parsing (an
-// absent one keeps UserState's default), which keeps parse(serialise(s)) == s
+// absent one keeps LegacyState's default), which keeps parse(serialise(s)) == s
 // for every state, including one not yet bound to an enrollment.
 enum KeyIndex : std::size_t { k_enrollment_id, k_last_step, k_lockouts, k_locked_until, k_count };
 constexpr std::array<std::string_view, k_count> single_keys = {"enrollment_id", "last_step", "lockouts",
@@ -33,7 +33,7 @@ std::string parse_number(std::string_view key, std::string_view value, std::uint
     return {};
 }
 
-std::string apply_value(KeyIndex index, std::string_view value, UserState& state) {
+std::string apply_value(KeyIndex index, std::string_view value, LegacyState& state) {
     const std::string_view key = single_keys[index];
     switch (index) {
         case k_enrollment_id:
@@ -65,10 +65,10 @@ std::string too_many(std::string_view key, std::size_t max) {
 }
 
 // The repeatable keys; the problem, empty on success.
-std::string apply_repeated(const KvLine& line, UserState& state) {
+std::string apply_repeated(const KvLine& line, LegacyState& state) {
     if (line.key == failure_key) {
-        if (state.failures.size() >= max_failures_kept) {
-            return too_many(failure_key, max_failures_kept);
+        if (state.failures.size() >= max_legacy_failures) {
+            return too_many(failure_key, max_legacy_failures);
         }
         std::time_t when = 0;
         std::string problem = parse_number(failure_key, line.value, max_time, when);
@@ -78,8 +78,8 @@ std::string apply_repeated(const KvLine& line, UserState& state) {
         return problem;
     }
     // used
-    if (state.used_recovery.size() >= max_used_recovery) {
-        return too_many(used_key, max_used_recovery);
+    if (state.used_recovery.size() >= max_legacy_used_recovery) {
+        return too_many(used_key, max_legacy_used_recovery);
     }
     if (!is_yescrypt_string(line.value, 3)) {
         return "'used' is not a yescrypt setting ($y$params$salt)";
@@ -88,21 +88,14 @@ std::string apply_repeated(const KvLine& line, UserState& state) {
     return {};
 }
 
-void append_line(std::string& out, std::string_view key, std::string_view value) {
-    out += key;
-    out += ' ';
-    out += value;
-    out += '\n';
-}
-
 }  // namespace
 
-Result<UserState> parse_user_state(std::string_view text) {
+Result<LegacyState> parse_legacy_state(std::string_view text) {
     const Result<std::vector<KvLine>> lines = parse_kv_lines(text, what, format_version);
     if (!lines) {
         return lines.error();
     }
-    UserState state;
+    LegacyState state;
     SingleKeys seen(single_keys);
     for (const KvLine& line : lines.value()) {
         if (line.key == failure_key || line.key == used_key) {
@@ -122,42 +115,6 @@ Result<UserState> parse_user_state(std::string_view text) {
         }
     }
     return state;
-}
-
-// The fields come from the module, which takes the id and the used-code ids
-// from a parsed (validated) secret file; nothing here can hold a newline.
-std::string serialise_user_state(const UserState& state) {
-    std::string out = "version " + std::to_string(format_version) + "\n";
-    out += "# pam_totp state: maintained by pam_totp.so, do not edit while logins run.\n";
-    if (!state.enrollment_id.empty()) {
-        append_line(out, single_keys[k_enrollment_id], state.enrollment_id);
-    }
-    if (state.last_step) {
-        append_line(out, single_keys[k_last_step], std::to_string(*state.last_step));
-    }
-    append_line(out, single_keys[k_lockouts], std::to_string(state.lockouts));
-    append_line(out, single_keys[k_locked_until], std::to_string(state.locked_until));
-    for (const std::time_t when : state.failures) {
-        append_line(out, failure_key, std::to_string(when));
-    }
-    for (const std::string& id : state.used_recovery) {
-        append_line(out, used_key, id);
-    }
-    return out;
-}
-
-void rebind_user_state(UserState& state, std::string_view enrollment_id) {
-    if (state.enrollment_id == enrollment_id) {
-        return;
-    }
-    // A new secret: its recovery codes have nothing to do with the old ones.
-    // The last step stays: steps are absolute time, so keeping it costs at
-    // most the current step, while dropping it would let a code just used
-    // work again after a re-enrollment with the same key (a repeated
-    // import). The lockout and the failure tally stay too, so re-enrolling
-    // can neither end a lockout nor reset the count towards the next one.
-    state.enrollment_id = std::string(enrollment_id);
-    state.used_recovery.clear();
 }
 
 }  // namespace pam_totp

@@ -1,5 +1,7 @@
-// Per-user runtime state (DESIGN section 4, 6): kept by the module in
-// state_dir, never in the user's own files.
+// The state pam_totp 0.1 kept (format 1: state_dir/UID.state or
+// state_dir/user-NAME.state), read once per account on its first login
+// after an upgrade so that used codes stay used (pam_totp(8), FILES). It is
+// never written any more.
 //
 //   version 1
 //   enrollment_id 0123456789abcdef0123456789abcdef
@@ -22,10 +24,10 @@
 
 namespace pam_totp {
 
-inline constexpr std::size_t max_failures_kept = 1000;
-inline constexpr std::size_t max_used_recovery = 1000;
+inline constexpr std::size_t max_legacy_failures = 1000;
+inline constexpr std::size_t max_legacy_used_recovery = 1000;
 
-struct UserState {
+struct LegacyState {
     std::string enrollment_id;  // empty: no state yet
     std::optional<std::uint64_t> last_step;
     unsigned lockouts = 0;
@@ -33,17 +35,10 @@ struct UserState {
     std::vector<std::time_t> failures;       // oldest first
     std::vector<std::string> used_recovery;  // ids of consumed recovery codes
 
-    bool operator==(const UserState&) const = default;
+    bool operator==(const LegacyState&) const = default;
 };
 
 // Strict parse, same rules and messages as the secret file (kv_format.h).
-Result<UserState> parse_user_state(std::string_view text);
-std::string serialise_user_state(const UserState& state);
-
-// If `enrollment_id` differs from the state's, the user re-enrolled: the
-// used recovery codes are forgotten (the new file has new ones); the last
-// step, the failures and the lockout stay, so re-enrolling can neither make
-// a used code work again nor end or reset a lockout.
-void rebind_user_state(UserState& state, std::string_view enrollment_id);
+Result<LegacyState> parse_legacy_state(std::string_view text);
 
 }  // namespace pam_totp

@@ -1,0 +1,396 @@
+#include "core/store/file_store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "core/files/kv_format.h"
+#include "core/files/safe_file.h"
+#include "core/store/slot_file.h"
+#include "core/store/state_format.h"
+#include "core/util/hash.h"
+#include "core/util/text.h"
+
+namespace pam_totp {
+
+namespace {
+
+// A name this long or longer is hashed: "u-" + name + ".new" must fit NAME_MAX.
+constexpr std::size_t max_plain_name = 200;
+// Rounds of "read the claims, lock, read them again" before giving up: each
+// round that fails means another login created or changed a claim meanwhile.
+constexpr int claim_rounds = 4;
+constexpr std::chrono::milliseconds legacy_lock_wait{1000};
+
+bool is_state_file_name(std::string_view name) noexcept {
+    if (name.starts_with("u-")) {
+        return name.size() > 2 && name.size() <= 2 + max_plain_name && name.find('/') == std::string_view::npos;
+    }
+    return name.size() == 2 + 64 && name.starts_with("h-") &&
+           std::all_of(name.begin() + 2, name.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+// The state file a claim names; nullopt when there is no claim.
+Result<std::optional<std::string>> read_claim(int dir_fd, const std::string& claim, const std::string& dir) {
+    char buf[256];
+    const ssize_t n = ::readlinkat(dir_fd, claim.c_str(), buf, sizeof buf);
+    if (n < 0) {
+        if (errno == ENOENT) {
+            return std::optional<std::string>();
+        }
+        return errno_error(join_path(dir, claim), errno);
+    }
+    const std::string target(buf, static_cast<std::size_t>(n));
+    if (static_cast<std::size_t>(n) == sizeof buf || !is_state_file_name(target)) {
+        return make_error(Errc::unsafe, join_path(dir, claim) + ": not a claim pam_totp wrote; remove it");
+    }
+    return std::optional<std::string>(target);
+}
+
+// One locked state file of a transaction.
+struct Held {
+    std::string name;
+    SlotFile file;
+    AccountState state;
+    std::string written;  // the text last read or written
+};
+
+class FileTransaction final : public StateTransaction {
+  public:
+    FileTransaction(UniqueFd dir, std::vector<Held> files, std::size_t own, std::map<TokenId, std::size_t> holder,
+                    bool fresh)
+        : m_dir(std::move(dir)), m_files(std::move(files)), m_own(own), m_holder(std::move(holder)), m_fresh(fresh) {}
+
+    AccountRecord& account() override { return m_files[m_own].state.record; }
+
+    TokenRecord& token(const TokenId& id) override {
+        const auto it = m_holder.find(id);
+        // A token not given to begin() has no locked record: use the account's
+        // own file, which this transaction holds.
+        const std::size_t index = it == m_holder.end() ? m_own : it->second;
+        return m_files[index].state.tokens[id];
+    }
+
+    [[nodiscard]] bool fresh() const override { return m_fresh; }
+
+    Status save(Durability durability) override {
+        std::vector<TokenId> in_use;
+        for (const auto& [id, index] : m_holder) {
+            in_use.push_back(id);
+        }
+        for (Held& held : m_files) {
+            prune_token_records(held.state, in_use);
+            std::string text = serialise_account_state(held.state);
+            if (text == held.written) {
+                continue;
+            }
+            if (Status st = held.file.write(text, durability); !st) {
+                return st;
+            }
+            held.written = std::move(text);
+        }
+        return {};
+    }
+
+  private:
+    UniqueFd m_dir;             // state_dir, which the files write through; closed after them
+    std::vector<Held> m_files;  // in name order
+    std::size_t m_own;
+    std::map<TokenId, std::size_t> m_holder;
+    bool m_fresh;
+};
+
+// The claims of `tokens`: which file holds each token's record (nullopt:
+// none yet).
+Result<std::map<TokenId, std::optional<std::string>>> read_claims(int dir_fd, std::span<const TokenId> tokens,
+                                                                   const std::string& dir) {
+    std::map<TokenId, std::optional<std::string>> claims;
+    for (const TokenId& id : tokens) {
+        auto claim = read_claim(dir_fd, FileStateStore::claim_name(id), dir);
+        if (!claim) {
+            return std::move(claim).error();
+        }
+        claims[id] = std::move(claim).value();
+    }
+    return claims;
+}
+
+}  // namespace
+
+FileStateStore::FileStateStore(std::string state_dir, uid_t owner, std::chrono::milliseconds lock_wait)
+    : m_dir(std::move(state_dir)), m_owner(owner), m_lock_wait(lock_wait) {}
+
+std::string FileStateStore::account_file_name(std::string_view account) {
+    if (account.size() <= max_plain_name) {
+        return "u-" + std::string(account);
+    }
+    static constexpr std::string_view label{"pam_totp account v1\0", 20};
+    return "h-" + to_hex(sha256({bytes_of(label), bytes_of(account)}));
+}
+
+std::string FileStateStore::claim_name(const TokenId& id) {
+    return "t-" + id.hex();
+}
+
+Result<UniqueFd> FileStateStore::open_dir(bool create) const {
+    auto parts = split_path(m_dir);
+    if (!parts) {
+        return make_error(Errc::invalid_argument, "state_dir " + m_dir + ": " + parts.error().message);
+    }
+    const auto& [parent, base] = parts.value();
+    // Every directory above must be one only root (or the owner) controls:
+    // whoever could rename state_dir away could give the module an empty
+    // one, and with it used codes and spent guesses back.
+    auto parent_fd = open_checked_directory(m_dir, parent, m_owner);
+    if (!parent_fd) {
+        return std::move(parent_fd).error();
+    }
+    if (create && ::mkdirat(parent_fd.value().get(), base.c_str(), 0700) != 0 && errno != EEXIST) {
+        return errno_error("cannot create state directory " + m_dir, errno);
+    }
+    UniqueFd fd(::openat(parent_fd.value().get(), base.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd.valid()) {
+        const int err = errno;
+        if (err == ELOOP || err == ENOTDIR) {
+            return make_error(Errc::unsafe, m_dir + ": state directory is not a directory (or is a symbolic link)");
+        }
+        return errno_error("state directory " + m_dir, err);
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) {
+        return errno_error(m_dir, errno);
+    }
+    if (Status ok = check_directory(st, m_dir + ": state directory", DirRules{.owner = m_owner, .private_dir = true});
+        !ok) {
+        return ok.error();
+    }
+    return fd;
+}
+
+Result<std::optional<AccountState>> FileStateStore::peek_file(int dir_fd, const std::string& name) const {
+    auto text = SlotFile::peek(dir_fd, name, join_path(m_dir, name), m_owner);
+    if (!text) {
+        return std::move(text).error();
+    }
+    if (!text.value()) {
+        return std::optional<AccountState>();
+    }
+    auto state = parse_account_state(*text.value());
+    if (!state) {
+        return make_error(Errc::format, join_path(m_dir, name) + ": " + state.error().message);
+    }
+    return std::optional<AccountState>(std::move(state).value());
+}
+
+Result<std::optional<AccountRecord>> FileStateStore::peek(std::string_view account) {
+    auto dir = open_dir(false);
+    if (!dir) {
+        if (dir.error().code == Errc::not_found) {
+            return std::optional<AccountRecord>();
+        }
+        return std::move(dir).error();
+    }
+    auto state = peek_file(dir.value().get(), account_file_name(account));
+    if (!state) {
+        return std::move(state).error();
+    }
+    if (!state.value()) {
+        return std::optional<AccountRecord>();
+    }
+    return std::optional<AccountRecord>(std::move(state.value()->record));
+}
+
+Result<std::optional<TokenRecord>> FileStateStore::peek_token(const TokenId& id) {
+    auto dir = open_dir(false);
+    if (!dir) {
+        if (dir.error().code == Errc::not_found) {
+            return std::optional<TokenRecord>();
+        }
+        return std::move(dir).error();
+    }
+    auto holder = read_claim(dir.value().get(), claim_name(id), m_dir);
+    if (!holder) {
+        return std::move(holder).error();
+    }
+    if (!holder.value()) {
+        return std::optional<TokenRecord>();
+    }
+    auto state = peek_file(dir.value().get(), *holder.value());
+    if (!state) {
+        return std::move(state).error();
+    }
+    if (!state.value()) {
+        return std::optional<TokenRecord>();
+    }
+    const auto it = state.value()->tokens.find(id);
+    if (it == state.value()->tokens.end()) {
+        return std::optional<TokenRecord>();
+    }
+    return std::optional<TokenRecord>(it->second);
+}
+
+Result<std::unique_ptr<StateTransaction>> FileStateStore::begin(std::string_view account,
+                                                                std::span<const TokenId> tokens) {
+    auto dir_fd = open_dir(true);
+    if (!dir_fd) {
+        return std::move(dir_fd).error();
+    }
+    const int dir = dir_fd.value().get();
+    const std::string own = account_file_name(account);
+    for (int round = 0; round < claim_rounds; ++round) {
+        auto claims = read_claims(dir, tokens, m_dir);
+        if (!claims) {
+            return std::move(claims).error();
+        }
+        std::set<std::string> names{own};
+        for (const auto& [id, holder] : claims.value()) {
+            names.insert(holder.value_or(own));
+        }
+        // Locked in name order: never two logins waiting for each other.
+        std::vector<Held> held;
+        bool dangling = false;
+        for (const std::string& name : names) {
+            auto file = SlotFile::open_locked(dir, name, join_path(m_dir, name), m_owner, m_lock_wait, name == own);
+            if (!file) {
+                if (file.error().code == Errc::not_found) {
+                    dangling = true;  // a claim whose state was removed (by hand)
+                    break;
+                }
+                return std::move(file).error();
+            }
+            held.push_back(Held{name, std::move(file).value(), AccountState{}, {}});
+        }
+        if (dangling) {
+            // The removed state took its records with it; the claim goes too,
+            // under the account's own lock, and the token is claimed anew.
+            held.clear();
+            auto own_lock = SlotFile::open_locked(dir, own, join_path(m_dir, own), m_owner, m_lock_wait, true);
+            if (!own_lock) {
+                return std::move(own_lock).error();
+            }
+            for (const auto& [id, holder] : claims.value()) {
+                if (holder && *holder != own && ::faccessat(dir, holder->c_str(), F_OK, AT_SYMLINK_NOFOLLOW) != 0) {
+                    ::unlinkat(dir, claim_name(id).c_str(), 0);
+                }
+            }
+            continue;
+        }
+        auto again = read_claims(dir, tokens, m_dir);
+        if (!again) {
+            return std::move(again).error();
+        }
+        if (again.value() != claims.value()) {
+            continue;  // another login claimed a token meanwhile
+        }
+        // Unclaimed tokens become this account's, before any record of them
+        // is written: the claim must outlive a crash that the record survives.
+        bool claimed = false;
+        bool raced = false;
+        for (const auto& [id, holder] : claims.value()) {
+            if (holder) {
+                continue;
+            }
+            if (::symlinkat(own.c_str(), dir, claim_name(id).c_str()) != 0) {
+                if (errno == EEXIST) {
+                    raced = true;
+                    break;
+                }
+                return errno_error(join_path(m_dir, claim_name(id)), errno);
+            }
+            claimed = true;
+        }
+        if (claimed && ::fsync(dir) != 0) {
+            return errno_error(m_dir + ": directory fsync after claiming a token", errno);
+        }
+        if (raced) {
+            continue;
+        }
+        std::map<TokenId, std::size_t> holder_index;
+        std::size_t own_index = 0;
+        bool fresh = false;
+        for (std::size_t i = 0; i < held.size(); ++i) {
+            Held& h = held[i];
+            const std::optional<std::string>& text = h.file.text();
+            if (h.name == own) {
+                own_index = i;
+                fresh = !text.has_value();
+            }
+            if (text) {
+                auto parsed = parse_account_state(*text);
+                if (!parsed) {
+                    return make_error(Errc::format, join_path(m_dir, h.name) + ": " + parsed.error().message);
+                }
+                h.state = std::move(parsed).value();
+                h.written = *text;
+            } else {
+                h.state.account = std::string(account);
+            }
+            if (h.name == own && h.state.account != account) {
+                return make_error(Errc::unsafe, join_path(m_dir, h.name) + ": holds the state of another account");
+            }
+            for (const auto& [id, holder] : claims.value()) {
+                if (holder.value_or(own) == h.name) {
+                    holder_index[id] = i;
+                }
+            }
+        }
+        return std::unique_ptr<StateTransaction>(
+            std::make_unique<FileTransaction>(std::move(dir_fd).value(), std::move(held), own_index,
+                                              std::move(holder_index), fresh));
+    }
+    return make_error(Errc::busy, m_dir + ": the claims of " + std::string(account) +
+                                      "'s tokens kept changing while this login read them");
+}
+
+Result<std::optional<LegacyState>> FileStateStore::legacy_state(std::string_view account, std::optional<uid_t> uid) {
+    auto dir = open_dir(false);
+    if (!dir) {
+        if (dir.error().code == Errc::not_found) {
+            return std::optional<LegacyState>();
+        }
+        return std::move(dir).error();
+    }
+    std::vector<std::string> keys{"user-" + std::string(account)};
+    if (uid) {
+        keys.push_back(std::to_string(*uid));
+    }
+    for (const std::string& key : keys) {
+        const std::string name = key + ".state";
+        const std::string path = join_path(m_dir, name);
+        // pam_totp 0.1 (still loaded in a process started before the
+        // upgrade) writes it under KEY.lock: read it the same way.
+        const UniqueFd lock(::openat(dir.value().get(), (key + ".lock").c_str(),
+                                     O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+        if (lock.valid()) {
+            if (Status locked = lock_exclusive(lock.get(), legacy_lock_wait, path); !locked) {
+                return locked.error();
+            }
+        }
+        auto fd = safe_open_read_at(dir.value().get(), name, path,
+                                    FileRules{.owner = m_owner, .root_may_own = false, .max_size = max_file_size});
+        if (!fd) {
+            if (fd.error().code == Errc::not_found) {
+                continue;
+            }
+            return std::move(fd).error();
+        }
+        auto text = read_bounded(fd.value().get(), max_file_size);
+        if (!text) {
+            return make_error(text.error().code, path + ": " + text.error().message);
+        }
+        auto parsed = parse_legacy_state(text.value().view());
+        if (!parsed) {
+            return make_error(Errc::format, path + ": " + parsed.error().message);
+        }
+        return std::optional<LegacyState>(std::move(parsed).value());
+    }
+    return std::optional<LegacyState>();
+}
+
+}  // namespace pam_totp

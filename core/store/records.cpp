@@ -1,0 +1,63 @@
+#include "core/store/records.h"
+
+#include <algorithm>
+
+namespace pam_totp {
+
+bool settle_stale_charge(AccountRecord& account, const RateLimitConfig& config) {
+    if (!account.charge) {
+        return false;
+    }
+    (void)record_failure(account.budget, config, *account.charge);
+    account.charge.reset();
+    return true;
+}
+
+bool settle_stale_pending(TokenRecord& token) {
+    const bool any = token.pending_until.has_value() || token.pending_recovery.has_value();
+    if (token.pending_until) {
+        token.used_until = std::max(token.used_until, *token.pending_until);
+        token.pending_until.reset();
+    }
+    if (token.pending_recovery) {
+        // It may have been a right one, used by a login that then died: used.
+        remember_used_recovery(token, UsedRecovery{token.pending_recovery, {}});
+        token.pending_recovery.reset();
+    }
+    return any;
+}
+
+void remember_used_recovery(TokenRecord& token, const UsedRecovery& used) {
+    // One entry per code: a later, fuller record of it replaces an earlier one.
+    std::erase_if(token.used_recovery, [&used](const UsedRecovery& u) {
+        return (used.tag && u.tag == used.tag) || (!used.setting.empty() && u.setting == used.setting);
+    });
+    token.used_recovery.push_back(used);
+    if (token.used_recovery.size() > max_used_recovery) {
+        token.used_recovery.erase(token.used_recovery.begin());
+    }
+}
+
+bool recovery_used(const TokenRecord& token, const RecoveryTag& tag) noexcept {
+    return std::any_of(token.used_recovery.begin(), token.used_recovery.end(),
+                       [&tag](const UsedRecovery& u) { return u.tag == tag; });
+}
+
+std::vector<std::string> used_settings(const TokenRecord& token) {
+    std::vector<std::string> out;
+    for (const UsedRecovery& u : token.used_recovery) {
+        if (!u.setting.empty()) {
+            out.push_back(u.setting);
+        }
+    }
+    return out;
+}
+
+std::size_t recovery_codes_left(const TokenRecord& token, const std::vector<std::string>& hashes) {
+    const std::vector<std::string> used = used_settings(token);
+    return static_cast<std::size_t>(std::count_if(hashes.begin(), hashes.end(), [&used](const std::string& hash) {
+        return std::find(used.begin(), used.end(), recovery_code_setting(hash)) == used.end();
+    }));
+}
+
+}  // namespace pam_totp

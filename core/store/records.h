@@ -1,0 +1,91 @@
+// The state model, once for every store (pam_totp(8), FILES):
+//
+//   per account (by user name): the guessing budget, an attempt charged
+//     before its answer was checked, the last successful login;
+//   per token (by TokenId, whatever path, spelling, account, service or
+//     import reached the secret): the replay record: until when codes are
+//     used, what an unsettled attempt may have used, the used recovery codes.
+//
+// An attempt is charged durably before its answer is looked at: the account
+// gets `charge`, the tokens it is checked against get `pending_until` (a
+// code) or `pending_recovery` (a recovery code). Once the answer is checked
+// they are settled into the budget and the replay record. Should the
+// process die in between (SIGKILL, a crash, a power loss), the next login
+// settles them the strict way: the charge counts as a wrong code, the token
+// refuses every code the attempt could have matched, the recovery code is
+// used. So no answer is ever looked at unless its failure is, or will be,
+// counted, and no code works twice.
+#pragma once
+
+#include <cstddef>
+#include <ctime>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/otp/rate_limit.h"
+#include "core/otp/recovery.h"
+
+namespace pam_totp {
+
+// Used recovery codes remembered per token (oldest forgotten first). A
+// file holds at most 100 codes; the rest covers replaced sets.
+inline constexpr std::size_t max_used_recovery = 200;
+
+struct LastLogin {
+    std::time_t when = 0;
+    std::string service;  // printable, no spaces (sanitised by the writer), may be empty
+    std::string rhost;
+    std::string tty;
+
+    bool operator==(const LastLogin&) const = default;
+};
+
+struct AccountRecord {
+    Budget budget;
+    std::optional<std::time_t> charge;  // an attempt charged at this time and not settled
+    std::optional<LastLogin> last_login;
+
+    bool operator==(const AccountRecord&) const = default;
+};
+
+// A used recovery code: its tag (the same for every hash of the code, so
+// it stays used when the code is written again with a new salt) and the
+// setting of the hash it matched (to count the codes left in the file).
+// A code used under state format 1 has only its setting; one an unsettled
+// attempt may have used, only its tag.
+struct UsedRecovery {
+    std::optional<RecoveryTag> tag;
+    std::string setting;  // "$y$j9T$salt", or empty
+
+    bool operator==(const UsedRecovery&) const = default;
+};
+
+struct TokenRecord {
+    std::time_t used_until = 0;                   // codes of time steps starting before this are used
+    std::optional<std::time_t> pending_until;     // an unsettled attempt could have used codes up to this
+    std::optional<RecoveryTag> pending_recovery;  // an unsettled attempt's recovery code
+    std::vector<UsedRecovery> used_recovery;      // oldest first
+
+    bool operator==(const TokenRecord&) const = default;
+};
+
+// Settles what a dead attempt left, the strict way (see above). Each
+// returns true when there was something to settle.
+bool settle_stale_charge(AccountRecord& account, const RateLimitConfig& config);
+bool settle_stale_pending(TokenRecord& token);
+
+// Adds a used recovery code, forgetting the oldest beyond the bound.
+void remember_used_recovery(TokenRecord& token, const UsedRecovery& used);
+
+// True when a code with `tag` was used.
+bool recovery_used(const TokenRecord& token, const RecoveryTag& tag) noexcept;
+
+// The settings of the hashes of used codes (to skip them, and to count
+// the codes of a file that are left).
+std::vector<std::string> used_settings(const TokenRecord& token);
+
+// How many of `hashes` are not used.
+std::size_t recovery_codes_left(const TokenRecord& token, const std::vector<std::string>& hashes);
+
+}  // namespace pam_totp

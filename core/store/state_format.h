@@ -1,0 +1,64 @@
+// The text of one account's state, format version 2 (pam_totp(8), FILES),
+// as the file store keeps it in each slot of a state file:
+//
+//   version 2
+//   account alice                 the account (user name) the file is for
+//   lockouts 0                    lockouts since the last success
+//   locked_until 0                Unix time; code entry is locked before it
+//   since_lock 0                  wrong codes since the last lockout or success
+//   failure 1764290000            the time of each of those (at most 100; repeatable)
+//   charge 1764290000             an attempt charged and not settled (optional)
+//   last_login 1764290000         the last successful login (optional), and
+//   last_service sshd               where it came from (each optional)
+//   last_rhost 192.0.2.1
+//   last_tty ssh
+//   token 0123456789abcdef0123456789abcdef    a token whose replay record is here
+//   used_until 1764290030         codes of steps starting before this are used
+//   pending_until 1764290090      an unsettled attempt (optional)
+//   pending_recovery 0123456789abcdef         an unsettled recovery code (optional)
+//   recovery_used 0123456789abcdef:$y$j9T$salt   a used recovery code: its tag,
+//                                 and the setting of the hash it matched when
+//                                 known (repeatable)
+//   recovery_used_v1 $y$j9T$salt  a code used under format 1 (repeatable)
+//
+// The account lines come first; each `token` line starts a section for
+// that token. Parsing is strict, with kv_format's rules and messages.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "core/otp/token.h"
+#include "core/store/records.h"
+#include "core/util/result.h"
+
+namespace pam_totp {
+
+// At most this many tokens' records live in one account's state; beyond
+// it the least recently used are forgotten (state_format.cpp says which).
+inline constexpr std::size_t max_tokens_per_state = 16;
+// The longest text a state can serialise to, with every list full.
+inline constexpr std::size_t max_state_text = std::size_t{224} * 1024;
+
+struct AccountState {
+    std::string account;
+    AccountRecord record;
+    std::map<TokenId, TokenRecord> tokens;
+
+    bool operator==(const AccountState&) const = default;
+};
+
+Result<AccountState> parse_account_state(std::string_view text);
+std::string serialise_account_state(const AccountState& state);
+
+// Keeps at most max_tokens_per_state token records, forgetting first those
+// whose codes have been used the longest ago and that are not in `keep`.
+void prune_token_records(AccountState& state, const std::vector<TokenId>& keep);
+
+// A PAM item (service, remote host, tty) as the state and the log keep it:
+// printable ASCII without spaces, at most 64 bytes; anything else becomes '?'.
+std::string sanitise_item(std::string_view text);
+
+}  // namespace pam_totp

@@ -1,0 +1,50 @@
+#include "core/util/critical_section.h"
+
+#include <pthread.h>
+#include <time.h>
+
+#include <initializer_list>
+
+namespace pam_totp {
+
+CriticalSection::CriticalSection() noexcept {
+    sigset_t block;
+    ::sigemptyset(&block);
+    for (const int sig : {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU, SIGPIPE, SIGXFSZ}) {
+        ::sigaddset(&block, sig);
+    }
+    // pthread_sigmask: the PAM application may be threaded; only this
+    // thread's mask changes.
+    ::pthread_sigmask(SIG_BLOCK, &block, &m_old_mask);
+    sigset_t pending;
+    ::sigemptyset(&pending);
+    m_xfsz_was_pending = ::sigpending(&pending) == 0 && ::sigismember(&pending, SIGXFSZ) == 1;
+
+    // Root may not hold CAP_SYS_RESOURCE (a container, or a lowered hard
+    // limit): only the soft limit is raised, and writes beyond a lowered
+    // hard limit fail with EFBIG, which every caller treats as an error.
+    if (::getrlimit(RLIMIT_FSIZE, &m_old_fsize) == 0 && m_old_fsize.rlim_cur != m_old_fsize.rlim_max) {
+        rlimit raised = m_old_fsize;
+        raised.rlim_cur = raised.rlim_max;
+        m_fsize_raised = ::setrlimit(RLIMIT_FSIZE, &raised) == 0;
+    }
+}
+
+CriticalSection::~CriticalSection() {
+    if (m_fsize_raised) {
+        (void)::setrlimit(RLIMIT_FSIZE, &m_old_fsize);
+    }
+    if (!m_xfsz_was_pending) {
+        // A write that hit the file-size limit raised SIGXFSZ; its error was
+        // handled, and the signal's default action would kill the process.
+        sigset_t xfsz;
+        ::sigemptyset(&xfsz);
+        ::sigaddset(&xfsz, SIGXFSZ);
+        const timespec no_wait{0, 0};
+        while (::sigtimedwait(&xfsz, nullptr, &no_wait) == SIGXFSZ) {
+        }
+    }
+    ::pthread_sigmask(SIG_SETMASK, &m_old_mask, nullptr);
+}
+
+}  // namespace pam_totp
