@@ -41,6 +41,18 @@ endif
 
 # Each program links only the libraries it calls (readelf -d shows them).
 MODULE_LIBS := -lpam -loath -lcrypt -lnettle
+# The module carries its own C++ runtime, hidden by the version script:
+# sshd, login, su and sudo load no libstdc++, and loading and relocating it
+# at every pam_start cost about 1 ms (bench/README.md). -z nodelete keeps
+# the module mapped after dlclose, so the runtime's one static object (the
+# exception emergency pool) is made once per process, not once per
+# pam_start. Under SANITIZE=1 the shared runtime lets ASan see every
+# allocation.
+ifeq ($(SANITIZE),1)
+MODULE_RUNTIME :=
+else
+MODULE_RUNTIME := -static-libstdc++ -static-libgcc -Wl,-z,nodelete
+endif
 CORE_LIBS   := -loath -lcrypt -lnettle
 ENROLL_LIBS := $(CORE_LIBS) -lqrencode
 
@@ -75,6 +87,7 @@ PAM_TEST_HELP := $(filter-out $(PAM_TEST_SRCS),$(wildcard tests/pam/*.cpp))
 PAM_TEST_HOBJS := $(PAM_TEST_HELP:%.cpp=$(BUILD)/%.o)
 
 PAM_LOGIN  := $(BUILD)/pam_login
+MODULE_CYCLES := $(BUILD)/module_cycles
 TIME_SHIM  := $(BUILD)/timeshim.so
 FAULTINJECT := $(BUILD)/faultinject.so
 
@@ -104,7 +117,7 @@ $(ENROLL_LIB): $(ENROLL_OBJS)
 # build error here rather than a dlopen failure in sshd at login time.
 $(MODULE): $(MODULE_OBJS) $(CORE_LIB) pam_module/pam_totp.map
 	$(CXX) $(ALL_CXXFLAGS) -shared -o $@ $(MODULE_OBJS) $(CORE_LIB) $(ALL_LDFLAGS) \
-	  -Wl,-z,defs -Wl,--version-script=pam_module/pam_totp.map $(MODULE_LIBS)
+	  -Wl,-z,defs -Wl,--version-script=pam_module/pam_totp.map $(MODULE_RUNTIME) $(MODULE_LIBS)
 
 $(ENROLL): $(BUILD)/enroll_tool/main.o $(ENROLL_LIB) $(CORE_LIB)
 	$(CXX) $(ALL_CXXFLAGS) -pie -o $@ $^ $(ALL_LDFLAGS) $(ENROLL_LIBS)
@@ -123,6 +136,12 @@ $(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o $(UNIT_HOBJS) $(ENROLL_
 $(BUILD)/tests/pam/test_%: $(BUILD)/tests/pam/test_%.o $(PAM_TEST_HOBJS) $(CORE_LIB)
 	$(CXX) $(ALL_CXXFLAGS) $^ -o $@ $(ALL_LDFLAGS) -lcmocka -lpam $(CORE_LIBS) -ldl
 
+# dlopen/dlclose of the module, as every pam_start/pam_end does: exports
+# and leaks across cycles (run under valgrind).
+$(MODULE_CYCLES): tests/tools/module_cycles.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Wpedantic -Wconversion -Wshadow $(WERROR) -o $@ $< -ldl
+
 # A simulated clock for the tests (LD_PRELOAD): time(2), gettimeofday(2)
 # and clock_gettime(CLOCK_REALTIME) read an offset from a file.
 $(TIME_SHIM): tests/tools/timeshim.c
@@ -133,7 +152,7 @@ $(FAULTINJECT): tests/faults/faultinject.c
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Wpedantic -Wconversion -Wshadow $(WERROR) -fPIC -shared -o $@ $< -ldl
 
-TEST_PROGRAMS := all $(UNIT_BINS) $(PAM_TEST_BINS) $(PAM_LOGIN) $(TIME_SHIM) $(FAULTINJECT)
+TEST_PROGRAMS := all $(UNIT_BINS) $(PAM_TEST_BINS) $(PAM_LOGIN) $(MODULE_CYCLES) $(TIME_SHIM) $(FAULTINJECT)
 
 # --- running the tests -----------------------------------------------------
 #
@@ -158,7 +177,7 @@ endef
 UNIT_RESULTS := $(UNIT_BINS:$(BUILD)/tests/%=$(RESULTS)/%)
 PAM_RESULTS  := $(PAM_TEST_BINS:$(BUILD)/tests/%=$(RESULTS)/%)
 ifneq ($(SANITIZE),1)
-PAM_RESULTS  += $(RESULTS)/pam/valgrind
+PAM_RESULTS  += $(RESULTS)/pam/valgrind $(RESULTS)/pam/module_cycles
 endif
 CLI_RESULTS      := $(RESULTS)/cli
 E2E_RESULTS      := $(RESULTS)/e2e
@@ -199,6 +218,10 @@ $(RESULTS)/pam/test_%: $(BUILD)/tests/pam/test_% $(MODULE) FORCE
 	$(call run_test,$<)
 $(RESULTS)/pam/valgrind: $(BUILD)/tests/pam/test_valgrind $(MODULE) FORCE
 	$(call run_test,valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite $<)
+$(RESULTS)/pam/module_cycles: $(MODULE_CYCLES) $(MODULE) FORCE
+	$(call run_test,valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,possible \
+	  $< $(abspath $(MODULE)) 10 && readelf -d $(MODULE) | grep -q 'NODELETE' && \
+	  ! readelf -d $(MODULE) | grep -E 'NEEDED.*(libstdc|libgcc_s|libqrencode)')
 
 # totp-enroll through a pipe and a pseudo-terminal (python3-pexpect), the QR
 # decoded with zbarimg, and one enrollment joined to a login via pam_login.
