@@ -100,7 +100,7 @@ class Login {
     SecretLookup load(const std::string& path, const FileRules& rules, bool as_user);
     bool look_up_account();
     bool announce_lockout();
-    LoginOutcome collect_for_later();
+    LoginOutcome collect_for_later(bool enrolled);
     // The answer.
     std::optional<Answer> authtok_answer();
     std::optional<Answer> ask_answer();
@@ -119,7 +119,10 @@ class Login {
 
     void set_tokens();
     [[nodiscard]] unsigned window() const;
-    [[nodiscard]] const std::string& state_key() const { return m_acct ? m_acct->name : *m_user; }
+    // The account the state is kept for: the account database's spelling of
+    // the name when it was looked up to find the file, else the name the
+    // root-controlled file was found by. Fixed once the file is found.
+    [[nodiscard]] const std::string& state_key() const { return m_key; }
     void log(LogLevel level, const std::string& msg) {
         const std::string who = m_acct ? m_acct->name : m_user.value_or("(unknown)");
         m_io.log(level, "user " + who + ": " + msg);
@@ -142,6 +145,7 @@ class Login {
     FileRules m_rules;
     bool m_as_user = false;
     std::string m_unlooked_refusal;  // why the lookup-free read refused a file, if it did
+    std::string m_key;               // state_key()
 };
 
 // Reads and parses the secret file. `missing` only when there is no file
@@ -182,6 +186,7 @@ SecretLookup Login::read_root_controlled() {
     m_rules = root_controlled_rules();
     m_as_user = false;
     m_path = path.value();
+    m_key = *m_user;
     auto parsed = parse_secret_file(text.value().view());
     if (!parsed) {
         log(LogLevel::err, "malformed secret file " + m_path + ": " + parsed.error().message);
@@ -213,6 +218,7 @@ SecretLookup Login::read_via_account() {
     // A file in the home is the user's: read with the user's identity and
     // owned by the user. Any other is central: read as root, owned by the
     // user or root, in directories only root controls.
+    m_key = m_acct->name;
     const bool home_file = is_home_file(m_opts.secret, path.value(), m_acct->home);
     const FileRules rules{.owner = m_acct->uid,
                           .root_may_own = !home_file || m_acct->uid == 0,
@@ -292,8 +298,9 @@ bool Login::announce_lockout() {
 // forward_pass defer: one prompt for password and code; the password goes
 // on to the password module (PAM_AUTHTOK), the code is kept for the
 // pam_totp line after it, which checks it once the password is known to be
-// right. Nothing is checked or counted here.
-LoginOutcome Login::collect_for_later() {
+// right. Nothing is checked or counted here. A user with no secret file
+// (nullok) types the password alone: all of it goes on, nothing is kept.
+LoginOutcome Login::collect_for_later(bool enrolled) {
     const unsigned digits = m_secret ? m_secret->params.digits : 6;
     auto typed = m_io.ask(forward_prompt, false);
     if (!typed) {
@@ -304,7 +311,7 @@ LoginOutcome Login::collect_for_later() {
         log(LogLevel::notice, "answer longer than " + std::to_string(max_answer) + " bytes; denying");
         return LoginOutcome::denied;
     }
-    auto answer = split_answer(typed.value(), digits, !m_opts.no_recovery);
+    auto answer = enrolled ? split_answer(typed.value(), digits, !m_opts.no_recovery) : std::nullopt;
     // No code at the end: all of it is the password, and the check line
     // finds an empty code (a wrong one).
     const SecureBuffer password = answer && answer->password ? answer->password->clone() : typed.value().clone();
@@ -312,6 +319,9 @@ LoginOutcome Login::collect_for_later() {
     if (Status st = m_io.set_authtok(password); !st) {
         log(LogLevel::err, "cannot pass the password on: " + st.error().message + "; denying");
         return LoginOutcome::denied;
+    }
+    if (!enrolled) {
+        return LoginOutcome::ignore;
     }
     if (Status st = m_io.keep_deferred_code(code); !st) {
         log(LogLevel::err, "cannot keep the code for the check line: " + st.error().message + "; denying");
@@ -676,14 +686,14 @@ LoginOutcome Login::run() {
         if (m_opts.nullok) {
             debug("no secret file; nullok: ignoring this module");
             if (m_opts.forward_pass && m_opts.defer) {
-                (void)collect_for_later();  // the password still goes on
+                return collect_for_later(false);  // the password still goes on
             }
             return LoginOutcome::ignore;
         }
         log(LogLevel::notice, "no secret file (not enrolled; run totp-enroll); denying");
     }
     if (m_opts.forward_pass && m_opts.defer) {
-        return collect_for_later();
+        return collect_for_later(true);
     }
     // The code kept by a forward_pass defer line: the password module
     // between the two lines took the password, so this attempt counts.
@@ -701,7 +711,7 @@ LoginOutcome Login::run() {
             if (m_secret && accept(*answer)) {
                 return LoginOutcome::success;
             }
-            if (m_opts.first_pass == FirstPass::use || !m_secret) {
+            if (m_opts.first_pass == FirstPass::use) {
                 return outcome;
             }
         } else if (m_opts.first_pass == FirstPass::use) {
