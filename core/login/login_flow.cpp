@@ -98,6 +98,7 @@ class Login {
     SecretLookup read_root_controlled();
     SecretLookup read_via_account();
     SecretLookup load(const std::string& path, const FileRules& rules, bool as_user);
+    SecretLookup adopt(const SecureBuffer& text);
     bool look_up_account();
     bool announce_lockout();
     LoginOutcome collect_for_later(bool enrolled);
@@ -117,7 +118,6 @@ class Login {
     bool settle(StateTransaction& tx, const Attempt& attempt, const Outcome& outcome, std::time_t now);
     void report(StateTransaction& tx, const Outcome& outcome, bool locked_now, std::time_t now);
 
-    void set_tokens();
     [[nodiscard]] unsigned window() const;
     // The account the state is kept for: the account database's spelling of
     // the name when it was looked up to find the file, else the name the
@@ -187,15 +187,7 @@ SecretLookup Login::read_root_controlled() {
     m_as_user = false;
     m_path = path.value();
     m_key = *m_user;
-    auto parsed = parse_secret_file(text.value().view());
-    if (!parsed) {
-        log(LogLevel::err, "malformed secret file " + m_path + ": " + parsed.error().message);
-        return SecretLookup::refused;
-    }
-    m_secret = std::move(parsed).value();
-    set_tokens();
-    debug("secret file " + m_path + " read");
-    return SecretLookup::found;
+    return adopt(text.value());
 }
 
 // With the account: the home for ~ and %h, the database's spelling of the
@@ -239,20 +231,21 @@ SecretLookup Login::load(const std::string& path, const FileRules& rules, bool a
         log(LogLevel::err, "refusing secret file: " + text.error().message);
         return SecretLookup::refused;
     }
-    auto parsed = parse_secret_file(text.value().view());
+    return adopt(text.value());
+}
+
+// Parses the text read from m_path into m_secret and its tokens.
+SecretLookup Login::adopt(const SecureBuffer& text) {
+    auto parsed = parse_secret_file(text.view());
     if (!parsed) {
-        log(LogLevel::err, "malformed secret file " + path + ": " + parsed.error().message);
+        log(LogLevel::err, "malformed secret file " + m_path + ": " + parsed.error().message);
         return SecretLookup::refused;
     }
     m_secret = std::move(parsed).value();
-    set_tokens();
-    debug("secret file " + path + " read");
-    return SecretLookup::found;
-}
-
-void Login::set_tokens() {
     m_tokens.clear();
     m_tokens.push_back(TokenRef{token_id_of(m_secret->key), &m_secret->key, m_secret->params});
+    debug("secret file " + m_path + " read");
+    return SecretLookup::found;
 }
 
 unsigned Login::window() const {

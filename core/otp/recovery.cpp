@@ -222,22 +222,8 @@ std::string RecoveryTag::hex() const {
 
 std::optional<RecoveryTag> RecoveryTag::from_hex(std::string_view text) {
     RecoveryTag tag;
-    if (text.size() != tag.bytes.size() * 2) {
+    if (!pam_totp::from_hex(text, tag.bytes)) {
         return std::nullopt;
-    }
-    for (std::size_t i = 0; i < tag.bytes.size(); ++i) {
-        unsigned value = 0;
-        for (const char c : text.substr(2 * i, 2)) {
-            value *= 16;
-            if (c >= '0' && c <= '9') {
-                value += static_cast<unsigned>(c - '0');
-            } else if (c >= 'a' && c <= 'f') {
-                value += static_cast<unsigned>(c - 'a' + 10);
-            } else {
-                return std::nullopt;
-            }
-        }
-        tag.bytes[i] = static_cast<std::uint8_t>(value);
     }
     return tag;
 }

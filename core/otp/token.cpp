@@ -17,25 +17,8 @@ std::string TokenId::hex() const {
 
 std::optional<TokenId> TokenId::from_hex(std::string_view text) {
     TokenId id;
-    if (text.size() != id.bytes.size() * 2) {
+    if (!pam_totp::from_hex(text, id.bytes)) {
         return std::nullopt;
-    }
-    const auto nibble = [](char c) -> int {
-        if (c >= '0' && c <= '9') {
-            return c - '0';
-        }
-        if (c >= 'a' && c <= 'f') {
-            return c - 'a' + 10;
-        }
-        return -1;  // upper case is not the canonical form: refused
-    };
-    for (std::size_t i = 0; i < id.bytes.size(); ++i) {
-        const int hi = nibble(text[2 * i]);
-        const int lo = nibble(text[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            return std::nullopt;
-        }
-        id.bytes[i] = static_cast<std::uint8_t>(hi * 16 + lo);
     }
     return id;
 }

@@ -39,6 +39,30 @@ std::string to_hex(std::span<const std::uint8_t> bytes) {
     return out;
 }
 
+bool from_hex(std::string_view text, std::span<std::uint8_t> out) noexcept {
+    if (text.size() != out.size() * 2) {
+        return false;
+    }
+    const auto nibble = [](char c) -> int {
+        if (c >= '0' && c <= '9') {
+            return c - '0';
+        }
+        if (c >= 'a' && c <= 'f') {
+            return c - 'a' + 10;
+        }
+        return -1;
+    };
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        const int hi = nibble(text[2 * i]);
+        const int lo = nibble(text[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            return false;
+        }
+        out[i] = static_cast<std::uint8_t>(hi * 16 + lo);
+    }
+    return true;
+}
+
 std::string swap_ascii_case(std::string_view s) {
     std::string out(s);
     for (char& c : out) {

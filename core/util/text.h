@@ -27,6 +27,10 @@ bool printable_ascii(std::string_view s) noexcept;
 // Lower-case hex of `bytes`.
 std::string to_hex(std::span<const std::uint8_t> bytes);
 
+// Fills `out` from exactly 2 * out.size() lower-case hex digits (the form
+// to_hex writes, and no other); false for anything else.
+bool from_hex(std::string_view text, std::span<std::uint8_t> out) noexcept;
+
 // `s` with its ASCII letters' case swapped ("Alice" -> "aLICE").
 std::string swap_ascii_case(std::string_view s);
 
