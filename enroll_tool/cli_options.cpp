@@ -135,18 +135,16 @@ pam_totp::Result<CliOptions> parse_cli(int argc, char** argv) {
                 break;
             }
             case opt_digits:
-                if (arg != "6" && arg != "8") {
-                    return usage("--digits must be 6 or 8");
-                }
-                o.params.digits = arg == "6" ? 6 : 8;
-                enroll_only = true;
-                break;
             case opt_period: {
-                auto n = pam_totp::parse_decimal(arg, pam_totp::max_period);
-                if (!n || n.value() < pam_totp::min_period) {
-                    return usage("--period must be a number of seconds from 15 to 120");
+                // totp.h's validator, the one the secret file and the module use.
+                auto n = pam_totp::parse_decimal(arg, 1000);
+                const auto value = n ? static_cast<unsigned>(n.value()) : 0U;
+                const std::string problem =
+                    c == opt_digits ? pam_totp::digits_problem(value) : pam_totp::period_problem(value);
+                if (!n || !problem.empty()) {
+                    return usage("--" + problem);
                 }
-                o.params.period = static_cast<unsigned>(n.value());
+                (c == opt_digits ? o.params.digits : o.params.period) = value;
                 enroll_only = true;
                 break;
             }

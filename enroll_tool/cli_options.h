@@ -1,4 +1,4 @@
-// The command line of totp-enroll (DESIGN section 5, totp-enroll(1)).
+// The command line of totp-enroll (totp-enroll(1)).
 #pragma once
 
 #include <cstddef>

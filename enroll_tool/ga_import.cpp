@@ -5,6 +5,7 @@
 #include "core/files/kv_format.h"
 #include "core/files/secret_file.h"
 #include "core/otp/totp.h"
+#include "core/util/text.h"
 
 namespace pam_totp {
 namespace {
@@ -32,10 +33,6 @@ std::vector<std::string_view> words(std::string_view text) {
         }
     }
     return out;
-}
-
-bool all_digits(std::string_view s) noexcept {
-    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 }  // namespace
@@ -98,8 +95,8 @@ Result<GaImport> parse_google_authenticator(std::string_view text) {
                                 "Enroll anew with totp-enroll and scan the new QR code.");
             } else if (opt == "STEP_SIZE") {
                 auto n = w.size() == 2 ? parse_decimal(w[1], 1000) : make_error(Errc::format, "missing value");
-                if (!n || n.value() < min_period || n.value() > max_period) {
-                    return line_err(line_no, "STEP_SIZE must be 15 to 120 seconds for pam_totp");
+                if (!n || !period_problem(static_cast<unsigned>(n.value())).empty()) {
+                    return line_err(line_no, "STEP_SIZE: the " + period_problem(0) + " for pam_totp");
                 }
                 out.period = static_cast<unsigned>(n.value());
             } else if (opt == "WINDOW_SIZE") {

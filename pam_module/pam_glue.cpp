@@ -24,14 +24,6 @@
 namespace pam_totp {
 namespace {
 
-// Wipes and frees a string libpam allocated (a conversation reply).
-void wipe_free(char* p) noexcept {
-    if (p != nullptr) {
-        ::explicit_bzero(p, std::strlen(p));
-        std::free(p);  // NOLINT(cppcoreguidelines-no-malloc): allocated by the application's conversation
-    }
-}
-
 // The pam data name under which a forward_pass defer line keeps the code
 // for the pam_totp line after the password module.
 constexpr const char* deferred_code_key = "pam_totp_deferred_code";
@@ -58,14 +50,14 @@ class PamIo final : public LoginIo {
         const int rc =
             ::pam_prompt(m_pamh, echo ? PAM_PROMPT_ECHO_ON : PAM_PROMPT_ECHO_OFF, &reply, "%s", text.c_str());
         if (rc != PAM_SUCCESS) {
-            wipe_free(reply);
+            wipe_free(reply, reply != nullptr ? std::strlen(reply) : 0);
             return make_error(Errc::io, std::string("pam_prompt: ") + ::pam_strerror(m_pamh, rc));
         }
         if (reply == nullptr) {
             return SecureBuffer();
         }
         SecureBuffer answer(reply, std::strlen(reply));
-        wipe_free(reply);
+        wipe_free(reply, answer.size());
         return answer;
     }
 

@@ -15,7 +15,8 @@ constexpr unsigned format_version = 1;
 constexpr std::string_view header_comment =
     "# pam_totp secret file: see pam_totp-secret(5). Keep it private (mode 0600).\n";
 
-// The keys that may appear at most once, in the order they are written.
+// The keys that may appear at most once, in the order they are written:
+// one table, indexed by KeyIndex (its order is checked below).
 enum KeyIndex : std::size_t {
     k_secret,
     k_algorithm,
@@ -27,10 +28,38 @@ enum KeyIndex : std::size_t {
     k_confirmed,
     k_count
 };
-constexpr std::array<std::string_view, k_count> single_keys = {
-    "secret", "algorithm", "digits", "period", "window", "enrolled", "enrollment_id", "confirmed",
+struct KeySpec {
+    KeyIndex index;
+    std::string_view name;
+    bool required;
 };
-constexpr std::array<bool, k_count> required = {true, true, true, true, false, true, true, false};
+constexpr std::array<KeySpec, k_count> key_specs = {{
+    {k_secret, "secret", true},
+    {k_algorithm, "algorithm", true},
+    {k_digits, "digits", true},
+    {k_period, "period", true},
+    {k_window, "window", false},
+    {k_enrolled, "enrolled", true},
+    {k_enrollment_id, "enrollment_id", true},
+    {k_confirmed, "confirmed", false},
+}};
+constexpr bool in_index_order() {
+    for (std::size_t i = 0; i < key_specs.size(); ++i) {
+        if (key_specs[i].index != i) {
+            return false;
+        }
+    }
+    return true;
+}
+static_assert(in_index_order(), "key_specs must list the keys in KeyIndex order");
+// The names alone, for SingleKeys.
+constexpr std::array<std::string_view, k_count> single_keys = [] {
+    std::array<std::string_view, k_count> names{};
+    for (std::size_t i = 0; i < k_count; ++i) {
+        names[i] = key_specs[i].name;
+    }
+    return names;
+}();
 constexpr std::string_view recovery_key = "recovery";
 
 constexpr auto max_time = static_cast<std::uint64_t>(std::numeric_limits<std::time_t>::max());
@@ -181,7 +210,7 @@ Result<SecretFile> parse_secret_file(std::string_view text) {
         }
     }
     for (std::size_t i = 0; i < k_count; ++i) {
-        if (required[i] && !seen.seen(i)) {
+        if (key_specs[i].required && !seen.seen(i)) {
             return make_error(Errc::format, std::string(what) + ": missing " + quoted_key(single_keys[i]));
         }
     }

@@ -33,14 +33,6 @@ int compare_code(void* handle, const char* candidate) {
     return constant_time_equal(*typed, candidate) ? 0 : 1;
 }
 
-// Frees memory liboath allocated for a secret, wiping it first.
-void wipe_free(char* p, std::size_t n) noexcept {
-    if (p != nullptr) {
-        ::explicit_bzero(p, n);
-        std::free(p);  // NOLINT(cppcoreguidelines-no-malloc): liboath allocates with malloc
-    }
-}
-
 std::string oath_message(const char* what, int rc) {
     return std::string(what) + ": " + ::oath_strerror(rc);
 }

@@ -235,6 +235,110 @@ Result<std::optional<TokenRecord>> FileStateStore::peek_token(const TokenId& id)
     return std::optional<TokenRecord>(it->second);
 }
 
+namespace {
+
+using Claims = std::map<TokenId, std::optional<std::string>>;
+
+// What one round of begin() found.
+enum class Round { locked, retry };
+
+// Locks, in name order, the account's own file and every file holding one
+// of its tokens' records. Round::retry (nothing held) when a claim names a
+// file that is gone: the claim is removed, under the account's own lock,
+// and the token is claimed anew in the next round.
+Result<Round> lock_holders(int dir, const std::string& state_dir, const std::string& own, const Claims& claims,
+                           uid_t owner, std::chrono::milliseconds wait, std::vector<Held>& held) {
+    std::set<std::string> names{own};
+    for (const auto& [id, holder] : claims) {
+        names.insert(holder.value_or(own));
+    }
+    for (const std::string& name : names) {
+        auto file = SlotFile::open_locked(dir, name, join_path(state_dir, name), owner, wait, name == own);
+        if (file) {
+            held.push_back(Held{name, std::move(file).value(), AccountState{}, {}});
+            continue;
+        }
+        if (file.error().code != Errc::not_found) {
+            return std::move(file).error();
+        }
+        // A claim whose state was removed (by hand) took its records with it.
+        held.clear();
+        auto own_lock = SlotFile::open_locked(dir, own, join_path(state_dir, own), owner, wait, true);
+        if (!own_lock) {
+            return std::move(own_lock).error();
+        }
+        for (const auto& [id, holder] : claims) {
+            if (holder && *holder != own && ::faccessat(dir, holder->c_str(), F_OK, AT_SYMLINK_NOFOLLOW) != 0) {
+                ::unlinkat(dir, FileStateStore::claim_name(id).c_str(), 0);
+            }
+        }
+        return Round::retry;
+    }
+    return Round::locked;
+}
+
+// Makes this account's the tokens nobody has claimed, before any record of
+// them is written: the claim must outlive a crash that the record
+// survives. Round::retry when another login claimed one first.
+Result<Round> claim_unclaimed(int dir, const std::string& state_dir, const std::string& own, const Claims& claims) {
+    bool claimed = false;
+    for (const auto& [id, holder] : claims) {
+        if (holder) {
+            continue;
+        }
+        if (::symlinkat(own.c_str(), dir, FileStateStore::claim_name(id).c_str()) != 0) {
+            if (errno == EEXIST) {
+                return Round::retry;
+            }
+            return errno_error(join_path(state_dir, FileStateStore::claim_name(id)), errno);
+        }
+        claimed = true;
+    }
+    if (claimed && ::fsync(dir) != 0) {
+        return errno_error(state_dir + ": directory fsync after claiming a token", errno);
+    }
+    return Round::locked;
+}
+
+// Parses the locked files into the transaction.
+Result<std::unique_ptr<StateTransaction>> transaction_of(UniqueFd dir, const std::string& state_dir,
+                                                         std::string_view account, const std::string& own,
+                                                         const Claims& claims, std::vector<Held> held) {
+    std::map<TokenId, std::size_t> holder_index;
+    std::size_t own_index = 0;
+    bool fresh = false;
+    for (std::size_t i = 0; i < held.size(); ++i) {
+        Held& h = held[i];
+        const std::optional<std::string>& text = h.file.text();
+        if (h.name == own) {
+            own_index = i;
+            fresh = !text.has_value();
+        }
+        if (text) {
+            auto parsed = parse_account_state(*text);
+            if (!parsed) {
+                return make_error(Errc::format, join_path(state_dir, h.name) + ": " + parsed.error().message);
+            }
+            h.state = std::move(parsed).value();
+            h.written = *text;
+        } else {
+            h.state.account = std::string(account);
+        }
+        if (h.name == own && h.state.account != account) {
+            return make_error(Errc::unsafe, join_path(state_dir, h.name) + ": holds the state of another account");
+        }
+        for (const auto& [id, holder] : claims) {
+            if (holder.value_or(own) == h.name) {
+                holder_index[id] = i;
+            }
+        }
+    }
+    return std::unique_ptr<StateTransaction>(
+        std::make_unique<FileTransaction>(std::move(dir), std::move(held), own_index, std::move(holder_index), fresh));
+}
+
+}  // namespace
+
 Result<std::unique_ptr<StateTransaction>> FileStateStore::begin(std::string_view account,
                                                                 std::span<const TokenId> tokens) {
     auto dir_fd = open_dir(true);
@@ -248,101 +352,31 @@ Result<std::unique_ptr<StateTransaction>> FileStateStore::begin(std::string_view
         if (!claims) {
             return std::move(claims).error();
         }
-        std::set<std::string> names{own};
-        for (const auto& [id, holder] : claims.value()) {
-            names.insert(holder.value_or(own));
-        }
-        // Locked in name order: never two logins waiting for each other.
         std::vector<Held> held;
-        bool dangling = false;
-        for (const std::string& name : names) {
-            auto file = SlotFile::open_locked(dir, name, join_path(m_dir, name), m_owner, m_lock_wait, name == own);
-            if (!file) {
-                if (file.error().code == Errc::not_found) {
-                    dangling = true;  // a claim whose state was removed (by hand)
-                    break;
-                }
-                return std::move(file).error();
-            }
-            held.push_back(Held{name, std::move(file).value(), AccountState{}, {}});
+        auto locked = lock_holders(dir, m_dir, own, claims.value(), m_owner, m_lock_wait, held);
+        if (!locked) {
+            return std::move(locked).error();
         }
-        if (dangling) {
-            // The removed state took its records with it; the claim goes too,
-            // under the account's own lock, and the token is claimed anew.
-            held.clear();
-            auto own_lock = SlotFile::open_locked(dir, own, join_path(m_dir, own), m_owner, m_lock_wait, true);
-            if (!own_lock) {
-                return std::move(own_lock).error();
-            }
-            for (const auto& [id, holder] : claims.value()) {
-                if (holder && *holder != own && ::faccessat(dir, holder->c_str(), F_OK, AT_SYMLINK_NOFOLLOW) != 0) {
-                    ::unlinkat(dir, claim_name(id).c_str(), 0);
-                }
-            }
+        if (locked.value() == Round::retry) {
             continue;
         }
+        // Read again with the locks held: a claim made meanwhile by another
+        // login (of another account sharing a token) means other files.
         auto again = read_claims(dir, tokens, m_dir);
         if (!again) {
             return std::move(again).error();
         }
         if (again.value() != claims.value()) {
-            continue;  // another login claimed a token meanwhile
-        }
-        // Unclaimed tokens become this account's, before any record of them
-        // is written: the claim must outlive a crash that the record survives.
-        bool claimed = false;
-        bool raced = false;
-        for (const auto& [id, holder] : claims.value()) {
-            if (holder) {
-                continue;
-            }
-            if (::symlinkat(own.c_str(), dir, claim_name(id).c_str()) != 0) {
-                if (errno == EEXIST) {
-                    raced = true;
-                    break;
-                }
-                return errno_error(join_path(m_dir, claim_name(id)), errno);
-            }
-            claimed = true;
-        }
-        if (claimed && ::fsync(dir) != 0) {
-            return errno_error(m_dir + ": directory fsync after claiming a token", errno);
-        }
-        if (raced) {
             continue;
         }
-        std::map<TokenId, std::size_t> holder_index;
-        std::size_t own_index = 0;
-        bool fresh = false;
-        for (std::size_t i = 0; i < held.size(); ++i) {
-            Held& h = held[i];
-            const std::optional<std::string>& text = h.file.text();
-            if (h.name == own) {
-                own_index = i;
-                fresh = !text.has_value();
-            }
-            if (text) {
-                auto parsed = parse_account_state(*text);
-                if (!parsed) {
-                    return make_error(Errc::format, join_path(m_dir, h.name) + ": " + parsed.error().message);
-                }
-                h.state = std::move(parsed).value();
-                h.written = *text;
-            } else {
-                h.state.account = std::string(account);
-            }
-            if (h.name == own && h.state.account != account) {
-                return make_error(Errc::unsafe, join_path(m_dir, h.name) + ": holds the state of another account");
-            }
-            for (const auto& [id, holder] : claims.value()) {
-                if (holder.value_or(own) == h.name) {
-                    holder_index[id] = i;
-                }
-            }
+        auto claimed = claim_unclaimed(dir, m_dir, own, claims.value());
+        if (!claimed) {
+            return std::move(claimed).error();
         }
-        return std::unique_ptr<StateTransaction>(
-            std::make_unique<FileTransaction>(std::move(dir_fd).value(), std::move(held), own_index,
-                                              std::move(holder_index), fresh));
+        if (claimed.value() == Round::retry) {
+            continue;
+        }
+        return transaction_of(std::move(dir_fd).value(), m_dir, account, own, claims.value(), std::move(held));
     }
     return make_error(Errc::busy, m_dir + ": the claims of " + std::string(account) +
                                       "'s tokens kept changing while this login read them");

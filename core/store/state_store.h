@@ -1,4 +1,4 @@
-// The state interface (DESIGN section 2): a locked read-modify-write of one
+// The state interface (pam_totp(8), FILES): a locked read-modify-write of one
 // account's record and the replay records of the tokens a login checks,
 // with two implementations: local files (file_store.h, the embedded
 // default) and, for a fleet, PostgreSQL.

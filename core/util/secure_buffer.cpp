@@ -2,6 +2,7 @@
 
 #include <string.h>  // explicit_bzero
 
+#include <cstdlib>
 #include <cstring>
 #include <new>
 #include <utility>
@@ -93,6 +94,13 @@ bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
     // Keep the compiler from turning the loop into an early-exit compare.
     volatile unsigned char sink = diff;
     return sink == 0;
+}
+
+void wipe_free(char* p, std::size_t n) noexcept {
+    if (p != nullptr) {
+        ::explicit_bzero(p, n);
+        std::free(p);  // NOLINT(cppcoreguidelines-no-malloc): allocated with malloc by the C library
+    }
 }
 
 }  // namespace pam_totp

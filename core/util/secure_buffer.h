@@ -48,4 +48,9 @@ class SecureBuffer {
 // Compares in time that depends only on the lengths, never on the contents.
 bool constant_time_equal(std::string_view a, std::string_view b) noexcept;
 
+// Wipes `n` bytes at `p` and frees it: for secrets a C library allocated
+// with malloc (liboath's decoded keys, libpam's conversation replies).
+// Null is fine.
+void wipe_free(char* p, std::size_t n) noexcept;
+
 }  // namespace pam_totp
