@@ -184,7 +184,8 @@ E2E_RESULTS      := $(RESULTS)/e2e
 FAULT_RESULTS    := $(RESULTS)/faults
 SECURITY_RESULTS := $(RESULTS)/security
 OTHER_RESULTS    := $(RESULTS)/man $(RESULTS)/install $(RESULTS)/packaging
-ALL_RESULTS := $(UNIT_RESULTS) $(PAM_RESULTS) $(CLI_RESULTS) $(E2E_RESULTS) $(FAULT_RESULTS) $(OTHER_RESULTS)
+ALL_RESULTS := $(UNIT_RESULTS) $(PAM_RESULTS) $(CLI_RESULTS) $(E2E_RESULTS) $(FAULT_RESULTS) $(SECURITY_RESULTS) \
+               $(OTHER_RESULTS)
 
 # $(call check_layer,RESULT FILES): builds, runs them (in parallel under -j) and summarises.
 define check_layer
