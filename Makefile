@@ -165,6 +165,8 @@ TEST_PROGRAMS := all $(UNIT_BINS) $(PAM_TEST_BINS) $(PAM_LOGIN) $(MODULE_CYCLES)
 TEST_ENV = TESTS_DATA=$(CURDIR)/tests/data PAM_TOTP_MODULE=$(abspath $(MODULE)) TOTP_ENROLL=$(abspath $(ENROLL)) \
            PAM_LOGIN=$(abspath $(PAM_LOGIN)) TIME_SHIM=$(abspath $(TIME_SHIM)) FAULTINJECT=$(abspath $(FAULTINJECT))
 
+comma := ,
+
 # $(call run_test,COMMAND): runs COMMAND, logs to $@.log, writes pass/fail/skip to $@.
 define run_test
 	@mkdir -p $(@D)
@@ -220,7 +222,7 @@ $(RESULTS)/pam/test_%: $(BUILD)/tests/pam/test_% $(MODULE) FORCE
 $(RESULTS)/pam/valgrind: $(BUILD)/tests/pam/test_valgrind $(MODULE) FORCE
 	$(call run_test,valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite $<)
 $(RESULTS)/pam/module_cycles: $(MODULE_CYCLES) $(MODULE) FORCE
-	$(call run_test,valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,possible \
+	$(call run_test,valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite$(comma)possible \
 	  $< $(abspath $(MODULE)) 10 && readelf -d $(MODULE) | grep -q 'NODELETE' && \
 	  ! readelf -d $(MODULE) | grep -E 'NEEDED.*(libstdc|libgcc_s|libqrencode)')
 

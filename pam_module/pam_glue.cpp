@@ -28,7 +28,19 @@ namespace {
 // for the pam_totp line after the password module.
 constexpr const char* deferred_code_key = "pam_totp_deferred_code";
 
-void wipe_deferred_code(pam_handle_t* /*pamh*/, void* data, int /*error_status*/) {
+// libpam calls it at pam_end, or when a check line takes the code (and
+// replaces the data). A code still here at the end of a successful
+// authentication was never checked: the stack lacks the check line after
+// the password module, and let the user in on the password alone. The
+// module cannot see the stack; it says so as loudly as it can.
+void wipe_deferred_code(pam_handle_t* pamh, void* data, int error_status) {
+    const bool replaced = (static_cast<unsigned>(error_status) & PAM_DATA_REPLACE) != 0;
+    const int status = static_cast<int>(static_cast<unsigned>(error_status) & ~static_cast<unsigned>(PAM_DATA_SILENT));
+    if (!replaced && status == PAM_SUCCESS) {
+        ::pam_syslog(pamh, LOG_CRIT,
+                     "forward_pass defer kept a code that no pam_totp line checked, and the login succeeded "
+                     "without it: add \"auth required pam_totp.so\" after the password module (pam_totp(8))");
+    }
     delete static_cast<SecureBuffer*>(data);  // NOLINT(cppcoreguidelines-owning-memory): owned by libpam until here
 }
 
@@ -229,20 +241,6 @@ int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
             break;
     }
     return rc;
-}
-
-int setcred(pam_handle_t* pamh) {
-    // A code a forward_pass defer line kept and no pam_totp line checked:
-    // the stack has no check line after the password module, and the login
-    // would pass on the password alone. Refuse the credentials.
-    const void* data = nullptr;
-    if (::pam_get_data(pamh, deferred_code_key, &data) == PAM_SUCCESS && data != nullptr) {
-        ::pam_syslog(pamh, LOG_CRIT,
-                     "forward_pass defer kept a code that no pam_totp line checked: add \"auth required "
-                     "pam_totp.so\" after the password module (pam_totp(8)); refusing");
-        return PAM_CRED_ERR;
-    }
-    return PAM_SUCCESS;
 }
 
 }  // namespace pam_totp

@@ -17,10 +17,6 @@ namespace pam_totp {
 // maps the outcome to a PAM return code (deny unless the login succeeded).
 int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv);
 
-// The body of pam_sm_setcred: nothing to establish (the code proves
-// possession, it grants no credential), but a code that a forward_pass
-// defer line kept and no line checked fails it (pam_totp(8)).
-int setcred(pam_handle_t* pamh);
 
 // Runs `body` and turns every escaping exception into a failure (after
 // Botan's ffi_guard_thunk): nothing may unwind into libpam's C frames, and

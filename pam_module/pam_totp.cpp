@@ -11,8 +11,10 @@ PAM_TOTP_EXPORT int pam_sm_authenticate(pam_handle_t* pamh, int flags, int argc,
     return pam_totp::pam_guard(pamh, [&] { return pam_totp::authenticate(pamh, flags, argc, argv); });
 }
 
-PAM_TOTP_EXPORT int pam_sm_setcred(pam_handle_t* pamh, int /*flags*/, int /*argc*/, const char** /*argv*/) noexcept {
-    return pam_totp::pam_guard(pamh, [&] { return pam_totp::setcred(pamh); });
+// Nothing to establish: the code proves possession, it grants no credential.
+PAM_TOTP_EXPORT int pam_sm_setcred(pam_handle_t* /*pamh*/, int /*flags*/, int /*argc*/,
+                                   const char** /*argv*/) noexcept {
+    return PAM_SUCCESS;
 }
 
 }  // extern "C"

@@ -16,7 +16,7 @@ constexpr unsigned format_version = 2;
 constexpr std::size_t max_item = 64;
 
 // The keys of the account part and of a token section, each once; `failure`,
-// `recovery_used` and `recovery_used_v1` repeat.
+// `recovery_used` and `recovery_used_old` repeat.
 enum AccountKey : std::size_t {
     a_account,
     a_lockouts,
@@ -37,7 +37,7 @@ constexpr std::array<std::string_view, t_count> token_keys = {"used_until", "pen
 constexpr std::string_view failure_key = "failure";
 constexpr std::string_view token_key = "token";
 constexpr std::string_view used_key = "recovery_used";
-constexpr std::string_view used_v1_key = "recovery_used_v1";
+constexpr std::string_view used_old_key = "recovery_used_old";
 
 constexpr auto max_time = static_cast<std::uint64_t>(std::numeric_limits<std::time_t>::max());
 
@@ -133,9 +133,9 @@ Result<UsedRecovery> parse_used(std::string_view value) {
     return UsedRecovery{*tag, std::string(setting)};
 }
 
-Result<UsedRecovery> parse_used_v1(std::string_view value) {
+Result<UsedRecovery> parse_used_old(std::string_view value) {
     if (!is_recovery_setting(value)) {
-        return make_error(Errc::format, "'recovery_used_v1' is not a recovery-code setting ($y$j9T$salt)");
+        return make_error(Errc::format, "'recovery_used_old' is not a recovery-code setting ($y$j9T$salt)");
     }
     return UsedRecovery{std::nullopt, std::string(value)};
 }
@@ -197,11 +197,11 @@ class Reader {
             }
             return apply_account(static_cast<AccountKey>(index.value()), kv.value, m_state);
         }
-        if (kv.key == used_key || kv.key == used_v1_key) {
+        if (kv.key == used_key || kv.key == used_old_key) {
             if (m_token->used_recovery.size() >= max_used_recovery) {
                 return too_many(kv.key, max_used_recovery);
             }
-            auto used = kv.key == used_key ? parse_used(kv.value) : parse_used_v1(kv.value);
+            auto used = kv.key == used_key ? parse_used(kv.value) : parse_used_old(kv.value);
             if (!used) {
                 return used.error().message;
             }
@@ -308,7 +308,7 @@ std::string serialise_account_state(const AccountState& state) {
             if (used.tag) {
                 append_line(out, used_key, used.tag->hex() + (used.setting.empty() ? "" : ":" + used.setting));
             } else {
-                append_line(out, used_v1_key, used.setting);
+                append_line(out, used_old_key, used.setting);
             }
         }
     }

@@ -19,7 +19,7 @@
 //   recovery_used 0123456789abcdef:$y$j9T$salt   a used recovery code: its tag,
 //                                 and the setting of the hash it matched when
 //                                 known (repeatable)
-//   recovery_used_v1 $y$j9T$salt  a code used under format 1 (repeatable)
+//   recovery_used_old $y$j9T$salt  a code used under format 1 (repeatable)
 //
 // The account lines come first; each `token` line starts a section for
 // that token. Parsing is strict, with kv_format's rules and messages.

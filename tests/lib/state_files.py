@@ -100,7 +100,7 @@ def parse_text(text, where="state"):
                 raise StateError("%s line %d: duplicate %s" % (where, n, key))
             seen.add(key)
             token[key] = value if key == "pending_recovery" else int(value)
-        elif token is not None and key in ("recovery_used", "recovery_used_v1"):
+        elif token is not None and key in ("recovery_used", "recovery_used_old"):
             token["recovery_used"].append(value)
         else:
             raise StateError("%s line %d: unknown key %s" % (where, n, key))

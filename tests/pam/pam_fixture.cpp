@@ -1,13 +1,17 @@
 #include "pam_fixture.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <poll.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/fsuid.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,20 +24,25 @@
 #include <deque>
 #include <set>
 
-#include "core/util/random.h"
-#include "core/otp/recovery.h"
 #include "core/files/secret_file.h"
-#include "core/store/state_key.h"
+#include "core/otp/recovery.h"
+#include "core/otp/token.h"
+#include "core/store/file_store.h"
+#include "core/store/slot_file.h"
+#include "core/util/random.h"
+#include "core/util/unique_fd.h"
 #include "tests/unit/cmocka.hpp"
 
 namespace pamtest {
 namespace {
 
 constexpr const char* log_socket = "/dev/log";
+constexpr const char* init_marker = "PAMTEST_INIT";
 
 struct ConvState {
     std::deque<std::string> answers;
     LoginResult* out;
+    const OnPrompt* on_prompt;
 };
 
 void free_responses(pam_response* resp, int n) {
@@ -63,6 +72,9 @@ int conversation(int num_msg, const pam_message** msg, pam_response** resp, void
         switch (m->msg_style) {
             case PAM_PROMPT_ECHO_OFF:
             case PAM_PROMPT_ECHO_ON: {
+                if (*cs->on_prompt) {
+                    (*cs->on_prompt)(cs->out->prompts.size(), text);
+                }
                 cs->out->prompts.push_back(Prompt{m->msg_style, text});
                 if (cs->answers.empty()) {
                     cs->out->ran_dry = true;
@@ -105,7 +117,109 @@ std::string pad_code(unsigned long value, unsigned digits) {
     return s;
 }
 
+// The wall clock without the time shim (the raw system call).
+long long real_now() {
+    timespec ts{};
+    (void)::syscall(SYS_clock_gettime, CLOCK_REALTIME, &ts);
+    return static_cast<long long>(ts.tv_sec);
+}
+
+// Over /dev, a tmpfs holding every entry of the real one (bind-mounted;
+// symbolic links copied) except `log`, so that the fixture can bind a
+// /dev/log of its own (tests/lib/private_ns.py does the same for the
+// Python suites). Only in a private mount namespace.
+bool private_dev() {
+    char scratch[] = "/tmp/pamtest-dev.XXXXXX";
+    if (::mkdtemp(scratch) == nullptr) {
+        std::perror("pamtest: mkdtemp");
+        return false;
+    }
+    if (::mount("pamtest-dev", scratch, "tmpfs", MS_NOSUID, "mode=0755,size=1m") != 0) {
+        std::perror("pamtest: mount tmpfs");
+        (void)::rmdir(scratch);
+        return false;
+    }
+    DIR* d = ::opendir("/dev");
+    if (d == nullptr) {
+        std::perror("pamtest: opendir /dev");
+        (void)::umount2(scratch, MNT_DETACH);
+        (void)::rmdir(scratch);
+        return false;
+    }
+    while (const dirent* ent = ::readdir(d)) {
+        const std::string name = ent->d_name;
+        if (name == "." || name == ".." || name == "log") {
+            continue;
+        }
+        const std::string src = "/dev/" + name;
+        const std::string dst = std::string(scratch) + "/" + name;
+        struct stat st {};
+        if (::lstat(src.c_str(), &st) != 0) {
+            continue;  // gone while we looked
+        }
+        if (S_ISLNK(st.st_mode)) {
+            char target[4096];
+            const ssize_t n = ::readlink(src.c_str(), target, sizeof target - 1);
+            if (n > 0) {
+                target[n] = '\0';
+                if (::symlink(target, dst.c_str()) != 0) {
+                    std::perror("pamtest: symlink in the private /dev");
+                }
+            }
+        } else if (S_ISDIR(st.st_mode)) {
+            if (::mkdir(dst.c_str(), 0755) == 0) {
+                (void)::mount(src.c_str(), dst.c_str(), nullptr, MS_BIND | MS_REC, nullptr);
+            }
+        } else {
+            const int fd = ::open(dst.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+            if (fd >= 0) {
+                ::close(fd);
+                (void)::mount(src.c_str(), dst.c_str(), nullptr, MS_BIND, nullptr);
+            }
+        }
+    }
+    ::closedir(d);
+    if (::mount(scratch, "/dev", nullptr, MS_MOVE, nullptr) != 0) {
+        std::perror("pamtest: move the private /dev");
+        (void)::umount2(scratch, MNT_DETACH);
+        (void)::rmdir(scratch);
+        return false;
+    }
+    (void)::rmdir(scratch);  // the mount moved away: an empty directory on the host
+    return true;
+}
+
 }  // namespace
+
+void init(int /*argc*/, char** argv) {
+    if (::geteuid() != 0 || std::getenv(init_marker) != nullptr) {
+        return;  // not root (the tests skip), or this is the re-executed binary
+    }
+    ::setenv(init_marker, "1", 1);
+    if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+        std::perror("pamtest: private mount namespace (log lines may not be captured)");
+    } else {
+        (void)private_dev();
+    }
+    const char* shim = std::getenv("TIME_SHIM");
+    if (shim == nullptr || *shim == '\0') {
+        std::fprintf(stderr, "pamtest: TIME_SHIM is not set: tests of time will fail (run through make check-pam)\n");
+        return;
+    }
+    const char* old = std::getenv("LD_PRELOAD");
+    const std::string preload = std::string(shim) + (old != nullptr && *old != '\0' ? std::string(" ") + old : "");
+    ::setenv("LD_PRELOAD", preload.c_str(), 1);
+#if defined(__SANITIZE_ADDRESS__)
+    // The shim comes before the ASan runtime in the library list; it only
+    // wraps clock functions, which ASan does not intercept.
+    const char* asan = std::getenv("ASAN_OPTIONS");
+    const std::string opts =
+        (asan != nullptr && *asan != '\0' ? std::string(asan) + ":" : std::string()) + "verify_asan_link_order=0";
+    ::setenv("ASAN_OPTIONS", opts.c_str(), 1);
+#endif
+    ::execv("/proc/self/exe", argv);
+    std::perror("pamtest: re-exec with the time shim");
+}
 
 bool LoginResult::said(const std::string& needle) const {
     const auto has = [&](const std::string& s) { return s.find(needle) != std::string::npos; };
@@ -127,6 +241,10 @@ std::unique_ptr<Fixture> Fixture::create() {
         std::perror("mkdir");
         return nullptr;  // the destructor removes what was made
     }
+    // libpam logs an error at every pam_start when "other" is missing.
+    write_file(f->m_confdir + "/other", "auth required pam_deny.so\n", 0644);
+    // The shim reads the offset from this file at every call (absent: 0).
+    ::setenv("TIME_SHIM_FILE", (f->m_root + "/clock").c_str(), 1);
     f->open_log_sink();
     return f;
 }
@@ -150,6 +268,7 @@ Fixture::~Fixture() {
         ::close(m_log_stop[0]);
         ::close(m_log_fd);
     }
+    ::unsetenv("TIME_SHIM_FILE");
     if (!m_root.empty()) {
         (void)::nftw(m_root.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     }
@@ -202,17 +321,67 @@ std::vector<std::string> Fixture::drain_logs() {
     return m_logs;
 }
 
-bool Fixture::wait_for_log(const std::string& needle, double timeout) {
+int log_level(const std::string& line) {
+    if (line.size() < 3 || line[0] != '<') {
+        return -1;
+    }
+    const std::size_t end = line.find('>');
+    if (end == std::string::npos || end == 1 || end > 4) {
+        return -1;
+    }
+    int pri = 0;
+    for (std::size_t i = 1; i < end; ++i) {
+        if (line[i] < '0' || line[i] > '9') {
+            return -1;
+        }
+        pri = pri * 10 + (line[i] - '0');
+    }
+    return pri & 7;
+}
+
+bool Fixture::wait_for_log(const std::string& needle, double timeout, int level) {
     const double end = now_seconds() + timeout;
     do {
         for (const std::string& line : drain_logs()) {
-            if (line.find(needle) != std::string::npos) {
+            if (line.find(needle) != std::string::npos && (level < 0 || log_level(line) == level)) {
                 return true;
             }
         }
         ::usleep(10 * 1000);
     } while (now_seconds() < end);
     return false;
+}
+
+void Fixture::expect_log(const std::string& needle, int level, double timeout) {
+    if (!logs_captured()) {
+        fail_msg("cannot capture log lines (no private /dev/log; run through make check-pam as root)");
+    }
+    if (wait_for_log(needle, timeout, level)) {
+        return;
+    }
+    const std::vector<std::string> lines = drain_logs();
+    const std::size_t from = lines.size() > 15 ? lines.size() - 15 : 0;
+    for (std::size_t i = from; i < lines.size(); ++i) {
+        print_message("log: %s\n", lines[i].c_str());
+    }
+    fail_msg("no log line containing \"%s\" at level %d (the last lines are above)", needle.c_str(), level);
+}
+
+void Fixture::expect_no_log(const std::string& needle) {
+    if (!logs_captured()) {
+        fail_msg("cannot capture log lines (no private /dev/log; run through make check-pam as root)");
+    }
+    for (const std::string& line : drain_logs()) {
+        if (line.find(needle) != std::string::npos) {
+            fail_msg("a log line contains \"%s\": %s", needle.c_str(), line.c_str());
+        }
+    }
+}
+
+std::size_t Fixture::count_logs(const std::string& needle) {
+    const std::vector<std::string> lines = drain_logs();
+    return static_cast<std::size_t>(std::count_if(
+        lines.begin(), lines.end(), [&](const std::string& line) { return line.find(needle) != std::string::npos; }));
 }
 
 std::string Fixture::module_path() {
@@ -239,46 +408,82 @@ void Fixture::service_text(const std::string& name, const std::string& content) 
 
 Enrollment& Fixture::enroll(const std::string& user, const pam_totp::TotpParams& params, std::size_t recovery,
                             const std::string& path, uid_t owner, gid_t group) {
+    EnrollSpec spec;
+    spec.user = user;
+    spec.path = path;
+    spec.owner = owner;
+    spec.group = group;
+    spec.params = params;
+    spec.recovery = recovery;
+    return enroll(spec);
+}
+
+Enrollment& Fixture::enroll(const EnrollSpec& spec) {
     auto e = std::make_unique<Enrollment>();
-    e->user = user;
-    e->path = path.empty() ? m_secrets + "/" + user : path;
-    e->params = params;
+    e->user = spec.user;
+    e->path = spec.path.empty() ? m_secrets + "/" + spec.user : spec.path;
+    e->owner = spec.owner;
+    e->group = spec.group;
+    e->params = spec.params;
     pam_totp::SecretFile sf;
-    auto key = pam_totp::random_bytes(20);
-    auto id = pam_totp::random_hex(16);
-    if (!key || !id) {
-        fail_msg("random_bytes/random_hex failed");
+    if (spec.key_of != nullptr) {
+        sf.key = spec.key_of->key.clone();
+    } else {
+        auto key = pam_totp::random_bytes(20);
+        if (!key) {
+            fail_msg("random_bytes failed");
+        }
+        sf.key = std::move(key).value();
     }
-    e->key = key.value().clone();
-    sf.key = std::move(key).value();
-    sf.params = params;
+    e->key = sf.key.clone();
+    auto id = pam_totp::random_hex(16);
+    if (!id) {
+        fail_msg("random_hex failed");
+    }
+    sf.params = spec.params;
     sf.enrolled = ::time(nullptr);
+    sf.confirmed_until = spec.confirmed;
     e->enrollment_id = id.value();
     sf.enrollment_id = std::move(id).value();
-    for (std::size_t i = 0; i < recovery; ++i) {
-        auto printed = pam_totp::generate_recovery_code();
-        if (!printed) {
-            fail_msg("generate_recovery_code: %s", printed.error().message.c_str());
+    std::vector<std::string> printed = spec.codes;
+    while (spec.codes.empty() && printed.size() < spec.recovery) {
+        auto code = pam_totp::generate_recovery_code();
+        if (!code) {
+            fail_msg("generate_recovery_code: %s", code.error().message.c_str());
         }
-        auto canonical = pam_totp::normalise_recovery_code(printed.value().view());
+        printed.emplace_back(code.value().view());
+    }
+    for (const std::string& code : printed) {
+        auto canonical = pam_totp::normalise_recovery_code(code);
         if (!canonical) {
-            fail_msg("normalise_recovery_code: %s", canonical.error().message.c_str());
+            fail_msg("normalise_recovery_code(%s): %s", code.c_str(), canonical.error().message.c_str());
         }
         auto hash = pam_totp::hash_recovery_code(canonical.value());
         if (!hash) {
             fail_msg("hash_recovery_code: %s", hash.error().message.c_str());
         }
-        e->recovery_codes.emplace_back(printed.value().view());
+        e->recovery_codes.push_back(code);
+        e->recovery_hashes.push_back(hash.value());
         sf.recovery_hashes.push_back(std::move(hash).value());
     }
     auto text = pam_totp::serialise_secret_file(sf);
     if (!text) {
         fail_msg("serialise_secret_file: %s", text.error().message.c_str());
     }
-    (void)::unlink(e->path.c_str());
-    write_file(e->path, std::string(text.value().view()), 0600);
-    if (::chown(e->path.c_str(), owner, group) != 0) {
-        fail_msg("chown %s: %s", e->path.c_str(), std::strerror(errno));
+    std::string content(text.value().view());
+    for (const std::string& raw : spec.raw_recovery) {
+        content += "recovery " + raw + "\n";
+    }
+    // Written beside it and renamed over it, as totp-enroll does: a login
+    // that has the old file open keeps reading the old one.
+    const std::string tmp = e->path + ".pamtest-new";
+    (void)::unlink(tmp.c_str());
+    write_file(tmp, content, 0600);
+    if (::chown(tmp.c_str(), spec.owner, spec.group) != 0) {
+        fail_msg("chown %s: %s", tmp.c_str(), std::strerror(errno));
+    }
+    if (::rename(tmp.c_str(), e->path.c_str()) != 0) {
+        fail_msg("rename %s: %s", e->path.c_str(), std::strerror(errno));
     }
     m_enrollments.push_back(std::move(e));
     return *m_enrollments.back();
@@ -312,9 +517,9 @@ std::string Fixture::wrong_code(const Enrollment& e) {
 }
 
 LoginResult Fixture::login(const std::string& service, const std::string& user, std::vector<std::string> answers,
-                           const AfterAuth& after, int flags) const {
+                           const AfterAuth& after, int flags, const OnPrompt& on_prompt) const {
     LoginResult r;
-    ConvState cs{std::deque<std::string>(answers.begin(), answers.end()), &r};
+    ConvState cs{std::deque<std::string>(answers.begin(), answers.end()), &r, &on_prompt};
     const pam_conv conv{conversation, &cs};
     pam_handle_t* pamh = nullptr;
     const int start = ::pam_start_confdir(service.c_str(), user.c_str(), &conv, m_confdir.c_str(), &pamh);
@@ -349,14 +554,88 @@ std::optional<std::string> Fixture::captured_authtok() const {
     return text;
 }
 
-std::string Fixture::state_text(const std::string& user) const {
-    return read_file(state_path(user));
+std::string Fixture::password_check(const std::string& password, const std::string& control) {
+    if (password.empty() ||
+        password.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") !=
+            std::string::npos) {
+        fail_msg("password_check: use letters and digits only");
+    }
+    const std::string script = m_root + "/check-password-" + password;
+    // pam_exec writes PAM_AUTHTOK and its NUL to the script's standard input.
+    write_file(script, "#!/bin/sh\npw=$(tr -d '\\000')\n[ \"$pw\" = '" + password + "' ]\n", 0700);
+    return "auth " + control + " pam_exec.so expose_authtok quiet " + script + "\n";
 }
 
 std::string Fixture::state_path(const std::string& user) const {
-    // The fixture's secret=DIR/%u gives each name its own file: the module
-    // keys its state by name (core/state_key.h).
-    return m_state + "/" + pam_totp::state_key_for_name(user) + ".state";
+    return m_state + "/" + pam_totp::FileStateStore::account_file_name(user);
+}
+
+std::string Fixture::state_text(const std::string& user) const {
+    const pam_totp::UniqueFd dir(::open(m_state.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir.valid()) {
+        return "";
+    }
+    const std::string name = pam_totp::FileStateStore::account_file_name(user);
+    auto text = pam_totp::SlotFile::peek(dir.get(), name, m_state + "/" + name, 0);
+    if (!text) {
+        fail_msg("reading the state of %s: %s", user.c_str(), text.error().message.c_str());
+    }
+    return text.value() ? *text.value() : "";
+}
+
+std::optional<pam_totp::AccountState> Fixture::account_state(const std::string& user) const {
+    const std::string text = state_text(user);
+    if (text.empty()) {
+        return std::nullopt;
+    }
+    auto parsed = pam_totp::parse_account_state(text);
+    if (!parsed) {
+        fail_msg("the state of %s does not parse: %s", user.c_str(), parsed.error().message.c_str());
+    }
+    return std::move(parsed).value();
+}
+
+std::optional<pam_totp::TokenRecord> Fixture::token_record(const Enrollment& e) const {
+    pam_totp::FileStateStore store(m_state);
+    auto record = store.peek_token(pam_totp::token_id_of(e.key));
+    if (!record) {
+        fail_msg("reading the replay record of %s: %s", e.path.c_str(), record.error().message.c_str());
+    }
+    return std::move(record).value();
+}
+
+std::string Fixture::claim_of(const Enrollment& e) const {
+    const std::string claim = m_state + "/" + pam_totp::FileStateStore::claim_name(pam_totp::token_id_of(e.key));
+    char buf[512];
+    const ssize_t n = ::readlink(claim.c_str(), buf, sizeof buf);
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+}
+
+void Fixture::set_clock(long long offset) {
+    const char* file = std::getenv("TIME_SHIM_FILE");
+    const char* preload = std::getenv("LD_PRELOAD");
+    const char* shim = std::getenv("TIME_SHIM");
+    if (file == nullptr || preload == nullptr || shim == nullptr || std::strstr(preload, shim) == nullptr) {
+        fail_msg("the time shim is not loaded (main must call pamtest::init; run through make check-pam)");
+    }
+    write_file(file, std::to_string(offset) + "\n", 0644);
+    m_clock = offset;
+    // The shim must really move this process's clock (and so the module's).
+    const long long seen = static_cast<long long>(::time(nullptr)) - real_now();
+    if (seen < offset - 2 || seen > offset + 2) {
+        fail_msg("the time shim does not work: offset %lld written, %lld seen", offset, seen);
+    }
+}
+
+void Fixture::advance_clock(long long seconds) {
+    set_clock(m_clock + seconds);
+}
+
+void Fixture::align_clock(unsigned period, unsigned margin) {
+    const long long now = static_cast<long long>(::time(nullptr));
+    const long long p = period;
+    const long long ahead = ((static_cast<long long>(margin) - now % p) % p + p) % p;
+    advance_clock(ahead);
 }
 
 int Fixture::reap(pid_t pid) {
@@ -371,8 +650,13 @@ int Fixture::reap(pid_t pid) {
     return WEXITSTATUS(status);
 }
 
-bool Fixture::add_user(const std::string& name, const std::string& home) {
-    if (run_command({"useradd", "-M", "-d", home, "-s", "/usr/sbin/nologin", name}) != 0) {
+bool Fixture::add_user(const std::string& name, const std::string& home, std::optional<uid_t> uid) {
+    std::vector<std::string> argv = {"useradd", "-M", "-d", home, "-s", "/usr/sbin/nologin"};
+    if (uid) {
+        argv.insert(argv.end(), {"-o", "-u", std::to_string(*uid)});
+    }
+    argv.push_back(name);
+    if (run_command(argv) != 0) {
         return false;
     }
     m_users.push_back(name);

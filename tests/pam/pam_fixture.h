@@ -6,10 +6,17 @@
 // Every test binary uses it through cmocka setup/teardown (pamtest::setup,
 // pamtest::teardown), so the tree, created users and forked children are
 // removed even when an assertion fails and longjmps out of the test.
+//
+// pamtest::init (first thing in main) gives the binary a private mount
+// namespace whose /dev has a /dev/log of its own, so that every binary of
+// `make -j2 check-pam` captures its module's log lines, and re-executes it
+// with the time shim (build/timeshim.so, $TIME_SHIM) preloaded: tests about
+// time move a simulated clock (Fixture::advance_clock) instead of sleeping.
 #pragma once
 
 #include <security/pam_appl.h>
 #include <sys/types.h>
+#include <syslog.h>
 
 #include <ctime>
 #include <functional>
@@ -20,18 +27,38 @@
 #include <thread>
 #include <vector>
 
-#include "core/util/secure_buffer.h"
 #include "core/otp/totp.h"
+#include "core/store/records.h"
+#include "core/store/state_format.h"
+#include "core/util/secure_buffer.h"
 
 namespace pamtest {
 
 struct Enrollment {
     std::string user;
     std::string path;  // the secret file
+    uid_t owner = 0;
+    gid_t group = 0;
     pam_totp::SecureBuffer key;
     pam_totp::TotpParams params;
     std::string enrollment_id;
-    std::vector<std::string> recovery_codes;  // as printed, "XXXX-XXXX-XXXX"
+    std::vector<std::string> recovery_codes;   // as printed, "XXXX-XXXX-XXXX" (or 8 digits)
+    std::vector<std::string> recovery_hashes;  // as written, in the same order
+};
+
+// What to write as a secret file (Fixture::enroll); set the fields that
+// differ from a fresh enrollment.
+struct EnrollSpec {
+    std::string user;
+    std::string path;  // default: secrets/USER
+    uid_t owner = 0;
+    gid_t group = 0;
+    pam_totp::TotpParams params{};
+    std::size_t recovery = 2;               // fresh codes, when `codes` is empty
+    std::vector<std::string> codes;         // these codes instead, hashed with fresh salts
+    const Enrollment* key_of = nullptr;     // this enrollment's key instead of a new one
+    std::time_t confirmed = 0;              // the secret file's `confirmed` (0: none)
+    std::vector<std::string> raw_recovery;  // `recovery` lines written as they are (after the hashes)
 };
 
 struct Prompt {
@@ -53,6 +80,8 @@ struct LoginResult {
 
 // Called between pam_authenticate and pam_end, with the live handle.
 using AfterAuth = std::function<void(pam_handle_t*)>;
+// Called when prompt number `index` (from 0) is open, before it is answered.
+using OnPrompt = std::function<void(std::size_t index, const std::string& prompt)>;
 
 class Fixture {
   public:
@@ -83,6 +112,9 @@ class Fixture {
     // `path` (default secrets/USER) with mode 0600 and owner `owner`.
     Enrollment& enroll(const std::string& user, const pam_totp::TotpParams& params = {}, std::size_t recovery = 2,
                        const std::string& path = "", uid_t owner = 0, gid_t group = 0);
+    // The same, as `spec` says (the same key again, given codes, `confirmed`,
+    // raw recovery lines). The file is replaced by a rename, as totp-enroll does.
+    Enrollment& enroll(const EnrollSpec& spec);
 
     // The code for the step `offset` steps away from now.
     [[nodiscard]] static std::string code(const Enrollment& e, long offset = 0);
@@ -91,33 +123,65 @@ class Fixture {
 
     // One login: pam_start_confdir -> pam_authenticate(flags) -> pam_end.
     LoginResult login(const std::string& service, const std::string& user, std::vector<std::string> answers,
-                      const AfterAuth& after = {}, int flags = 0) const;
+                      const AfterAuth& after = {}, int flags = 0, const OnPrompt& on_prompt = {}) const;
 
     // libpam hides PAM_AUTHTOK from the application: a stack line (pam_exec
     // expose_authtok) that a test appends after the module to capture what it
     // handed on, and the captured value (nullopt when nothing was written).
     [[nodiscard]] std::string authtok_probe() const;
     [[nodiscard]] std::optional<std::string> captured_authtok() const;
+    // A real password check for stacks: "auth CONTROL pam_exec.so
+    // expose_authtok ... SCRIPT", the script succeeding only when
+    // PAM_AUTHTOK is `password`.
+    [[nodiscard]] std::string password_check(const std::string& password, const std::string& control = "requisite");
 
-    // The user's state file, "" when absent.
-    [[nodiscard]] std::string state_text(const std::string& user) const;
+    // The state: the file of an account (state_dir/u-NAME), the text of its
+    // newest slot ("" when there is none), parsed (nullopt when none).
     [[nodiscard]] std::string state_path(const std::string& user) const;
+    [[nodiscard]] std::string state_text(const std::string& user) const;
+    [[nodiscard]] std::optional<pam_totp::AccountState> account_state(const std::string& user) const;
+    // The replay record of an enrollment's secret, wherever it is kept
+    // (followed through its claim, state_dir/t-TOKENID); nullopt when none.
+    [[nodiscard]] std::optional<pam_totp::TokenRecord> token_record(const Enrollment& e) const;
+    // The state file that holds that record ("u-NAME"), "" when unclaimed.
+    [[nodiscard]] std::string claim_of(const Enrollment& e) const;
+
+    // The simulated clock (the time shim): seconds added to the wall clock
+    // of this process and its children. Fails the test when the shim is not
+    // loaded (the binary's main must call pamtest::init).
+    void advance_clock(long long seconds);
+    void set_clock(long long offset);
+    [[nodiscard]] long long clock_offset() const { return m_clock; }
+    // Moves the clock forward to `margin` seconds after the start of a
+    // `period`-second time step, so that a test has (period - margin)
+    // seconds before the step changes.
+    void align_clock(unsigned period, unsigned margin = 1);
 
     // Fork bookkeeping: children still tracked at teardown are SIGKILLed and reaped.
     void track_child(pid_t pid) { m_children.push_back(pid); }
     // waitpid on a tracked child; returns its exit status or -1 (signal/error).
     int reap(pid_t pid);
 
-    // A user made with useradd for this test (deleted at teardown).
-    bool add_user(const std::string& name, const std::string& home);
+    // A user made with useradd for this test (deleted at teardown); with
+    // `uid`, a second name for that uid (useradd -o).
+    bool add_user(const std::string& name, const std::string& home, std::optional<uid_t> uid = std::nullopt);
 
     // syslog lines captured on /dev/log (only when this process could bind it).
     [[nodiscard]] bool logs_captured() const { return m_log_fd >= 0; }
     // A thread reads the socket all the time: a full datagram queue would
     // block the module's syslog() (while it holds the state lock).
     std::vector<std::string> drain_logs();
-    // Waits up to `timeout` seconds for a captured line containing `needle`.
-    bool wait_for_log(const std::string& needle, double timeout = 2.0);
+    // Waits up to `timeout` seconds for a captured line containing `needle`
+    // (at syslog level `level`, when one is given).
+    bool wait_for_log(const std::string& needle, double timeout = 2.0, int level = -1);
+    // The one way a test asserts a log line: fails the test (naming the
+    // lines seen) when no line with `needle` at `level` (-1: any) arrives,
+    // or when logs cannot be captured at all.
+    void expect_log(const std::string& needle, int level = -1, double timeout = 2.0);
+    // Fails the test when a captured line contains `needle`.
+    void expect_no_log(const std::string& needle);
+    // Captured lines containing `needle`.
+    std::size_t count_logs(const std::string& needle);
 
     // Every enrollment made so far stays alive (tests hold references).
   private:
@@ -128,6 +192,7 @@ class Fixture {
     std::string m_confdir;
     std::string m_secrets;
     std::string m_state;
+    long long m_clock = 0;
     std::vector<std::unique_ptr<Enrollment>> m_enrollments;
     std::vector<pid_t> m_children;
     std::vector<std::string> m_users;
@@ -138,6 +203,9 @@ class Fixture {
     std::vector<std::string> m_logs;
 };
 
+// The syslog level of a captured line ("<PRI>..."), -1 when it has none.
+int log_level(const std::string& line);
+
 // Helpers for files and processes.
 void write_file(const std::string& path, const std::string& content, mode_t mode = 0600);
 std::string read_file(const std::string& path);         // "" when unreadable
@@ -146,6 +214,12 @@ int run_command(const std::vector<std::string>& argv);  // exit status, -1 on fa
 std::string line_value(const std::string& text, const std::string& key);
 std::size_t count_lines(const std::string& text, const std::string& key);
 double now_seconds();  // CLOCK_MONOTONIC
+
+// First thing in main: as root, a private mount namespace with a /dev/log
+// of this binary's own, and a re-exec with $TIME_SHIM preloaded. Not for
+// a binary run under valgrind (which would not follow the exec). Without
+// root, or on failure (said on stderr), the binary runs as it is.
+void init(int argc, char** argv);
 
 // cmocka glue: setup stores a Fixture in *state; teardown deletes it.
 int setup(void** state);

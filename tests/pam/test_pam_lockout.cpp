@@ -1,5 +1,8 @@
-// Guessing limits through the real libpam, with real (short) sleeps: deny,
-// the lockout message, expiry, doubling up to max_unlock_time, fail_interval.
+// Guessing limits through the real libpam, on the simulated clock (the time
+// shim, no sleeps): deny, the lockout message and log line, expiry,
+// doubling up to max_unlock_time, fail_interval, and the long horizon
+// (wrong codes forgotten only by a success).
+#include <syslog.h>
 #include <unistd.h>
 
 #include <ctime>
@@ -18,10 +21,11 @@ long state_number(const Fixture& f, const char* key) {
     return v.empty() ? -1 : std::stol(v);
 }
 
-// Sleeps until time(nullptr) >= when (polling, so no whole-second slack).
-void sleep_until(std::time_t when) {
-    while (::time(nullptr) < when) {
-        ::usleep(20 * 1000);
+// Moves the simulated clock to `when` (a Unix time on that clock).
+void clock_to(Fixture& f, long when) {
+    const long now = static_cast<long>(::time(nullptr));
+    if (when > now) {
+        f.advance_clock(when - now);
     }
 }
 
@@ -46,37 +50,57 @@ void deny_three_then_locked(void** state) {
     assert_int_equal(locked.rc, PAM_AUTH_ERR);
     assert_true(locked.said("locked"));
     assert_true(locked.prompts.empty());
-    // Nor does re-enrolling (a new id rebinds the state but keeps the lock).
+    // Nor does re-enrolling: the guessing budget is the account's.
     const auto& again = f.enroll("root");
     assert_int_equal(f.login("totp", "root", {Fixture::code(again)}).rc, PAM_AUTH_ERR);
-    if (f.logs_captured()) {
-        assert_true(f.wait_for_log("too many wrong codes"));
+    f.expect_log("too many wrong codes", LOG_WARNING);
+}
+
+// Issue 12, finding 12: the failure that locks is logged as the lockout,
+// not as "0 of N" failures (the count was read after the reset).
+void lockout_log_line_counts_the_failure(void** state) {
+    Fixture& f = pamtest::get(state);
+    f.service("totp", "deny=3 unlock_time=60");
+    const auto& e = f.enroll("root");
+    for (int i = 0; i < 3; ++i) {
+        assert_int_equal(f.login("totp", "root", {Fixture::wrong_code(e)}).rc, PAM_AUTH_ERR);
     }
+    f.expect_log("(1 of 3 wrong codes", LOG_NOTICE);
+    f.expect_log("(2 of 3 wrong codes", LOG_NOTICE);
+    f.expect_log("wrong code; too many wrong codes: code entry locked for 60 seconds (lockout 1 in a row)",
+                 LOG_WARNING);
+    f.expect_no_log("(0 of");
+    f.expect_no_log("(3 of");
 }
 
 void lockout_expires(void** state) {
     Fixture& f = pamtest::get(state);
-    f.service("totp", "deny=2 unlock_time=1 max_unlock_time=4 fail_interval=60");
+    f.service("totp", "deny=2 unlock_time=300 max_unlock_time=1200 fail_interval=600");
     const auto& e = f.enroll("root");
     assert_int_equal(f.login("totp", "root", {Fixture::wrong_code(e)}).rc, PAM_AUTH_ERR);
     assert_int_equal(f.login("totp", "root", {Fixture::wrong_code(e)}).rc, PAM_AUTH_ERR);
     assert_int_equal(state_number(f, "lockouts"), 1);
     const long until = state_number(f, "locked_until");
     assert_int_equal(f.login("totp", "root", {Fixture::code(e)}).rc, PAM_AUTH_ERR);
-    sleep_until(static_cast<std::time_t>(until));
+    // One second before the end: still locked.
+    clock_to(f, until - 1);
+    const LoginResult early = f.login("totp", "root", {Fixture::code(e)});
+    assert_int_equal(early.rc, PAM_AUTH_ERR);
+    assert_true(early.said("locked"));
+    clock_to(f, until);
     const LoginResult r = f.login("totp", "root", {Fixture::code(e)});
     assert_int_equal(r.rc, PAM_SUCCESS);
     assert_int_equal(state_number(f, "lockouts"), 0);  // a success ends the streak
 }
 
-// deny=1: each wrong code locks; consecutive lockouts last 1, 2, then 3 s
-// (4 capped at max_unlock_time=3).
+// deny=1: each wrong code locks; consecutive lockouts last 60, 120, then
+// 180 s (240 capped at max_unlock_time=180).
 void lockouts_double_up_to_the_cap(void** state) {
     Fixture& f = pamtest::get(state);
-    f.service("totp", "deny=1 unlock_time=1 max_unlock_time=3 fail_interval=60");
+    f.service("totp", "deny=1 unlock_time=60 max_unlock_time=180 fail_interval=600");
     const auto& e = f.enroll("root");
-    const long expected[] = {1, 2, 3};
-    for (int k = 0; k < 3; ++k) {
+    const long expected[] = {60, 120, 180, 180};
+    for (int k = 0; k < 4; ++k) {
         const std::time_t before = ::time(nullptr);
         const LoginResult r = f.login("totp", "root", {Fixture::wrong_code(e)});
         const std::time_t after = ::time(nullptr);
@@ -92,25 +116,53 @@ void lockouts_double_up_to_the_cap(void** state) {
         const LoginResult locked = f.login("totp", "root", {Fixture::code(e)});
         assert_int_equal(locked.rc, PAM_AUTH_ERR);
         assert_true(locked.said("locked"));
-        if (k < 2) {
-            sleep_until(static_cast<std::time_t>(until));
-        }
+        assert_int_equal(state_number(f, "lockouts"), k + 1);
+        clock_to(f, until);
     }
 }
 
 void old_failures_expire_after_fail_interval(void** state) {
     Fixture& f = pamtest::get(state);
-    f.service("totp", "deny=2 fail_interval=1 unlock_time=60");
+    f.service("totp", "deny=2 fail_interval=60 unlock_time=600");
     const auto& e = f.enroll("root");
     assert_int_equal(f.login("totp", "root", {Fixture::wrong_code(e)}).rc, PAM_AUTH_ERR);
     assert_int_equal(pamtest::count_lines(f.state_text("root"), "failure"), 1);
-    sleep_until(::time(nullptr) + 2);
+    f.advance_clock(61);
     const LoginResult r = f.login("totp", "root", {Fixture::wrong_code(e)});
     assert_int_equal(r.rc, PAM_AUTH_ERR);
     assert_false(r.said("locked"));
-    assert_int_equal(pamtest::count_lines(f.state_text("root"), "failure"), 1);
     assert_int_equal(state_number(f, "lockouts"), 0);
     assert_int_equal(f.login("totp", "root", {Fixture::code(e)}).rc, PAM_SUCCESS);
+}
+
+// The long horizon: wrong codes that never come deny=2 within
+// fail_interval still lock once there are 2 x deny of them since the last
+// success, and after that lockout every deny of them lock again.
+void spaced_failures_lock_on_the_long_horizon(void** state) {
+    Fixture& f = pamtest::get(state);
+    f.service("totp", "deny=2 fail_interval=60 unlock_time=600 max_unlock_time=86400");
+    const auto& e = f.enroll("root");
+    for (int i = 0; i < 4; ++i) {
+        const LoginResult r = f.login("totp", "root", {Fixture::wrong_code(e)});
+        assert_int_equal(r.rc, PAM_AUTH_ERR);
+        assert_int_equal(r.said("locked"), i == 3);
+        f.advance_clock(3600);  // an hour apart: never two within fail_interval
+    }
+    assert_int_equal(state_number(f, "lockouts"), 1);
+    for (int i = 0; i < 2; ++i) {
+        const LoginResult r = f.login("totp", "root", {Fixture::wrong_code(e)});
+        assert_int_equal(r.rc, PAM_AUTH_ERR);
+        assert_int_equal(r.said("locked"), i == 1);
+        f.advance_clock(3600);
+    }
+    assert_int_equal(state_number(f, "lockouts"), 2);
+    // A success forgets them: 3 spaced wrong codes then lock nothing.
+    assert_int_equal(f.login("totp", "root", {Fixture::code(e)}).rc, PAM_SUCCESS);
+    for (int i = 0; i < 3; ++i) {
+        f.advance_clock(3600);
+        assert_false(f.login("totp", "root", {Fixture::wrong_code(e)}).said("locked"));
+    }
+    assert_int_equal(state_number(f, "lockouts"), 0);
 }
 
 void success_clears_the_tally(void** state) {
@@ -140,12 +192,15 @@ void lockout_is_per_user(void** state) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+    pamtest::init(argc, argv);
     const CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(deny_three_then_locked, pamtest::setup, pamtest::teardown),
+        cmocka_unit_test_setup_teardown(lockout_log_line_counts_the_failure, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(lockout_expires, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(lockouts_double_up_to_the_cap, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(old_failures_expire_after_fail_interval, pamtest::setup, pamtest::teardown),
+        cmocka_unit_test_setup_teardown(spaced_failures_lock_on_the_long_horizon, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(success_clears_the_tally, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(lockout_is_per_user, pamtest::setup, pamtest::teardown),
     };

@@ -1,5 +1,6 @@
 // Recovery codes through the real libpam: each accepted once, in any of the
-// ways a person types it, remembered in the state file across logins.
+// ways a person types it, remembered in the secret's replay record (by a
+// tag that does not depend on the hash's salt) across logins.
 #include <algorithm>
 #include <cctype>
 #include <string>
@@ -46,7 +47,7 @@ void each_typing_accepted_once(void** state) {
         }
         assert_true(ok.said("Recovery code accepted"));
         assert_true(ok.said(std::to_string(typed.size() - 1 - i) + " recovery code"));
-        assert_int_equal(pamtest::count_lines(f.state_text("root"), "used"), i + 1);
+        assert_int_equal(f.token_record(e)->used_recovery.size(), i + 1);
         // The same code again, in the printed form: used up.
         const LoginResult again = f.login("totp", "root", {e.recovery_codes[i]});
         if (again.rc != PAM_AUTH_ERR) {
@@ -61,13 +62,16 @@ void used_code_stays_used_for_new_logins(void** state) {
     const auto& e = f.enroll("root", {}, 2);
     assert_int_equal(f.login("totp", "root", {e.recovery_codes[0]}).rc, PAM_SUCCESS);
     const std::string after_use = f.state_text("root");
-    assert_int_equal(pamtest::count_lines(after_use, "used"), 1);
-    assert_true(pamtest::line_value(after_use, "used").rfind("$y$", 0) == 0);
+    assert_int_equal(pamtest::count_lines(after_use, "recovery_used"), 1);
+    // "TAG:SETTING": the tag, and the setting of the hash it matched.
+    const std::string used = pamtest::line_value(after_use, "recovery_used");
+    const std::string setting = e.recovery_hashes[0].substr(0, e.recovery_hashes[0].rfind('$'));
+    assert_string_equal(used.substr(16).c_str(), (":" + setting).c_str());
     // Later logins (each a fresh pam handle, nothing kept in memory).
     for (int i = 0; i < 2; ++i) {
         assert_int_equal(f.login("totp", "root", {lower(e.recovery_codes[0])}).rc, PAM_AUTH_ERR);
     }
-    assert_int_equal(pamtest::count_lines(f.state_text("root"), "used"), 1);
+    assert_int_equal(pamtest::count_lines(f.state_text("root"), "recovery_used"), 1);
     // The other code is still good.
     assert_int_equal(f.login("totp", "root", {e.recovery_codes[1]}).rc, PAM_SUCCESS);
 }
@@ -78,7 +82,7 @@ void no_recovery_refuses_a_valid_code(void** state) {
     const auto& e = f.enroll("root", {}, 2);
     const LoginResult r = f.login("totp", "root", {e.recovery_codes[0]});
     assert_int_equal(r.rc, PAM_AUTH_ERR);
-    assert_int_equal(pamtest::count_lines(f.state_text("root"), "used"), 0);
+    assert_int_equal(pamtest::count_lines(f.state_text("root"), "recovery_used"), 0);
     // Without the option the same code is accepted: it was valid.
     f.service("totp", "deny=100");
     assert_int_equal(f.login("totp", "root", {e.recovery_codes[0]}).rc, PAM_SUCCESS);
@@ -135,7 +139,8 @@ void totp_answer_never_runs_the_slow_hash(void** state) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+    pamtest::init(argc, argv);
     const CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(each_typing_accepted_once, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(used_code_stays_used_for_new_logins, pamtest::setup, pamtest::teardown),
