@@ -241,8 +241,8 @@ else
 	$(call run_test,/usr/bin/python3 tests/e2e/run.py)
 endif
 
-# LD_PRELOAD fault injection (open, read, write, fsync, rename, malloc):
-# every failure denies or fails cleanly. Not with SANITIZE=1: the shim's
+# LD_PRELOAD fault injection (every file call the module and totp-enroll
+# make, and malloc): every failure denies or fails cleanly. Not with SANITIZE=1: the shim's
 # malloc and ASan's collide.
 $(RESULTS)/faults: FORCE
 ifeq ($(SANITIZE),1)
@@ -288,7 +288,7 @@ fuzz:
 # SIGKILL during state updates and enrollments (1000 kills), then every
 # file parses and nothing used becomes usable again. Not in `make check`
 # (it takes minutes); .ci/run runs it.
-check-crash: all $(PAM_LOGIN)
+check-crash: all $(PAM_LOGIN) $(TIME_SHIM)
 	@echo "== tests/crash"
 	$(TEST_ENV) /usr/bin/python3 tests/crash/run.py
 
@@ -341,7 +341,7 @@ lint:
 
 # --- demo ------------------------------------------------------------------
 
-demo: all $(PAM_LOGIN)
+demo: all $(PAM_LOGIN) $(TIME_SHIM)
 	./scripts/demo $(BUILD)
 
 # --- install ---------------------------------------------------------------

@@ -58,20 +58,21 @@ pam_totp::Result<std::optional<pam_totp::FsIdentity>> act_as_owner(const Target&
     return std::optional<pam_totp::FsIdentity>(std::move(identity).value());
 }
 
-// The secret file's directory, checked and locked for editing, and the
-// identity the editing runs under (act_as_owner). The editor is declared
+// The secret file's directory, checked (and locked, for editing), and the
+// identity the work runs under (act_as_owner). The editor is declared
 // last, so it is closed (and unlocked) before the identity is given back.
 struct Session {
     std::optional<pam_totp::FsIdentity> identity;
     SecretFileEditor editor;
 };
 
-pam_totp::Result<Session> open_session(const Target& t) {
+pam_totp::Result<Session> open_session(const Target& t,
+                                       SecretFileEditor::Access access = SecretFileEditor::Access::edit) {
     auto identity = act_as_owner(t);
     if (!identity) {
         return identity.error();
     }
-    auto editor = SecretFileEditor::open(t.path, t.uid, t.gid, !t.home_file);
+    auto editor = SecretFileEditor::open(t.path, t.uid, t.gid, !t.home_file, access);
     if (!editor) {
         if (editor.error().code == pam_totp::Errc::not_found) {
             return pam_totp::make_error(pam_totp::Errc::not_found,
@@ -211,7 +212,7 @@ int run_enroll(const CliOptions& opts, const Target& t) {
     }
     // Refuse early, before the user spends time with the phone.
     {
-        const auto session = open_session(t);
+        const auto session = open_session(t, SecretFileEditor::Access::read);
         if (!session) {
             return fail(session.error().message);
         }
@@ -254,7 +255,7 @@ int run_enroll(const CliOptions& opts, const Target& t) {
 int run_status(const CliOptions& opts, const Target& t) {
     std::optional<SecretFile> file;
     {
-        const auto session = open_session(t);
+        const auto session = open_session(t, SecretFileEditor::Access::read);
         if (!session && session.error().code != pam_totp::Errc::not_found) {
             return fail(session.error().message);
         }

@@ -118,7 +118,8 @@ Status add_recovery_hashes(SecretFile& file, const std::vector<SecureBuffer>& ca
     return {};
 }
 
-Result<SecretFileEditor> SecretFileEditor::open(const std::string& path, uid_t owner, gid_t group, bool central) {
+Result<SecretFileEditor> SecretFileEditor::open(const std::string& path, uid_t owner, gid_t group, bool central,
+                                                Access access) {
     auto parts = split_path(path);
     if (!parts) {
         return parts.error();
@@ -132,6 +133,9 @@ Result<SecretFileEditor> SecretFileEditor::open(const std::string& path, uid_t o
     UniqueFd dirfd(::openat(checked.value().get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!dirfd.valid()) {
         return errno_error(path + ": directory " + dir, errno);
+    }
+    if (access == Access::read) {
+        return SecretFileEditor(std::move(dirfd), UniqueFd(), path, std::move(name), owner, group, central);
     }
     auto lock = open_lock_file(dirfd.get(), "." + name + ".lock", join_path(dir, "." + name + ".lock"));
     if (!lock) {

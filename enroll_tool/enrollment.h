@@ -38,13 +38,19 @@ Status add_recovery_hashes(SecretFile& file, const std::vector<SecureBuffer>& ca
 // can hold them up.
 class SecretFileEditor {
   public:
+    enum class Access {
+        read,  // look only: no lock (the file is only ever replaced whole, by rename)
+        edit,  // take the lock first
+    };
+
     // Errc::not_found when the directory does not exist; Errc::busy when
     // another totp-enroll keeps the lock for more than 10 seconds. A
     // `central` file (outside the owner's home, handled as root) must sit in
     // root-owned directories and may be owned by root; a home file must be
     // the owner's, and the caller handles it with the owner's file-system
     // identity (FsIdentity) when it is root.
-    static Result<SecretFileEditor> open(const std::string& path, uid_t owner, gid_t group, bool central);
+    static Result<SecretFileEditor> open(const std::string& path, uid_t owner, gid_t group, bool central,
+                                         Access access = Access::edit);
 
     // nullopt when there is no file; an unsafe or malformed file is an error.
     Result<std::optional<SecretFile>> read() const;

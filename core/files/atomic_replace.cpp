@@ -19,9 +19,27 @@ constexpr std::size_t temp_random_bytes = 6;
 // Attempts at a fresh temp name before giving up (each collision is 2^-48).
 constexpr int temp_name_attempts = 8;
 
+// The temp file: removed when the object goes, unless it was renamed into
+// place, so that no error (an exception included) leaves it behind.
 struct TempFile {
+    int dir_fd = -1;
     std::string name;
     UniqueFd fd;
+    bool renamed = false;
+
+    TempFile(int dir, std::string temp_name) : dir_fd(dir), name(std::move(temp_name)) {}
+    ~TempFile() {
+        if (!renamed && !name.empty()) {
+            ::unlinkat(dir_fd, name.c_str(), 0);
+        }
+    }
+    TempFile(TempFile&& other) noexcept
+        : dir_fd(other.dir_fd), name(std::move(other.name)), fd(std::move(other.fd)), renamed(other.renamed) {
+        other.name.clear();
+    }
+    TempFile(const TempFile&) = delete;
+    TempFile& operator=(const TempFile&) = delete;
+    TempFile& operator=(TempFile&&) = delete;
 };
 
 Result<TempFile> create_temp(int dir_fd, const std::string& name, const std::string& path) {
@@ -30,13 +48,15 @@ Result<TempFile> create_temp(int dir_fd, const std::string& name, const std::str
         if (!suffix) {
             return make_error(suffix.error().code, path + ": " + suffix.error().message);
         }
-        TempFile temp{"." + name + "." + suffix.value(), UniqueFd()};
-        temp.fd.reset(::openat(dir_fd, temp.name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-        if (temp.fd.valid()) {
+        std::string temp_name = "." + name + "." + suffix.value();
+        const int fd = ::openat(dir_fd, temp_name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            TempFile temp(dir_fd, std::move(temp_name));
+            temp.fd.reset(fd);
             return temp;
         }
         if (errno != EEXIST) {
-            return errno_error(path + ": cannot create a temporary file " + temp.name, errno);
+            return errno_error(path + ": cannot create a temporary file " + temp_name, errno);
         }
     }
     return make_error(Errc::io, path + ": cannot create a temporary file: every name tried exists");
@@ -90,13 +110,15 @@ Status atomic_replace_at(int dir_fd, const std::string& name, const std::string&
     if (filled && ::close(temp.value().fd.release()) != 0) {
         filled = errno_error(what + ": close", errno);
     }
-    if (filled && ::renameat(dirfd.get(), temp.value().name.c_str(), dirfd.get(), name.c_str()) != 0) {
-        filled = errno_error(what + ": rename", errno);
+    if (filled) {
+        if (::renameat(dirfd.get(), temp.value().name.c_str(), dirfd.get(), name.c_str()) == 0) {
+            temp.value().renamed = true;
+        } else {
+            filled = errno_error(what + ": rename", errno);
+        }
     }
     if (!filled) {
-        // The old file is untouched; the temp file goes.
-        ::unlinkat(dirfd.get(), temp.value().name.c_str(), 0);
-        return filled;
+        return filled;  // the old file is untouched; the temp file goes with `temp`
     }
     // The rename itself is durable only once the directory is synced.
     if (::fsync(dirfd.get()) != 0) {

@@ -5,10 +5,12 @@ Run by `make check-cli`, which sets:
   TOTP_ENROLL      the built totp-enroll
   PAM_TOTP_MODULE  the built pam_totp.so (the join tests log in through it)
   PAM_LOGIN        the built tests/tools/pam_login (pam_login CONFDIR SERVICE USER)
+  TIME_SHIM        the built tests/tools/timeshim.c (a simulated clock for
+                   pam_login: a later time step without waiting for it)
   TESTS_DATA       tests/data (google-authenticator samples in ga/)
 
-Uses the Python standard library, python3-pexpect, oathtool (codes) and
-zbarimg (QR decoding). Every test gets its own temp directory (mode 0755, so
+Uses the Python standard library, python3-pexpect, oathtool (codes),
+zbarimg (QR decoding) and tests/lib/state_files.py (the module's state). Every test gets its own temp directory (mode 0755, so
 the secret-file path checks pass) and a list of clean-up steps that run even
 when it fails: processes are killed and reaped, test users deleted, the
 directory removed. Tests that need root are skipped otherwise.
@@ -37,6 +39,10 @@ import urllib.parse
 
 import pexpect
 
+sys.dont_write_bytecode = True  # leave no __pycache__ in the tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import state_files  # noqa: E402  (tests/lib: the reader of the module's state files)
+
 
 def _env_path(name):
     value = os.environ.get(name, "")
@@ -49,6 +55,7 @@ def _env_path(name):
 ENROLL = _env_path("TOTP_ENROLL")
 MODULE = _env_path("PAM_TOTP_MODULE")
 PAM_LOGIN = _env_path("PAM_LOGIN")
+TIME_SHIM = _env_path("TIME_SHIM")
 DATA = _env_path("TESTS_DATA")
 
 PROMPT = b"Enter the code from your app: "
@@ -217,6 +224,7 @@ class PipeRun:
                 chunk = os.read(fd, 65536)
                 if not chunk:
                     rest = self.proc.stderr.read() if self.proc.stderr else b""
+                    self.err += rest
                     raise AssertionError(
                         f"end of output waiting for {pattern!r}; output:\n{self.out.decode(errors='replace')}"
                         f"\nstderr:\n{rest.decode(errors='replace')}")
@@ -406,6 +414,7 @@ def decode_qr(ctx, matrix, scale=6, margin=4):
 # --- helpers: the secret file --------------------------------------------------
 
 SECRET_KEYS = {"secret", "algorithm", "digits", "period", "enrolled", "enrollment_id"}
+OPTIONAL_KEYS = {"window", "confirmed"}
 
 
 def read_secret_file(path):
@@ -424,18 +433,26 @@ def read_secret_file(path):
         if key == "recovery":
             kv["recovery"].append(value)
             continue
-        assert key in SECRET_KEYS | {"window"}, f"unknown key {key!r}"
+        assert key in SECRET_KEYS | OPTIONAL_KEYS, f"unknown key {key!r}"
         assert key not in kv, f"duplicate key {key!r}"
         kv[key] = value
     assert SECRET_KEYS <= kv.keys(), f"missing keys {SECRET_KEYS - kv.keys()}"
     assert re.fullmatch(r"[0-9a-f]{32}", kv["enrollment_id"]), kv["enrollment_id"]
     assert re.fullmatch(r"[0-9]+", kv["enrolled"])
+    assert "confirmed" not in kv or re.fullmatch(r"[1-9][0-9]*", kv["confirmed"]), kv["confirmed"]
     for h in kv["recovery"]:
-        assert h.startswith("$y$"), "a recovery line is not a yescrypt hash"
+        # What totp-enroll writes (and all the module accepts): yescrypt at
+        # its fixed cost, 22 salt characters, 43 hash characters.
+        assert re.fullmatch(r"\$y\$j9T\$[./0-9A-Za-z]{22}\$[./0-9A-Za-z]{43}", h), f"recovery hash {h!r}"
     return kv, text
 
 
-def check_secret_file(path, uid, codes=(), uri=None):
+def check_secret_file(path, uid, codes=(), uri=None, confirmed=None):
+    """The file's mode, owner, recovery hashes and parameters. `confirmed`
+    (default: when a `uri` is given, i.e. after an enrollment confirmed with
+    a code): the file records the end of the time step whose code confirmed
+    the enrollment (pam_totp refuses that code and every earlier one); an
+    import, which confirms nothing, records none."""
     st = os.lstat(path)
     assert stat.S_ISREG(st.st_mode), "not a regular file"
     assert stat.S_IMODE(st.st_mode) == 0o600, f"mode {stat.S_IMODE(st.st_mode):o}"
@@ -452,16 +469,52 @@ def check_secret_file(path, uid, codes=(), uri=None):
         assert kv["algorithm"] == p.get("algorithm", "SHA1").lower()
         assert kv["digits"] == p.get("digits", "6")
         assert kv["period"] == p.get("period", "30")
+    if confirmed is None:
+        confirmed = uri is not None
+    if confirmed:
+        assert "confirmed" in kv, "the enrollment's confirmation step is not recorded (finding 7 of issue 12)"
+        period = int(kv["period"])
+        end = int(kv["confirmed"])
+        # The end of a step within the window (1) of the moment the code was
+        # typed, which is after `enrolled` and before now.
+        assert end % period == 0, f"confirmed {end} is not the end of a {period}-second step"
+        assert int(kv["enrolled"]) // period * period <= end <= time.time() + 2 * period, \
+            f"confirmed {end}, enrolled {kv['enrolled']}, now {time.time():.0f}"
+    else:
+        assert "confirmed" not in kv, f"confirmed {kv['confirmed']} in a file no code confirmed"
     return kv
 
 
-def no_leftovers(ctx, name, allowed=()):
-    """Nothing named `name` and no temp file `.name.*` in the temp dir."""
+def check_lock_file(path, uid):
+    """totp-enroll's editing lock beside a secret file (.NAME.lock): empty,
+    a regular file, mode 0600 and owned by whoever edited (so nobody else can
+    open it to hold the lock)."""
+    st = os.lstat(path)
+    assert stat.S_ISREG(st.st_mode), f"{path}: not a regular file"
+    assert stat.S_IMODE(st.st_mode) == 0o600, f"{path}: mode {stat.S_IMODE(st.st_mode):o}"
+    assert st.st_uid == uid, f"{path}: owner {st.st_uid}, expected {uid}"
+    assert st.st_size == 0 and st.st_nlink == 1, f"{path}: {st.st_size} bytes, {st.st_nlink} links"
+
+
+def no_leftovers(ctx, secret="secret", written=False, allowed=(), lock=None):
+    """The temp dir holds the secret file `secret` only when `written`, the
+    names in `allowed`, and no temp file: of the names `.secret.*`, only the
+    lock totp-enroll keeps beside the file (checked by check_lock_file;
+    `lock` True: it must be there, False: it must not, None: either)."""
     entries = set(os.listdir(ctx.dir))
-    assert name not in entries, f"{name} was written"
-    temps = [e for e in entries if e.startswith("." + name + ".")]
+    if written:
+        assert secret in entries, f"{secret} was not written"
+    else:
+        assert secret not in entries, f"{secret} was written"
+    lock_name = f".{secret}.lock"
+    temps = [e for e in entries if e.startswith("." + secret + ".") and e != lock_name]
     assert not temps, f"temp files left: {temps}"
-    extra = entries - set(allowed)
+    if lock_name in entries:
+        assert lock is not False, f"{lock_name} created"
+        check_lock_file(ctx.path(lock_name), os.geteuid())
+    else:
+        assert not lock, f"no {lock_name}"
+    extra = entries - set(allowed) - {secret, lock_name}
     assert not extra, f"unexpected files: {extra}"
 
 
@@ -498,22 +551,52 @@ def pam_service(ctx, secret, extra=""):
     return confdir
 
 
-def pam_login(confdir, user, answer):
+def pam_login(confdir, user, answer, later=0):
+    """One login through pam_login with the simulated clock (TIME_SHIM)
+    `later` seconds ahead of the real one: a later time step without waiting
+    for it (pam_login is not setuid, so the shim loads)."""
+    clock = os.path.join(os.path.dirname(confdir), "clock")
+    with open(clock, "w") as f:
+        f.write(f"{later}\n")
+    env = dict(os.environ, LD_PRELOAD=TIME_SHIM, TIME_SHIM_FILE=clock)
     r = subprocess.run([PAM_LOGIN, confdir, "totp-cli", user], input=(answer + "\n").encode(),
-                       capture_output=True, timeout=30)
+                       capture_output=True, timeout=30, env=env)
     out = r.stdout.decode(errors="replace")
     assert "PAM result: " in out, f"pam_login printed no result (rc {r.returncode}): {out}{r.stderr!r}"
     return r.returncode, out
 
 
-def login_ok(confdir, user, answer, what):
-    rc, out = pam_login(confdir, user, answer)
+def login_ok(confdir, user, answer, what, later=0):
+    rc, out = pam_login(confdir, user, answer, later)
     assert rc == 0 and "PAM result: Success" in out, f"{what} refused: {out}"
 
 
-def login_refused(confdir, user, answer, what):
-    rc, out = pam_login(confdir, user, answer)
+def login_refused(confdir, user, answer, what, later=0):
+    rc, out = pam_login(confdir, user, answer, later)
     assert rc == 1 and "PAM result: Success" not in out, f"{what} accepted: {out}"
+    return out
+
+
+def code_at(secret, when, period=30):
+    """The code of the time step holding Unix time `when` (oathtool)."""
+    args = ["oathtool", "--totp=sha1", "-s", f"{period}s", "-N", f"@{int(when)}", "-b", secret]
+    return subprocess.run(args, check=True, capture_output=True, text=True, timeout=10).stdout.strip()
+
+
+def later_code(secret, later, period=30):
+    """The code of the time step `later` seconds from now (for pam_login
+    run with the same `later`)."""
+    return code_at(secret, time.time() + later, period)
+
+
+def state_of(ctx, account):
+    """The account's state (tests/lib/state_files.py) in the test's state_dir."""
+    return state_files.account_state(ctx.path("state"), account)
+
+
+def token_of(ctx, secret_b32):
+    """The replay record of the secret (by its token id), through its claim."""
+    return state_files.token_record(ctx.path("state"), state_files.token_id(b32decode(secret_b32)))
 
 
 # --- helpers: users -------------------------------------------------------------
@@ -565,7 +648,7 @@ def pty_enroll_decodes(ctx, style):
     codes = recovery_codes(rest)
     assert len(codes) == 10, f"{len(codes)} recovery codes"
     check_secret_file(path, os.geteuid(), codes, uri)
-    no_leftovers(ctx, "x", allowed={"secret"})
+    no_leftovers(ctx, written=True, lock=True)
 
 
 @test
@@ -607,7 +690,7 @@ def pipe_default_has_no_qr_and_no_escapes(ctx):
     kv = check_secret_file(path, os.geteuid(), codes, uri)
     assert kv["algorithm"] == "sha1" and kv["digits"] == "6" and kv["period"] == "30"
     assert abs(int(kv["enrolled"]) - time.time()) < 300
-    no_leftovers(ctx, "x", allowed={"secret"})
+    no_leftovers(ctx, written=True, lock=True)
 
 
 @test
@@ -695,7 +778,7 @@ def three_wrong_codes_write_nothing(ctx):
     assert "3 wrong codes" in r.errtext and "nothing was written" in r.errtext, r.errtext
     assert r.text.count("Enter the code from your app: ") == 3, "not exactly three prompts"
     assert not recovery_codes(r.text), "recovery codes printed after a failed enrollment"
-    no_leftovers(ctx, "secret")
+    no_leftovers(ctx)
 
 
 @test
@@ -706,7 +789,7 @@ def end_of_input_writes_nothing(ctx):
     rc = r.finish()  # closes standard input
     assert rc == 1, f"exit {rc}"
     assert "end of input" in r.errtext, r.errtext
-    no_leftovers(ctx, "secret")
+    no_leftovers(ctx)
 
 
 @test
@@ -719,7 +802,7 @@ def end_of_input_after_wrong_code_writes_nothing(ctx):
     r.expect(PROMPT)
     rc = r.finish()
     assert rc == 1, f"exit {rc}"
-    no_leftovers(ctx, "secret")
+    no_leftovers(ctx)
 
 
 @test
@@ -732,7 +815,7 @@ def sigint_on_pty_writes_nothing(ctx):
     child.close()
     assert child.signalstatus == signal.SIGINT or child.exitstatus == 1, \
         f"exit {child.exitstatus}, signal {child.signalstatus}"
-    no_leftovers(ctx, "secret")
+    no_leftovers(ctx)
 
 
 @test
@@ -743,7 +826,7 @@ def sigint_on_pipe_writes_nothing(ctx):
     os.kill(r.proc.pid, signal.SIGINT)
     rc = r.finish()
     assert rc in (1, -signal.SIGINT), f"exit {rc}"
-    no_leftovers(ctx, "secret")
+    no_leftovers(ctx)
 
 
 @test
@@ -753,7 +836,7 @@ def missing_directory_is_refused_early(ctx):
     assert rc == 1, f"exit {rc}"
     assert "create the directory" in err, err
     assert "Enter the code" not in out, "asked for a code although the file cannot be written"
-    no_leftovers(ctx, "secret")
+    no_leftovers(ctx)
 
 
 @test
@@ -793,7 +876,7 @@ def existing_enrollment_needs_force(ctx):
     assert r.finish() == 1
     with open(path, "rb") as f:
         assert f.read() == before, "the file changed without a confirmed code"
-    no_leftovers(ctx, "x", allowed={"secret"})
+    no_leftovers(ctx, written=True, lock=True)
 
     # --force with the right code: replaced.
     old, _ = read_secret_file(path)
@@ -801,7 +884,7 @@ def existing_enrollment_needs_force(ctx):
     new = check_secret_file(path, os.geteuid(), codes, uri)
     assert b32decode(new["secret"]) != b32decode(old["secret"]), "the secret was not replaced"
     assert new["enrollment_id"] != old["enrollment_id"], "the enrollment id was not replaced"
-    no_leftovers(ctx, "x", allowed={"secret"})
+    no_leftovers(ctx, written=True, lock=True)
 
 
 # --- tests: --user ------------------------------------------------------------------
@@ -849,13 +932,20 @@ def user_option_as_root_owns_file(ctx):
     codes = recovery_codes(r.text)
     check_secret_file(path, pw.pw_uid, codes, uri)
     assert os.stat(path).st_gid == pw.pw_gid
-    assert sorted(os.listdir(pw.pw_dir)) == [".pam_totp"], os.listdir(pw.pw_dir)
+    # The editing lock beside it is the user's too (root edits a home file
+    # with the user's identity), so the user can still edit it later.
+    assert sorted(os.listdir(pw.pw_dir)) == ["..pam_totp.lock", ".pam_totp"], os.listdir(pw.pw_dir)
+    check_lock_file(os.path.join(pw.pw_dir, "..pam_totp.lock"), pw.pw_uid)
 
-    # The module reads it from the home as that user: join, then replay.
+    # The module reads it from the home as that user: the enrollment code
+    # was seen on the screen and is refused; a later code joins, once.
     confdir = pam_service(ctx, "~/.pam_totp")
-    login_ok(confdir, pw.pw_name, code, "the enrollment code")
-    login_refused(confdir, pw.pw_name, code, "the same code again")
-    login_ok(confdir, pw.pw_name, codes[0], "a recovery code")
+    login_refused(confdir, pw.pw_name, code, "the enrollment code")
+    later = 3 * 30
+    fresh = later_code(uri_params(uri)["secret"], later)
+    login_ok(confdir, pw.pw_name, fresh, "a later code", later)
+    login_refused(confdir, pw.pw_name, fresh, "the same code again", later)
+    login_ok(confdir, pw.pw_name, codes[0], "a recovery code", later)
 
     rc, out, err = run_tool(ctx, ["--status", "--json", "--user", pw.pw_name, "--state-dir", ctx.path("state")])
     assert rc == 0, err
@@ -868,7 +958,8 @@ def user_option_as_root_owns_file(ctx):
 def user_option_does_not_follow_the_users_symlinks(ctx):
     """Root working for a user acts with the user's file-system identity: a
     symlink in the home to a root-owned directory leads nowhere the user
-    could not go (no root file removed, replaced, read or created)."""
+    could not go (no root file removed, replaced, read or created, and no
+    lock file created there either)."""
     pw = make_user(ctx)
     rootdir = ctx.path("rootdir")
     os.mkdir(rootdir, 0o755)
@@ -881,15 +972,21 @@ def user_option_does_not_follow_the_users_symlinks(ctx):
     target = ["--user", pw.pw_name, "--secret-file", "~/.cfg/totp"]
 
     rc, _, err = run_tool(ctx, target + ["--remove", "--force"])
-    assert rc == 1, f"--remove through the user's symlink: exit {rc}: {err}"
+    assert rc == 1 and "Permission denied" in err, f"--remove through the user's symlink: exit {rc}: {err}"
     rc, out, err = run_tool(ctx, target + ["--status"])
     assert rc == 1 and "root's own" not in out, f"--status read root's file: exit {rc}: {out}{err}"
     rc, out, err = run_tool(ctx, target + ["--new-recovery-codes", "--force"])
-    assert rc == 1, f"--new-recovery-codes through the symlink: exit {rc}: {err}"
+    assert rc == 1 and "Permission denied" in err, f"--new-recovery-codes through the symlink: exit {rc}: {err}"
+    # Enrolling: refused before the prompt (the user cannot create the lock
+    # beside the file), or at the latest when writing; never written.
     r = PipeRun(ctx, target + ["--force", "--qr", "none", "--recovery-codes", "1"])
-    uri = r.expect(rb"URI: (\S+)\n").group(1).decode()
-    r.expect(PROMPT)
-    r.send(code_for_uri(uri) + "\n")  # the right code: only the write can fail
+    rc = None
+    try:
+        uri = r.expect(rb"URI: (\S+)\n").group(1).decode()
+        r.expect(PROMPT)
+        r.send(code_for_uri(uri) + "\n")  # the right code: only the write can fail
+    except AssertionError:
+        pass  # refused before showing anything
     rc = r.finish()
     assert rc == 1 and "Permission denied" in r.errtext, f"enrollment through the symlink: exit {rc}: {r.errtext}"
     assert open(victim, "rb").read() == before and os.stat(victim).st_uid == 0
@@ -941,12 +1038,19 @@ def status_counts_used_recovery_codes(ctx):
     login_ok(confdir, "root", codes[1], "a recovery code")
     st = json.loads(run_tool(ctx, ["--status", "--json", "--secret-file", path, "--state-dir", state])[1])
     assert st["recovery_codes"] == 3 and st["recovery_codes_unused"] == 2, st
+    rc, out, err = run_tool(ctx, ["--status", "--secret-file", path, "--state-dir", state])
+    assert rc == 0 and "Recovery codes:  3 stored, 2 unused" in out, (rc, out, err)
+    # What it counted from: the token's record, one used code.
+    kv, _ = read_secret_file(path)
+    record = token_of(ctx, kv["secret"])
+    assert record is not None and len(record["recovery_used"]) == 1, record
 
 
 @test
-def status_counts_used_recovery_codes_of_a_name_template(ctx):
-    # secret=DIR/%u: the module keys the state by name (user-root.state),
-    # and --status must look there, not at the uid's file.
+def status_counts_used_recovery_codes_by_secret(ctx):
+    # The replay record belongs to the secret, whatever path reaches it: a
+    # login through secret=DIR/%u uses a recovery code, and --status of the
+    # template and of a copy of the file elsewhere both count it.
     needs_root()
     secrets = ctx.path("secrets")
     os.mkdir(secrets, 0o700)
@@ -955,36 +1059,46 @@ def status_counts_used_recovery_codes_of_a_name_template(ctx):
     _, codes, _ = enroll_pipe(ctx, templ, ["--recovery-codes", "3"], expect_codes=3)
     confdir = pam_service(ctx, templ)
     login_ok(confdir, "root", codes[0], "a recovery code")
-    assert os.path.exists(os.path.join(state, "user-root.state")), os.listdir(state)
-    assert not os.path.exists(os.path.join(state, "0.state")), os.listdir(state)
-    st = json.loads(run_tool(ctx, ["--status", "--json", "--secret-file", templ, "--state-dir", state])[1])
-    assert st["recovery_codes"] == 3 and st["recovery_codes_unused"] == 2, st
+    kv, _ = read_secret_file(os.path.join(secrets, "root"))
+    tid = state_files.token_id(b32decode(kv["secret"]))
+    assert sorted(os.listdir(state)) == sorted(["u-root", "t-" + tid]), os.listdir(state)
+    assert state_files.claims(state) == {tid: "u-root"}, state_files.claims(state)
+    assert state_of(ctx, "root")["account"] == "root"
+    copy = ctx.path("copy")
+    shutil.copyfile(os.path.join(secrets, "root"), copy)
+    os.chmod(copy, 0o600)
+    for where in (templ, copy):
+        st = json.loads(run_tool(ctx, ["--status", "--json", "--secret-file", where, "--state-dir", state])[1])
+        assert st["recovery_codes"] == 3 and st["recovery_codes_unused"] == 2, (where, st)
+    # And the module agrees: the copy, a second path to the secret, refuses the used code.
+    login_refused(pam_service(ctx, copy), "root", codes[0], "a used recovery code through a copy")
 
 
 @test
-def name_template_paths_the_module_refuses_are_refused(ctx):
-    # secret=...%u keys the state by name (pam_totp(8) FILES): a file in the
-    # home, a symlinked directory, a second link would be refused at login,
-    # so totp-enroll says so up front.
-    needs_root()
-    home = pwd.getpwuid(os.getuid()).pw_dir
-    rc, _, err = run_tool(ctx, ["--status", "--secret-file", home + "/.totp-%u"])
-    assert rc == 2 and "names a file in the home by %u" in err, (rc, err)
-    real = ctx.path("secrets")
-    os.mkdir(real, 0o700)
-    link = ctx.path("secrets-link")
-    os.symlink(real, link)
-    rc, _, err = run_tool(ctx, ["--status", "--secret-file", link + "/%u"])
-    assert rc == 1 and "symbolic link" in err, (rc, err)
-    enroll_pipe(ctx, real + "/%u", ["--recovery-codes", "1"], expect_codes=1)
-    rc, out, err = run_tool(ctx, ["--status", "--secret-file", real + "/%u"])
-    assert rc == 0, (rc, err)
-    os.link(os.path.join(real, "root"), ctx.path("second-link"))
-    rc, _, err = run_tool(ctx, ["--status", "--secret-file", real + "/%u"])
-    assert rc == 1 and "2 links" in err, (rc, err)
-    # --remove still works on it, so that it can be cleaned up.
-    rc, _, err = run_tool(ctx, ["--remove", "--force", "--secret-file", real + "/%u"])
-    assert rc == 0, (rc, err)
+def status_recovery_count_needs_root(ctx):
+    # The used recovery codes are in the root-only state: a user's own
+    # --status says how many are stored and that the unused count is unknown
+    # (null), never a count that ignores the used ones; root's counts them.
+    pw = make_user(ctx)
+    path = os.path.join(pw.pw_dir, ".pam_totp")
+    state = ctx.path("state")
+    r = PipeRun(ctx, ["--issuer", "CliTest", "--recovery-codes", "2"], uid=pw.pw_uid, gid=pw.pw_gid)
+    uri = r.expect(rb"URI: (\S+)\n").group(1).decode()
+    r.expect(PROMPT)
+    r.send(code_for_uri(uri) + "\n")
+    assert r.finish() == 0, r.errtext
+    codes = recovery_codes(r.text)
+    check_secret_file(path, pw.pw_uid, codes, uri)
+    login_ok(pam_service(ctx, "~/.pam_totp"), pw.pw_name, codes[1], "a recovery code")
+    rc, out, err = run_tool(ctx, ["--status", "--json", "--state-dir", state], uid=pw.pw_uid, gid=pw.pw_gid)
+    assert rc == 0, err
+    st = json.loads(out)
+    assert st["user"] == pw.pw_name and st["recovery_codes"] == 2 and st["recovery_codes_unused"] is None, st
+    rc, out, err = run_tool(ctx, ["--status", "--state-dir", state], uid=pw.pw_uid, gid=pw.pw_gid)
+    assert rc == 0 and "Recovery codes:  2 stored (how many are used is known to root only)\n" in out, \
+        (rc, out, err)
+    st = json.loads(run_tool(ctx, ["--status", "--json", "--user", pw.pw_name, "--state-dir", state])[1])
+    assert st["recovery_codes"] == 2 and st["recovery_codes_unused"] == 1, st
 
 
 @test
@@ -998,7 +1112,7 @@ def status_not_enrolled(ctx):
     st = json.loads(out)
     assert st["enrolled"] is False and st["secret_file"] == path, st
     assert "algorithm" not in st
-    no_leftovers(ctx, "secret")
+    no_leftovers(ctx)
 
 
 @test
@@ -1026,7 +1140,8 @@ def new_recovery_codes(ctx):
     new = check_secret_file(path, 0, new_codes, uri)
     assert not set(new["recovery"]) & set(old["recovery"]), "a recovery hash survived"
     assert new["secret"] == old["secret"] and new["enrollment_id"] == old["enrollment_id"]
-    no_leftovers(ctx, "x", allowed={"secret"})
+    assert new["confirmed"] == old["confirmed"], "new recovery codes changed the confirmation step"
+    no_leftovers(ctx, written=True, lock=True)
 
     confdir = pam_service(ctx, path)
     login_refused(confdir, "root", old_codes[0], "an old recovery code")
@@ -1047,7 +1162,7 @@ def new_recovery_codes_not_enrolled(ctx):
     rc, out, err = run_tool(ctx, ["--new-recovery-codes", "--secret-file", path])
     assert rc == 1, f"exit {rc}"
     assert "not enrolled" in err, err
-    no_leftovers(ctx, "secret")
+    no_leftovers(ctx)
 
 
 @test
@@ -1064,7 +1179,7 @@ def remove_asks(ctx):
             assert f.read() == before, f"answer {answer!r} changed the file"
     rc, out, err = run_tool(ctx, ["--remove", "--secret-file", path], stdin=b"yes\n")
     assert rc == 0, f"exit {rc}: {err}"
-    no_leftovers(ctx, "secret")
+    no_leftovers(ctx)
     rc, out, err = run_tool(ctx, ["--remove", "--secret-file", path], stdin=b"yes\n")
     assert rc == 1 and "not enrolled" in err, (rc, err)
 
@@ -1103,7 +1218,7 @@ def enrollment_appearing_meanwhile_is_not_overwritten(ctx):
     with open(path, "rb") as f:
         assert f.read() == before, "B's enrollment was overwritten"
     check_secret_file(path, os.geteuid(), (), uri_b)
-    no_leftovers(ctx, "x", allowed={"secret"})
+    no_leftovers(ctx, written=True, lock=True)
 
 
 @test
@@ -1113,7 +1228,7 @@ def remove_force_does_not_ask(ctx):
     rc, out, err = run_tool(ctx, ["--remove", "--force", "--secret-file", path], stdin=b"")
     assert rc == 0, f"exit {rc}: {err}"
     assert "Type yes" not in out, out
-    no_leftovers(ctx, "secret")
+    no_leftovers(ctx)
 
 
 # --- tests: --import-google-authenticator -------------------------------------------
@@ -1144,7 +1259,7 @@ def import_ga_totp(ctx):
     assert kv["algorithm"] == "sha1" and kv["digits"] == "6" and kv["period"] == "30"
     assert "window" not in kv
     assert "Note:" not in out
-    no_leftovers(ctx, "x", allowed={"secret", os.path.basename(src)})
+    no_leftovers(ctx, written=True, allowed={os.path.basename(src)})
 
     # Again without --force: refused, unchanged; with --force: done.
     with open(path, "rb") as f:
@@ -1177,9 +1292,22 @@ def import_ga_options_and_login(ctx):
     confdir = pam_service(ctx, path)
     login_ok(confdir, "root", scratch[1], "a scratch code")
     login_refused(confdir, "root", scratch[1], "the same scratch code again")
-    # The app's entry keeps working: a code from the GA secret.
+    # The app's entry keeps working: a code from the GA secret (an import
+    # confirms no code, so the current one works).
     secret = text.split("\n")[0]
-    login_ok(confdir, "root", oath_code(secret), "a code from the imported secret")
+    code = oath_code(secret)
+    login_ok(confdir, "root", code, "a code from the imported secret")
+
+    # Importing the same file again (new salts for the same scratch codes)
+    # revives neither the used scratch code nor the used TOTP code: the
+    # replay record is the secret's (finding 4c of issue 12).
+    rc, out, err = run_tool(ctx, ["--import-google-authenticator", src, "--secret-file", path, "--force"])
+    assert rc == 0, f"exit {rc}: {err}"
+    again, _ = read_secret_file(path)
+    assert not set(again["recovery"]) & set(kv["recovery"]), "the re-import kept the old hashes"
+    login_refused(confdir, "root", scratch[1], "a used scratch code after a re-import")
+    login_refused(confdir, "root", code, "a used code after a re-import")
+    login_ok(confdir, "root", scratch[2], "an unused scratch code after a re-import")
 
 
 @test
@@ -1199,7 +1327,7 @@ def import_refused(ctx, sample, words, mode=0o400):
     assert rc == 1, f"{sample}: exit {rc}"
     for w in words:
         assert w in err, f"{sample}: {w!r} not in {err!r}"
-    no_leftovers(ctx, "secret", allowed={os.path.basename(src)})
+    no_leftovers(ctx, allowed={os.path.basename(src)})
 
 
 @test
@@ -1238,7 +1366,7 @@ def import_ga_missing_file(ctx):
     rc, out, err = run_tool(ctx, ["--import-google-authenticator", ctx.path("nothing"), "--secret-file", path])
     assert rc == 1, f"exit {rc}"
     assert ctx.path("nothing") in err, err
-    no_leftovers(ctx, "secret")
+    no_leftovers(ctx, lock=False)
 
 
 # --- tests: usage errors ----------------------------------------------------------
@@ -1275,7 +1403,7 @@ def usage_errors_exit_2(ctx):
         assert rc == 2, f"{args}: exit {rc}, stderr {err!r}"
         assert words in err, f"{args}: {words!r} not in {err!r}"
         assert "Enter the code" not in out, f"{args}: asked for a code"
-    no_leftovers(ctx, "secret")
+    no_leftovers(ctx, lock=False)
     rc, out, err = run_tool(ctx, ["--help"])
     assert rc == 0 and "Usage:" in out, (rc, err)
 
@@ -1296,10 +1424,84 @@ def join_enroll_then_login(ctx):
     rc = r.finish()
     assert rc == 0, f"exit {rc}: {r.errtext}"
     confdir = pam_service(ctx, path)
-    login_ok(confdir, "root", code, "the code")
-    login_refused(confdir, "root", code, "the same code again (replay)")
+    later = 3 * 30
+    fresh = later_code(secret, later)
+    login_ok(confdir, "root", fresh, "a code after the enrollment", later)
+    login_refused(confdir, "root", fresh, "the same code again (replay)", later)
     st = os.stat(ctx.path("state"))
     assert stat.S_IMODE(st.st_mode) == 0o700 and st.st_uid == 0
+    # The state (pam_totp(8), FILES): root's account file and the claim of
+    # the secret's token, nothing else; the code's step is used.
+    tid = state_files.token_id(b32decode(secret))
+    assert sorted(os.listdir(ctx.path("state"))) == sorted(["u-root", "t-" + tid]), os.listdir(ctx.path("state"))
+    assert state_files.claims(ctx.path("state")) == {tid: "u-root"}
+    account = state_of(ctx, "root")
+    assert account["charge"] is None and account["last_login"] is not None, account
+    record = token_of(ctx, secret)
+    step_end = (int(time.time()) + later) // 30 * 30 + 30
+    assert step_end - 30 <= record["used_until"] <= step_end + 30, (record, step_end)
+    assert record["pending_until"] is None and record["pending_recovery"] is None, record
+
+
+@test
+def enrollment_code_does_not_log_in(ctx):
+    # Finding 7 of issue 12: the code typed to confirm the enrollment was
+    # seen on the enrolling screen; it (and every code of an earlier step)
+    # must not log in afterwards, even with no state at all yet. The code of
+    # the next step does.
+    needs_root()
+    path = ctx.path("secret")
+    uri, _, r = enroll_pipe(ctx, path, ["--recovery-codes", "0"], expect_codes=0)
+    secret = uri_params(uri)["secret"]
+    kv = check_secret_file(path, 0, (), uri)
+    confirmed = int(kv["confirmed"])  # the end of the confirmed step
+    typed = code_at(secret, confirmed - 30)
+    assert typed == code_for_uri(uri) or int(time.time()) >= confirmed, "the confirmed step is not the typed code's"
+    confdir = pam_service(ctx, path)
+    assert not os.path.exists(ctx.path("state"))
+    out = login_refused(confdir, "root", typed, "the enrollment's confirmation code")
+    assert "already used" in out, out
+    login_refused(confdir, "root", code_at(secret, confirmed - 60), "the code of the step before it")
+    account = state_of(ctx, "root")
+    assert account["since_lock"] == 2 and account["last_login"] is None, account
+    # The first code after it: the moment is moved into the next step with
+    # the simulated clock rather than waited for.
+    later = confirmed + 1 - int(time.time())
+    login_ok(confdir, "root", code_at(secret, confirmed + 1), "the code of the next step", later)
+
+
+@test
+def import_by_root_reads_the_source_as_the_user(ctx):
+    # Finding 8 of issue 12: root importing a google-authenticator file for
+    # a user reads it with the user's identity, so a path only root can
+    # follow (here: the user's symlink into a root-only directory, holding a
+    # file the user owns) is refused, and nothing reaches the destination.
+    pw = make_user(ctx)
+    hidden = ctx.path("rootonly")
+    os.mkdir(hidden, 0o700)
+    src = os.path.join(hidden, "google_authenticator")
+    shutil.copyfile(os.path.join(DATA, "ga", "totp_basic"), src)
+    os.chown(src, pw.pw_uid, pw.pw_gid)
+    os.chmod(src, 0o400)
+    os.symlink(hidden, os.path.join(pw.pw_dir, "ga"))
+    central = ctx.path("central")
+    os.mkdir(central, 0o755)
+    dest = ["--user", pw.pw_name, "--secret-file", central + "/%u"]
+    rc, out, err = run_tool(ctx, dest + ["--import-google-authenticator", os.path.join(pw.pw_dir, "ga",
+                                                                                       "google_authenticator")])
+    assert rc == 1 and "Permission denied" in err, f"a source only root can read was imported: exit {rc}: {err}"
+    assert os.listdir(central) == [], os.listdir(central)
+    # The same file where the user can read it: imported, the user's.
+    reachable = os.path.join(pw.pw_dir, ".google_authenticator")
+    shutil.copyfile(src, reachable)
+    os.chown(reachable, pw.pw_uid, pw.pw_gid)
+    os.chmod(reachable, 0o400)
+    rc, out, err = run_tool(ctx, dest + ["--import-google-authenticator", reachable])
+    assert rc == 0, f"exit {rc}: {err}"
+    with open(src) as f:
+        text = f.read()
+    kv = check_secret_file(os.path.join(central, pw.pw_name), pw.pw_uid, ga_scratch(text))
+    assert b32decode(kv["secret"]) == b32decode(text.split("\n")[0])
 
 
 def main():

@@ -4,15 +4,26 @@ pam_login) and `totp-enroll --new-recovery-codes` runs at a random 0-20 ms
 after the start or (for runs slowed by yescrypt) before their normal end,
 1000 kills in all, then check that
 
-  - the state file always parses (strict reader of pam_totp-secret(5)) and
-    the secret file always parses (totp-enroll --status --json, the real
-    parser) with its secret and enrollment id unchanged;
-  - no used code becomes usable again: the state records at least the
-    highest time step a login reported success for, a replay of that code is
-    refused, and so is every recovery code that was reported accepted.
+  - every state file always parses (tests/lib/state_files.py: both slots,
+    the text of format 2, the claims) and the secret file always parses
+    (totp-enroll --status --json, the real parser) with its secret,
+    enrollment id and confirmation step unchanged;
+  - no used code becomes usable again: the token's record (the newest and
+    the durable one a power loss would leave) blocks at least the highest
+    time step a login reported success for, and holds the tag of every
+    recovery code reported accepted (recovery_used); a replay of each is
+    refused;
+  - a login killed after its attempt was charged is counted the strict way
+    by the next one (records.h): the charge becomes a wrong code, the token
+    refuses every code the attempt could have matched, its recovery code is
+    used.
 
-Environment: TOTP_ENROLL, PAM_TOTP_MODULE, PAM_LOGIN. Runs as root, in
-about two minutes. Ends with "N passed, M failed"."""
+The logins run on a simulated clock (TIME_SHIM): a killed attempt may block
+the token for up to (window+1) time steps, and instead of waiting the clock
+is moved past the block.
+
+Environment: TOTP_ENROLL, PAM_TOTP_MODULE, PAM_LOGIN, TIME_SHIM. Runs as
+root, in a minute or two. Ends with "N passed, M failed"."""
 
 import os
 import random
@@ -31,20 +42,22 @@ ENROLL_KILLS = int(os.environ.get("CRASH_ENROLL_KILLS", "400"))
 MAX_DELAY = 0.020
 WINDOW = 10  # max_window: 21 steps usable at any time
 RECOVERY_CODES = 5
+DENY = 100   # long horizon: 2 * DENY wrong codes since the last success lock
+P = h.PERIOD
 
 TALLY = h.Tally()
 result = TALLY.result
 
 
-def killed_run(argv, stdin_text, delay):
+def killed_run(argv, stdin_text, delay, env=None):
     """Starts argv, kills it after `delay` seconds; returns (killed, returncode, stdout)."""
-    p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
     try:
         p.stdin.write(stdin_text.encode())
         p.stdin.close()
     except BrokenPipeError:
         pass
-    time.sleep(delay)
+    time.sleep(delay)  # the moment of the kill, not a wait for time
     killed = p.poll() is None
     if killed:
         p.send_signal(signal.SIGKILL)
@@ -60,30 +73,78 @@ def secret_fields(path):
     with open(path, "rb") as f:
         text = f.read().decode("ascii", "replace")
     return {k: v for k, _, v in (line.partition(" ") for line in text.split("\n"))
-            if k in ("secret", "enrollment_id", "algorithm", "digits", "period")}
+            if k in ("secret", "enrollment_id", "algorithm", "digits", "period", "confirmed")}
 
 
-def check_state(sb, what, min_step, used_ok):
-    try:
-        st = h.read_state(sb.state)
-    except (ValueError, UnicodeDecodeError) as e:
-        result(False, what, f"state file does not parse: {e}")
+def read_records(sb, what):
+    """(newest, durable) records of the account's state; None (reported)
+    when the state directory is not as it must be."""
+    problems = h.check_state_dir(sb.state_dir)
+    if problems:
+        result(False, what, "; ".join(problems))
+        return None
+    return h.records(sb.state)
+
+
+def check_state(sb, tid, what, best_end, used_tags):
+    """Nothing reported used is usable again, in the newest record nor in
+    the durable one."""
+    recs = read_records(sb, what)
+    if recs is None:
         return
-    if min_step is not None and (st is None or st.get("last_step", -1) < min_step):
-        result(False, what, f"a login succeeded for step {min_step}, the state has {st and st.get('last_step')}")
-        return
-    if used_ok > 0 and (st is None or len(st["used"]) < used_ok):
-        result(False, what, f"{used_ok} recovery codes were accepted, the state lists fewer")
-        return
+    for name, rec in zip(("newest", "durable"), recs):
+        if best_end and h.blocked_until(rec, tid) < best_end:
+            result(False, what, f"a login succeeded for the step ending at {best_end}; the {name} record "
+                                f"blocks only up to {h.blocked_until(rec, tid)}: {rec}")
+            return
+        missing = used_tags - h.used_tags(rec, tid)
+        if missing:
+            result(False, what, f"accepted recovery codes not used in the {name} record: {sorted(missing)}")
+            return
     result(True, what)
 
 
-def duration(argv, stdin_text=""):
+def settle_check(sb, b32, tid, rec, what):
+    """`rec` (the newest record after a kill) holds an unsettled charge: the
+    next login must count it as a wrong code and settle its pending parts
+    the strict way. That login answers with a wrong code (so both count);
+    returns the end of the block the settlement leaves."""
+    token = rec["tokens"].get(tid) or {"used_until": 0, "pending_until": None, "pending_recovery": None,
+                                       "recovery_used": []}
+    now = sb.now()
+    ok, out = h.login(sb, h.wrong_code(b32, now, WINDOW))
+    after, _ = h.records(sb.state)
+    problems = []
+    if ok:
+        problems.append(f"a wrong code was accepted: {out}")
+    if after["charge"] is not None:
+        problems.append(f"the charge is still there: {after}")
+    # The charge counts; so does the wrong code, unless code entry is locked
+    # (then it is refused before being charged).
+    counted = 1 if max(rec["locked_until"], after["locked_until"]) > now else 2
+    if rec["lockouts"] == after["lockouts"] and after["since_lock"] != rec["since_lock"] + counted:
+        problems.append(f"since_lock {rec['since_lock']} -> {after['since_lock']}: the killed attempt's charge "
+                        f"and the wrong code are not both counted")
+    if after["lockouts"] not in (rec["lockouts"], rec["lockouts"] + 1):
+        problems.append(f"lockouts {rec['lockouts']} -> {after['lockouts']}")
+    new = after["tokens"].get(tid) or {"used_until": 0, "pending_until": None, "pending_recovery": None}
+    if token["pending_until"] and new["used_until"] < token["pending_until"]:
+        problems.append(f"the killed attempt could use codes up to {token['pending_until']}; the token blocks "
+                        f"only up to {new['used_until']}")
+    if new["pending_until"] is not None or new["pending_recovery"] is not None:
+        problems.append(f"the token still has a pending attempt: {new}")
+    if token["pending_recovery"] and token["pending_recovery"] not in h.used_tags(after, tid):
+        problems.append(f"the killed attempt's recovery code {token['pending_recovery']} is not used")
+    result(not problems, what, "; ".join(problems))
+    return max(h.blocked_until(after, tid), token["pending_until"] or 0)
+
+
+def duration(argv, stdin_text="", env=None):
     """Seconds a complete run of argv takes (the best of three)."""
     best = None
     for _ in range(3):
         t = time.monotonic()
-        subprocess.run(argv, input=stdin_text, capture_output=True, text=True)
+        subprocess.run(argv, input=stdin_text, capture_output=True, text=True, env=env)
         best = min(best or 1e9, time.monotonic() - t)
     return best
 
@@ -97,17 +158,20 @@ def kill_delay(rng, full):
 
 
 def phase_logins(sb, b32, codes, rng):
+    tid = h.token_id(b32)
+    argv = [h.PAM_LOGIN, sb.conf, "totp", h.USER]
+    env = sb.env()
     # A recovery code is checked against every yescrypt hash first: time it
     # (a well-formed wrong code) so that kills also land on its state update.
-    recovery_time = duration([h.PAM_LOGIN, sb.conf, "totp", h.USER], "2345-6789-ABCD\n")
-    kills = 0
-    runs = 0
+    recovery_time = duration(argv, "2345-6789-ABCD\n", env)
+    kills = charged = runs = 0
     best = None            # highest step a login reported success for
     used = set()           # recovery codes reported accepted
-    next_step = int(time.time()) // 30 - WINDOW + 1
-    argv = [h.PAM_LOGIN, sb.conf, "totp", h.USER]
+    next_step = sb.pin(steps_ahead=3)
     while kills < LOGIN_KILLS:
-        now_step = int(time.time()) // 30
+        now_step = int(sb.now()) // P
+        if next_step > now_step + WINDOW - 1:
+            now_step = sb.pin(steps_ahead=next_step - int(time.time()) // P)
         next_step = max(next_step, now_step - WINDOW + 1)
         roll = rng.random()
         kind = "step"
@@ -117,16 +181,16 @@ def phase_logins(sb, b32, codes, rng):
         elif roll < 0.30 and used:
             kind = "recovery replay"
             code = rng.choice(sorted(used))
-        elif roll < 0.45 and best is not None:
+        elif roll < 0.45 and best is not None and best >= now_step - WINDOW + 1:
             kind = "step replay"
-            step = rng.randint(max(best - 3, now_step - WINDOW + 1), best) if best >= now_step - WINDOW + 1 else best
-            code = h.totp(b32, step * 30)
+            step = rng.randint(max(best - 3, now_step - WINDOW + 1), best)
+            code = h.totp(b32, step * P)
         else:
-            step = min(next_step, now_step + WINDOW - 1)
-            code = h.totp(b32, step * 30)
+            step = next_step
+            code = h.totp(b32, step * P)
             next_step += 1
         full = recovery_time if kind.startswith("recovery") else 0.0
-        killed, rc, out = killed_run(argv, code + "\n", kill_delay(rng, full))
+        killed, rc, out = killed_run(argv, code + "\n", kill_delay(rng, full), env)
         runs += 1
         kills += 1 if killed else 0
         success = not killed and rc == 0 and "PAM result: Success" in out
@@ -136,18 +200,30 @@ def phase_logins(sb, b32, codes, rng):
             used.add(code)
         elif success:
             best = step if best is None else max(best, step)
+        if killed:
+            recs = read_records(sb, f"state after killed login run {runs}")
+            if recs is not None and recs[0] is not None and recs[0]["charge"] is not None:
+                charged += 1
+                blocked = settle_check(sb, b32, tid, recs[0], f"the charge of killed login run {runs}")
+                # The codes the killed attempt could have used stay refused:
+                # go on from the first step after the block, on the clock.
+                next_step = max(next_step, -(-blocked // P))
         if runs % 50 == 0:
-            check_state(sb, f"state after {runs} logins", best, len(used))
-    check_state(sb, "state after the logins", best, len(used))
+            check_state(sb, tid, f"state after {runs} logins", best and (best + 1) * P,
+                        {h.recovery_tag(b32, c) for c in used})
+    check_state(sb, tid, "state after the logins", best and (best + 1) * P, {h.recovery_tag(b32, c) for c in used})
     # The replays, once more without a kill.
     if best is not None:
-        ok, out = h.login(sb, h.totp(b32, best * 30))
+        ok, out = h.login(sb, h.totp(b32, best * P))
         result(not ok, f"replay of the highest accepted step {best}", out)
     for code in sorted(used):
         ok, out = h.login(sb, code)
         result(not ok, "replay of an accepted recovery code", out)
-    print(f"-- logins: {runs} runs, {kills} killed, highest accepted step {best}, "
-          f"{len(used)} recovery codes accepted")
+    result(best is not None and charged > 0, "the run saw accepted codes and killed charged attempts",
+           f"highest step {best}, {charged} charged attempts killed")
+    print(f"-- logins: {runs} runs, {kills} killed ({charged} after their charge, each counted by the next "
+          f"login), highest accepted step {best}, {len(used)} recovery codes accepted, "
+          f"simulated clock {sb.offset} s ahead")
     return kills
 
 
@@ -168,13 +244,13 @@ def phase_enroll(sb, rng):
         ok, msg = h.enroll_status_ok(sb.secret)
         if not ok or secret_fields(sb.secret) != before:
             result(False, f"secret file after enroll run {runs}",
-                   msg if not ok else "the secret or enrollment id changed")
+                   msg if not ok else "the secret, enrollment id or confirmation step changed")
             bad += 1
         if bad > 5:
             break
     if bad == 0:
         result(True, f"secret file parses after each of {runs} enroll runs")
-    temps = h.leftovers(sb.data, ["secret", "state"])
+    temps = h.leftovers(sb.data, ["secret", ".secret.lock", "state"])
     print(f"-- enroll: {runs} runs, {kills} killed, {len(temps)} temp files left by kills (expected)")
     # A complete run afterwards: the new codes work once.
     r = subprocess.run(argv, capture_output=True, text=True)
@@ -195,13 +271,8 @@ def main():
     rng = random.Random(int(os.environ.get("CRASH_SEED", "1")))
     kills = 0
     start = time.time()
-    with h.Sandbox(window=WINDOW) as sb:
-        # deny=100 within 1 s: the refused replays do not lock the user out.
-        service = os.path.join(sb.conf, "totp")
-        with open(service) as f:
-            line = f.read().strip()
-        with open(service, "w") as f:
-            f.write(line + " deny=100 fail_interval=1 unlock_time=1 max_unlock_time=1\n")
+    # deny=100 within 1 s: the refused replays do not lock the user out.
+    with h.Sandbox(window=WINDOW, options=f"deny={DENY} fail_interval=1 unlock_time=1 max_unlock_time=1") as sb:
         try:
             b32, codes = h.enroll(sb.secret, ["--recovery-codes", str(RECOVERY_CODES)])
             kills += phase_logins(sb, b32, codes, rng)

@@ -23,9 +23,11 @@ The last line is "N passed, M failed[, K skipped]"; the exit status is 1
 when anything failed.
 """
 
+import base64
 import ctypes
 import ctypes.util
 import hashlib
+import hmac
 import os
 import pwd
 import re
@@ -41,6 +43,10 @@ import traceback
 import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True  # leave no __pycache__ in the tree
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+import state_files  # noqa: E402  (the reader of the module's state files)
+
 NS_EXEC = os.path.join(HERE, "ns_exec.py")
 PYTHON = "/usr/bin/python3"
 
@@ -412,14 +418,35 @@ class Env:
         return out.stdout.strip()
 
     def fresh_code(self, window=1):
-        """A code for a time step not used before and inside the module's
-        window (waiting for the next period when the window is used up)."""
-        while True:
-            now = int(time.time()) // PERIOD
-            step = max(now, self.last_step + 1)
-            if step <= now + window:
-                return self.code_for(self.secret, step), step
-            time.sleep(PERIOD - time.time() % PERIOD + 0.2)
+        """A code for a time step after every one used before (and after the
+        enrollment's, which the secret file records as confirmed) and inside
+        the module's window. The tests use one step after the enrollment's
+        with window=1 and at most two more with window=3, so there always is
+        one: nothing here waits for time."""
+        now = int(time.time()) // PERIOD
+        step = max(now, self.last_step + 1)
+        if step > now + window:
+            raise RuntimeError("no unused step within window=%d of now (step %d, last used %d)"
+                               % (window, now, self.last_step))
+        return self.code_for(self.secret, step), step
+
+    # --- the module's state (pam_totp(8), FILES) -------------------------
+
+    def token_id(self):
+        key = base64.b32decode(self.secret + "=" * (-len(self.secret) % 8))
+        return state_files.token_id(key)
+
+    def recovery_tag(self, code):
+        """The tag a used recovery code is remembered by (core/otp/recovery.h)."""
+        key = base64.b32decode(self.secret + "=" * (-len(self.secret) % 8))
+        canonical = code.replace("-", "").upper().encode("ascii")
+        return hmac.new(key, b"pam_totp recovery tag v1\0" + canonical, hashlib.sha256).hexdigest()[:16]
+
+    def state(self):
+        """(the user's account state, the token's record, the claims)."""
+        claims = state_files.claims(self.state_dir)
+        return (state_files.account_state(self.state_dir, USER),
+                state_files.token_record(self.state_dir, self.token_id()), claims)
 
     def wrong_code(self):
         now = int(time.time()) // PERIOD
@@ -577,6 +604,14 @@ class Tests:
             "auth requisite pam_unix.so nodelay\n" + self.module_line())
         self.pwcode_port, self.pwcode_log = port, slog
 
+        # The code typed to confirm the enrollment was on the enrolling
+        # screen: it does not log in (finding 7 of issue 12).
+        mark = env.log.mark()
+        rc, out, prompts = env.ssh(port, USER, env.password, env.code_for(env.secret, env.last_step))
+        r.check("ssh with the enrollment's confirmation code: refused",
+                rc != 0 and REMOTE_OUT not in out and kinds(prompts) == ["password", "code"],
+                self.explain(rc, out, prompts, slog, mark))
+
         code, step = env.fresh_code()
         mark = env.log.mark()
         rc, out, prompts = env.ssh(port, USER, env.password, code)
@@ -592,6 +627,7 @@ class Tests:
                     "uid %d mode %o" % (st.st_uid, st.st_mode & 0o777))
         else:
             r.check("state_dir created root-owned 0700", False, "not created")
+        self.check_state_after_login(step)
 
         mark = env.log.mark()
         rc, out, prompts = env.ssh(port, USER, env.password, code)
@@ -615,6 +651,28 @@ class Tests:
                 self.explain(rc, out, prompts))
         r.check("ssh wrong password: code prompt never reached",
                 kinds(prompts) == ["password"], str(prompts))
+
+    def check_state_after_login(self, step):
+        """The login through sshd is in the state: the user's u-NAME file,
+        the claim of the secret's token, the step used, where it came from."""
+        env, r = self.env, self.r
+        try:
+            account, token, claims = env.state()
+        except (state_files.StateError, OSError) as e:
+            r.check("state after the login parses", False, repr(e))
+            return
+        names = sorted(os.listdir(env.state_dir))
+        r.check("state_dir holds u-%s and the claim of the token, nothing else" % USER,
+                names == sorted(["u-" + USER, "t-" + env.token_id()])
+                and claims == {env.token_id(): "u-" + USER}, "%s %s" % (names, claims))
+        r.check("state: the login's step is used, nothing pending",
+                token is not None and token["used_until"] >= (step + 1) * PERIOD
+                and token["pending_until"] is None and account["charge"] is None,
+                "%s %s" % (account, token))
+        items = account.get("last_login_items", {}) if account else {}
+        r.check("state: last login recorded from sshd on 127.0.0.1",
+                account is not None and account["last_login"] is not None
+                and items.get("service") == "sshd" and items.get("rhost") == "127.0.0.1", str(account))
 
     # 2 ------------------------------------------------------------------
     def pubkey_then_code(self):
@@ -666,6 +724,11 @@ class Tests:
         r.check("ssh another recovery code, typed in lower case: logged in",
                 logged_in(rc, out) and kinds(prompts) == ["password", "code"],
                 self.explain(rc, out, prompts))
+        # Both are used in the token's record, by their tags.
+        _, token, _ = env.state()
+        used = {entry.split(":", 1)[0] for entry in (token or {}).get("recovery_used", [])}
+        r.check("state: the two recovery codes are used (recovery_used)",
+                used == {env.recovery_tag(env.recovery[3]), env.recovery_tag(env.recovery[4])}, str(token))
 
     # 4 ------------------------------------------------------------------
     def unenrolled_user(self):

@@ -46,11 +46,14 @@ for f in "$module" /usr/bin/totp-enroll /usr/share/pam-configs/pam_totp /var/lib
         skip "$f exists (a pam_totp installed without the package?); not disturbing it"
     fi
 done
-if [ ! -x "$build/pam_login" ]; then
-    echo "not ok - $build/pam_login is missing (make $build/pam_login)"
-    echo "0 passed, 1 failed"
-    exit 1
-fi
+time_shim=${TIME_SHIM:-$build/timeshim.so}
+for f in "$build/pam_login" "$time_shim"; do
+    if [ ! -f "$f" ]; then
+        echo "not ok - $f is missing (make $build/pam_login $build/timeshim.so)"
+        echo "0 passed, 1 failed"
+        exit 1
+    fi
+done
 
 export DEBIAN_FRONTEND=noninteractive
 passed=0
@@ -67,6 +70,9 @@ check() {  # check DESCRIPTION COMMAND...: ok when the command succeeds
     desc=$1
     shift
     if "$@"; then ok "$desc"; else not_ok "$desc"; fi
+}
+fails() {  # fails COMMAND...: the command fails (for check)
+    ! "$@"
 }
 absent() {  # absent PATH: neither a file nor a dangling link
     [ ! -e "$1" ] && [ ! -L "$1" ]
@@ -94,6 +100,12 @@ cleanup() {
     if [ "$installed" -eq 1 ]; then
         echo "# purging libpam-totp after a failure"
         dpkg --purge libpam-totp >/dev/null 2>&1 || echo "# dpkg --purge libpam-totp failed; purge it by hand"
+    fi
+    # It did not exist before (checked above): whatever the purge left of
+    # the state directory goes too (a failed check says so already).
+    if [ -e /var/lib/pam_totp ] || [ -L /var/lib/pam_totp ]; then
+        echo "# removing /var/lib/pam_totp, which this test's logins created"
+        rm -rf /var/lib/pam_totp
     fi
     restore "$tmp/saved-pam.d" /etc/pam.d
     restore "$tmp/saved-var-lib-pam" /var/lib/pam
@@ -196,14 +208,38 @@ fi
 
 printf 'auth required pam_totp.so secret=%s state_dir=%s\n' "$tmp/secret" "$tmp/state" >"$tmp/conf/pkgtest"
 printf 'auth required pam_totp.so secret=%s\n' "$tmp/secret" >"$tmp/conf/pkgtest-default-state"
-code=$(oathtool --totp -b "$b32")
-check "login with a code through the installed pam_totp.so" \
-    sh -c "printf '%s\n' '$code' | '$build/pam_login' '$tmp/conf' pkgtest root >'$tmp/login1.out' 2>&1"
-check "the same code again is refused (replay)" \
-    sh -c "! printf '%s\n' '$code' | '$build/pam_login' '$tmp/conf' pkgtest root >'$tmp/login2.out' 2>&1"
-check "login with the default state_dir /var/lib/pam_totp" \
-    sh -c "printf '%s\n' '$code' | '$build/pam_login' '$tmp/conf' pkgtest-default-state root >'$tmp/login3.out' 2>&1"
-check "the module keeps its state in /var/lib/pam_totp/0.state (by uid)" test -f /var/lib/pam_totp/0.state
+# login LOG SERVICE CODE: one login through pam_login, on a simulated clock
+# 90 s ahead (tests/tools/timeshim.c): the code of a step after the
+# enrollment's, whose code the secret file records as seen (confirmed).
+# pam_login is not setuid, so the shim loads; nothing waits for time.
+later=90
+echo "$later" >"$tmp/clock"
+login() {
+    printf '%s\n' "$3" | LD_PRELOAD=$time_shim TIME_SHIM_FILE=$tmp/clock \
+        "$build/pam_login" "$tmp/conf" "$2" root >"$tmp/$1" 2>&1
+}
+confirmed=$(sed -n 's/^confirmed //p' "$tmp/secret")
+enroll_code=$(oathtool --totp -b "$b32" -N "@$((confirmed - 30))")
+code_time=$(($(date +%s) + later))
+code=$(oathtool --totp -b "$b32" -N "@$code_time")
+check "the enrollment's confirmation code is refused" fails login login0.out pkgtest "$enroll_code"
+check "login with a later code through the installed pam_totp.so" login login1.out pkgtest "$code"
+check "the same code again is refused (replay)" fails login login2.out pkgtest "$code"
+check "login with the default state_dir /var/lib/pam_totp" login login3.out pkgtest-default-state "$code"
+# The state (pam_totp(8), FILES): root's u-root in two slots, and the claim
+# of the secret's token naming it; read with tests/lib/state_files.py.
+check "the module keeps its state in /var/lib/pam_totp/u-root, claimed by the token (t-*)" \
+    python3 -c "
+import sys
+sys.path.insert(0, sys.argv[1])
+import state_files as s
+st = s.account_state('/var/lib/pam_totp', 'root')
+claims = s.claims('/var/lib/pam_totp')
+assert st is not None and st['account'] == 'root' and st['last_login'], st
+assert list(claims.values()) == ['u-root'] and len(st['tokens']) == 1, (claims, st)
+tid = next(iter(claims))
+assert st['tokens'][tid]['used_until'] > int(sys.argv[2]), st
+" "$top/tests/lib" "$code_time"
 
 # --- pam-auth-update ------------------------------------------------------------
 if pam-auth-update --package --enable pam_totp >"$tmp/pau.log" 2>&1; then

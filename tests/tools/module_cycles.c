@@ -12,23 +12,23 @@
 
 /* Symbols that a module built without the version script, or with a
  * shared C++ runtime re-exported, would show. */
-static const char *const hidden[] = {
+static const char* const hidden[] = {
     "_ZN8pam_totp9run_loginERNS_7LoginIoERKNS_13ModuleOptionsERNS_10StateStoreE",
-    "_Znwm",               /* operator new */
-    "__cxa_throw",         /* the C++ runtime */
-    "_ZSt9terminatev",     /* std::terminate */
-    "pam_sm_acct_mgmt",    /* entry points it does not provide */
+    "_Znwm",            /* operator new */
+    "__cxa_throw",      /* the C++ runtime */
+    "_ZSt9terminatev",  /* std::terminate */
+    "pam_sm_acct_mgmt", /* entry points it does not provide */
     "pam_sm_open_session",
 };
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
     if (argc != 3) {
         fprintf(stderr, "usage: module_cycles MODULE N\n");
         return 2;
     }
     const long cycles = strtol(argv[2], NULL, 10);
     for (long i = 0; i < cycles; ++i) {
-        void *h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+        void* h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
         if (h == NULL) {
             fprintf(stderr, "cycle %ld: dlopen: %s\n", i, dlerror());
             return 1;

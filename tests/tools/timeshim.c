@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 static long long offset_seconds(void) {
-    const char *path = getenv("TIME_SHIM_FILE");
+    const char* path = getenv("TIME_SHIM_FILE");
     if (path == NULL) {
         return 0;
     }
@@ -36,21 +36,21 @@ static long long offset_seconds(void) {
         return 0;
     }
     buf[n] = '\0';
-    char *end = NULL;
+    char* end = NULL;
     const long long v = strtoll(buf, &end, 10);
     return end == buf ? 0 : v;
 }
 
-static int real_clock_gettime(clockid_t clk, struct timespec *ts) {
-    static int (*real)(clockid_t, struct timespec *);
+static int real_clock_gettime(clockid_t clk, struct timespec* ts) {
+    static int (*real)(clockid_t, struct timespec*);
     if (real == NULL) {
         /* POSIX's way to store dlsym's result in a function pointer. */
-        *(void **)(&real) = dlsym(RTLD_NEXT, "clock_gettime");
+        *(void**)(&real) = dlsym(RTLD_NEXT, "clock_gettime");
     }
     return real(clk, ts);
 }
 
-int clock_gettime(clockid_t clk, struct timespec *ts) {
+int clock_gettime(clockid_t clk, struct timespec* ts) {
     const int rc = real_clock_gettime(clk, ts);
     if (rc == 0 && (clk == CLOCK_REALTIME || clk == CLOCK_REALTIME_COARSE)) {
         ts->tv_sec += (time_t)offset_seconds();
@@ -58,7 +58,7 @@ int clock_gettime(clockid_t clk, struct timespec *ts) {
     return rc;
 }
 
-time_t time(time_t *out) {
+time_t time(time_t* out) {
     struct timespec ts;
     if (clock_gettime(CLOCK_REALTIME, &ts) != 0) {
         return (time_t)-1;
@@ -69,7 +69,7 @@ time_t time(time_t *out) {
     return ts.tv_sec;
 }
 
-int gettimeofday(struct timeval *restrict tv, void *restrict tz) {
+int gettimeofday(struct timeval* restrict tv, void* restrict tz) {
     (void)tz;
     struct timespec ts;
     if (clock_gettime(CLOCK_REALTIME, &ts) != 0) {
