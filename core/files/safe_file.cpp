@@ -172,8 +172,8 @@ constexpr std::int64_t case_folding_file_systems[] = {
     0x517B,      // smbfs
 };
 
-// Errc::unsafe when the directory `dirfd` (O_PATH) may fold case: a file
-// system that does, or a casefold directory (ext4, f2fs: FS_CASEFOLD_FL).
+}  // namespace
+
 Status check_case_sensitive(int dirfd, const std::string& path) {
     struct statfs sfs {};
     if (::fstatfs(dirfd, &sfs) != 0) {
@@ -185,7 +185,7 @@ Status check_case_sensitive(int dirfd, const std::string& path) {
         std::end(case_folding_file_systems)) {
         return make_error(Errc::unsafe, path +
                                             ": the directory is on a file system that ignores the case of names;"
-                                            " keep secret files on one that does not (ext4, xfs, btrfs)");
+                                            " keep these files on one that does not (ext4, xfs, btrfs)");
     }
     // FS_IOC_GETFLAGS needs a descriptor opened for reading.
     const UniqueFd dir(::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -203,11 +203,13 @@ Status check_case_sensitive(int dirfd, const std::string& path) {
     }
     if ((static_cast<unsigned>(flags) & FS_CASEFOLD_FL) != 0) {
         return make_error(Errc::unsafe, path +
-                                            ": the directory ignores the case of names (casefold); keep secret"
+                                            ": the directory ignores the case of names (casefold); keep these"
                                             " files in one that does not");
     }
     return {};
 }
+
+namespace {
 
 // Errc::unsafe when `name`, with the case of its letters swapped, names the
 // same file `st` describes: a directory that folds case however it does it

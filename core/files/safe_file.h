@@ -53,6 +53,11 @@ struct FileRules {
 // group or world permission bits, the link count and size `rules` allow.
 Status check_file(const struct stat& st, const std::string& path, const FileRules& rules);
 
+// Errc::unsafe when the directory `dirfd` may fold the case of names: a
+// file system that does (vfat, exFAT, NTFS, HFS+, SMB), or an ext4/f2fs
+// casefold directory (FS_CASEFOLD_FL). `path` names it in messages.
+Status check_case_sensitive(int dirfd, const std::string& path);
+
 // Opens `path` (absolute) for reading with
 // O_RDONLY|O_NOFOLLOW|O_CLOEXEC|O_NOCTTY|O_NONBLOCK (a FIFO cannot block,
 // a symlink is refused), then checks with fstat: a regular file, owned as

@@ -86,6 +86,12 @@ struct Outcome {
     std::string setting;              // recovery: the matched hash's setting
 };
 
+// What the settling found for the report.
+struct Settled {
+    bool locked_now = false;
+    unsigned wrong_before = 0;  // on success: wrong codes since the last successful login
+};
+
 class Login {
   public:
     Login(LoginIo& io, const ModuleOptions& opts, StateStore& store) : m_io(io), m_opts(opts), m_store(store) {}
@@ -115,8 +121,8 @@ class Login {
     Outcome evaluate(StateTransaction& tx, const Attempt& attempt, const SecureBuffer& code, std::time_t now);
     Outcome evaluate_totp(StateTransaction& tx, const Attempt& attempt, const SecureBuffer& code, std::time_t now);
     Outcome evaluate_recovery(StateTransaction& tx, const Attempt& attempt);
-    bool settle(StateTransaction& tx, const Attempt& attempt, const Outcome& outcome, std::time_t now);
-    void report(StateTransaction& tx, const Outcome& outcome, bool locked_now, std::time_t now);
+    Settled settle(StateTransaction& tx, const Attempt& attempt, const Outcome& outcome, std::time_t now);
+    void report(StateTransaction& tx, const Outcome& outcome, const Settled& settled, std::time_t now);
 
     [[nodiscard]] unsigned window() const;
     // The account the state is kept for: the account database's spelling of
@@ -416,11 +422,11 @@ bool Login::carry_over_legacy(StateTransaction& tx) {
     Budget& budget = tx.account().budget;
     budget.lockouts = std::max(budget.lockouts, old.lockouts);
     budget.locked_until = std::max(budget.locked_until, old.locked_until);
-    for (const std::time_t when : old.failures) {
-        if (budget.recent.size() < max_deny) {
-            budget.recent.push_back(when);
-            ++budget.since_lock;
-        }
+    // Its wrong codes count again, at the times they were made.
+    std::vector<std::time_t> failures = old.failures;
+    std::sort(failures.begin(), failures.end());
+    for (const std::time_t when : failures) {
+        (void)record_failure(budget, m_opts.rate, when);
     }
     // Its last step and used codes are of the enrollment it was bound to,
     // in that enrollment's period: they apply only to the same one.
@@ -556,9 +562,8 @@ Outcome Login::evaluate_recovery(StateTransaction& tx, const Attempt& attempt) {
 // Turns the charge into the outcome: the token's record moves on, or the
 // wrong code is counted. Written without waiting for the disk: should it be
 // lost, the durable charge counts as a wrong code and the pending record
-// blocks what the answer could have used (strict, never loose). True when
-// this wrong code started a lockout.
-bool Login::settle(StateTransaction& tx, const Attempt& attempt, const Outcome& outcome, std::time_t now) {
+// blocks what the answer could have used (strict, never loose).
+Settled Login::settle(StateTransaction& tx, const Attempt& attempt, const Outcome& outcome, std::time_t now) {
     for (const TokenRef& t : m_tokens) {
         TokenRecord& record = tx.token(t.id);
         record.pending_until.reset();
@@ -566,8 +571,9 @@ bool Login::settle(StateTransaction& tx, const Attempt& attempt, const Outcome& 
     }
     AccountRecord& account = tx.account();
     account.charge.reset();
-    bool locked_now = false;
+    Settled settled;
     if (outcome.accepted) {
+        settled.wrong_before = account.budget.since_success;
         TokenRecord& record = tx.token(*outcome.token);
         if (outcome.recovery) {
             remember_used_recovery(record, UsedRecovery{attempt.tag, outcome.setting});
@@ -578,19 +584,26 @@ bool Login::settle(StateTransaction& tx, const Attempt& attempt, const Outcome& 
         const LoginContext where = m_io.context();
         account.last_login = LastLogin{now, where.service, where.rhost, where.tty};
     } else {
-        locked_now = record_failure(account.budget, m_opts.rate, now);
+        settled.locked_now = record_failure(account.budget, m_opts.rate, now);
     }
     if (Status st = tx.save(Durability::relaxed); !st) {
         log(LogLevel::warning, "cannot settle the attempt in " + m_opts.state_dir + ": " + st.error().message +
                                    " (it stays charged: the next login counts it)");
     }
-    return locked_now;
+    return settled;
 }
 
 // The log line and what the user is told.
-void Login::report(StateTransaction& tx, const Outcome& outcome, bool locked_now, std::time_t now) {
+void Login::report(StateTransaction& tx, const Outcome& outcome, const Settled& settled, std::time_t now) {
     if (outcome.accepted) {
         log(LogLevel::info, outcome.what);
+        // As pam_faillock does: wrong codes the user did not type are the
+        // sign of someone holding the password.
+        if (settled.wrong_before > 0) {
+            m_io.tell("There " + std::string(settled.wrong_before == 1 ? "was " : "were ") +
+                          plural(settled.wrong_before, "wrong code") + " since your last successful login.",
+                      false);
+        }
         if (outcome.recovery) {
             const std::size_t left = recovery_codes_left(tx.token(m_tokens.front().id), m_secret->recovery_hashes);
             std::string msg = "Recovery code accepted; " + plural(left, "recovery code") + " left.";
@@ -602,7 +615,7 @@ void Login::report(StateTransaction& tx, const Outcome& outcome, bool locked_now
         return;
     }
     const Budget& budget = tx.account().budget;
-    if (locked_now) {
+    if (settled.locked_now) {
         const std::time_t left = lock_remaining(budget, now);
         log(LogLevel::warning, outcome.what + "; too many wrong codes: code entry locked for " +
                                    std::to_string(left) + " seconds (lockout " + std::to_string(budget.lockouts) +
@@ -614,8 +627,9 @@ void Login::report(StateTransaction& tx, const Outcome& outcome, bool locked_now
     }
     log(LogLevel::notice, outcome.what + " (" + std::to_string(recent_failures(budget, m_opts.rate, now)) + " of " +
                               std::to_string(m_opts.rate.deny) + " wrong codes within " +
-                              std::to_string(m_opts.rate.fail_interval) + " s, " +
-                              std::to_string(budget.since_lock) + " since the last success or lockout)");
+                              std::to_string(m_opts.rate.fail_interval) + " s; long-run debt " +
+                              std::to_string(debt(budget, now)) + " of " +
+                              std::to_string(debt_allowance(m_opts.rate)) + " s)");
     if (!outcome.hint.empty()) {
         m_io.tell(outcome.hint, true);
     }
@@ -653,8 +667,8 @@ Verdict Login::check(const SecureBuffer& code) {
         return Verdict::error;
     }
     const Outcome outcome = evaluate(*tx, attempt, code, now);
-    const bool locked_now = settle(*tx, attempt, outcome, now);
-    report(*tx, outcome, locked_now, now);
+    const Settled settled = settle(*tx, attempt, outcome, now);
+    report(*tx, outcome, settled, now);
     return outcome.accepted ? Verdict::accepted : Verdict::rejected;
 }
 

@@ -68,41 +68,61 @@ std::size_t recent_failures(const Budget& budget, const RateLimitConfig& config,
     }));
 }
 
+std::time_t debt(const Budget& budget, std::time_t now) noexcept {
+    std::time_t left = 0;
+    if (budget.debt_until <= now || __builtin_sub_overflow(budget.debt_until, now, &left)) {
+        return 0;
+    }
+    return left;
+}
+
+std::time_t debt_allowance(const RateLimitConfig& config) noexcept {
+    return saturating_add(std::max<std::time_t>(config.max_unlock_time, 0),
+                          std::max<std::time_t>(config.max_unlock_time, 0));
+}
+
 bool record_failure(Budget& budget, const RateLimitConfig& config, std::time_t now) {
     const unsigned deny = std::clamp(config.deny, 1U, max_deny);
+    bool locked = false;
+    if (budget.since_success < std::numeric_limits<unsigned>::max()) {
+        ++budget.since_success;
+    }
+
+    // Short: deny within fail_interval (pam_faillock), with the doubling.
     budget.recent.push_back(now);
-    // Only the newest `deny` times can ever decide the short horizon.
     if (budget.recent.size() > max_deny) {
         budget.recent.erase(budget.recent.begin(),
                             budget.recent.begin() + static_cast<std::ptrdiff_t>(budget.recent.size() - max_deny));
     }
-    if (budget.since_lock < std::numeric_limits<unsigned>::max()) {
-        ++budget.since_lock;
+    if (recent_failures(budget, config, now) >= deny) {
+        budget.locked_until =
+            std::max(budget.locked_until, saturating_add(now, lock_duration(config, budget.lockouts)));
+        if (budget.lockouts < std::numeric_limits<unsigned>::max()) {
+            ++budget.lockouts;  // saturates: a wrap to 0 would restart the escalation
+        }
+        budget.recent.clear();
+        locked = true;
     }
-    const bool short_horizon = recent_failures(budget, config, now) >= deny;
-    // Before the first lockout a slow typist gets twice the allowance; after
-    // one, every `deny` wrong codes lock again, however far apart.
-    const unsigned long long long_limit = budget.lockouts == 0 ? 2ULL * deny : deny;
-    const bool long_horizon = budget.since_lock >= long_limit;
-    if (!short_horizon && !long_horizon) {
-        return false;
+
+    // Long: max_unlock_time / deny seconds of debt for this wrong code.
+    const std::time_t per_failure = std::max<std::time_t>(std::max<std::time_t>(config.max_unlock_time, 0) / deny, 1);
+    budget.debt_until = saturating_add(std::max(budget.debt_until, now), per_failure);
+    const std::time_t allowance = debt_allowance(config);
+    if (debt(budget, now) > allowance) {
+        budget.locked_until = std::max(budget.locked_until, saturating_add(budget.debt_until, -allowance));
+        locked = true;
     }
-    // Never shorten a lockout already running.
-    budget.locked_until = std::max(budget.locked_until, saturating_add(now, lock_duration(config, budget.lockouts)));
-    if (budget.lockouts < std::numeric_limits<unsigned>::max()) {
-        ++budget.lockouts;  // saturates: a wrap to 0 would restart the escalation
-    }
-    budget.recent.clear();
-    budget.since_lock = 0;
-    return true;
+    return locked;
 }
 
 void record_success(Budget& budget) noexcept {
     // locked_until is left alone: only time ends a lockout (a success is only
-    // recorded after is_locked() said no, so it is in the past anyway).
+    // recorded after is_locked() said no, so it is in the past anyway); the
+    // debt too, or an attacker's guesses between the user's logins would
+    // never add up.
     budget.recent.clear();
-    budget.since_lock = 0;
     budget.lockouts = 0;
+    budget.since_success = 0;
 }
 
 }  // namespace pam_totp

@@ -1,14 +1,18 @@
 // The guessing budget of an account (pam_totp(8), GUESSING LIMITS): pure
 // functions of the budget and an injected clock.
 //
-// Two horizons. Short, as pam_faillock: `deny` wrong codes within
-// `fail_interval` lock code entry. Long: wrong codes are forgotten only by a
-// successful login, never by time alone; 2 x `deny` of them since the last
-// success lock too, and after a lockout every further `deny` of them, however
-// slowly they come. Each lockout without a success in between lasts twice as
-// long as the one before (unlock_time, 2 x unlock_time, ...), up to
-// max_unlock_time. At the defaults that allows about 5 guesses a day in the
-// long run, fast or paced: 0.56% of hitting a 6-digit code in a year.
+// Two limits. Short, as pam_faillock: `deny` wrong codes within
+// `fail_interval` lock code entry for unlock_time, each further such
+// lockout without a successful login in between twice as long, up to
+// max_unlock_time; a successful login clears this count. Long: every wrong
+// code adds max_unlock_time / deny seconds to a debt that only time pays
+// back, one second a second; no successful login touches it. When the debt
+// exceeds 2 x max_unlock_time, code entry locks until it is back under.
+// So in the long run at most `deny` wrong codes per max_unlock_time get
+// checked, however they are paced and whatever logins succeed between
+// them: at the defaults 5 a day, 1,835 in a year, a 0.55% chance of
+// hitting a 6-digit code; and a user who mistypes a few codes a day never
+// runs into it.
 #pragma once
 
 #include <cstddef>
@@ -29,9 +33,10 @@ struct RateLimitConfig {
 
 struct Budget {
     std::vector<std::time_t> recent;  // times of wrong codes since the last lockout or success, newest last
-    unsigned since_lock = 0;          // wrong codes since the last lockout or success
-    unsigned lockouts = 0;            // lockouts since the last success (the doubling)
+    unsigned lockouts = 0;            // short-limit lockouts since the last success (the doubling)
     std::time_t locked_until = 0;     // Unix time; code entry is locked before it
+    std::time_t debt_until = 0;       // the long limit: the debt of wrong codes is paid back at this time
+    unsigned since_success = 0;       // wrong codes since the last successful login (told at the next one)
 
     bool operator==(const Budget&) const = default;
 };
@@ -42,16 +47,20 @@ bool is_locked(const Budget& budget, std::time_t now) noexcept;
 // Seconds left in the lockout (0 when not locked).
 std::time_t lock_remaining(const Budget& budget, std::time_t now) noexcept;
 
-// Counts a wrong code at `now`; when it reaches a limit above, locks for
-// unlock_time * 2^lockouts (at most max_unlock_time; never shortening a
-// lockout already running), counts the lockout and starts the count anew.
-// Returns true when this failure locked.
+// Counts a wrong code at `now` against both limits; when one is reached,
+// locks (never shortening a lockout already running). Returns true when
+// this failure locked.
 bool record_failure(Budget& budget, const RateLimitConfig& config, std::time_t now);
 
-// A successful login: the wrong codes and the lockout streak are forgotten.
+// A successful login: the short limit's wrong codes and its lockout streak
+// are forgotten; the long limit's debt is not (only time pays it back).
 void record_success(Budget& budget) noexcept;
 
 // Wrong codes within fail_interval of `now` (for messages and totp-admin).
 std::size_t recent_failures(const Budget& budget, const RateLimitConfig& config, std::time_t now) noexcept;
+
+// Seconds of long-limit debt at `now`, and the most it may be.
+std::time_t debt(const Budget& budget, std::time_t now) noexcept;
+std::time_t debt_allowance(const RateLimitConfig& config) noexcept;
 
 }  // namespace pam_totp

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <cerrno>
 #include <map>
 #include <set>
@@ -21,7 +22,7 @@ namespace pam_totp {
 
 namespace {
 
-// A name this long or longer is hashed: "u-" + name + ".new" must fit NAME_MAX.
+// A longer name is hashed: "n-u-" + name (a growing state's new file) must fit NAME_MAX.
 constexpr std::size_t max_plain_name = 200;
 // Rounds of "read the claims, lock, read them again" before giving up: each
 // round that fails means another login created or changed a claim meanwhile.
@@ -61,11 +62,24 @@ struct Held {
     std::string written;  // the text last read or written
 };
 
+// The state name a claim names, when it names `holder`.
+bool claim_names(int dir, const TokenId& id, const std::string& holder) {
+    char buf[256];
+    const ssize_t n = ::readlinkat(dir, FileStateStore::claim_name(id).c_str(), buf, sizeof buf);
+    return n > 0 && static_cast<std::size_t>(n) == holder.size() && holder.compare(0, holder.size(), buf, holder.size()) == 0;
+}
+
 class FileTransaction final : public StateTransaction {
   public:
-    FileTransaction(UniqueFd dir, std::vector<Held> files, std::size_t own, std::map<TokenId, std::size_t> holder,
-                    bool fresh)
-        : m_dir(std::move(dir)), m_files(std::move(files)), m_own(own), m_holder(std::move(holder)), m_fresh(fresh) {}
+    FileTransaction(int dir, std::string dir_path, std::vector<Held> files, std::size_t own,
+                    std::map<TokenId, std::size_t> holder, std::set<TokenId> unclaimed, bool fresh)
+        : m_dir(dir),
+          m_dir_path(std::move(dir_path)),
+          m_files(std::move(files)),
+          m_own(own),
+          m_holder(std::move(holder)),
+          m_unclaimed(std::move(unclaimed)),
+          m_fresh(fresh) {}
 
     AccountRecord& account() override { return m_files[m_own].state.record; }
 
@@ -80,29 +94,75 @@ class FileTransaction final : public StateTransaction {
     [[nodiscard]] bool fresh() const override { return m_fresh; }
 
     Status save(Durability durability) override {
+        if (Status st = claim_written_tokens(); !st) {
+            return st;
+        }
         std::vector<TokenId> in_use;
         for (const auto& [id, index] : m_holder) {
             in_use.push_back(id);
         }
         for (Held& held : m_files) {
-            prune_token_records(held.state, in_use);
+            const std::vector<TokenId> forgotten = prune_token_records(held.state, in_use);
             std::string text = serialise_account_state(held.state);
-            if (text == held.written) {
-                continue;
+            if (text != held.written) {
+                if (Status st = held.file.write(text, durability); !st) {
+                    return st;
+                }
+                held.written = std::move(text);
             }
-            if (Status st = held.file.write(text, durability); !st) {
-                return st;
+            // A forgotten record's claim goes too (after the write: a claim
+            // naming a state without the record is only an empty record).
+            for (const TokenId& id : forgotten) {
+                if (claim_names(m_dir, id, held.name)) {
+                    ::unlinkat(m_dir, FileStateStore::claim_name(id).c_str(), 0);
+                }
             }
-            held.written = std::move(text);
         }
         return {};
     }
 
   private:
-    UniqueFd m_dir;             // state_dir, which the files write through; closed after them
+    // A token nobody had claimed gets this account's claim when its record
+    // is first written (the charge, after the secret file was read again
+    // under the lock), and not before: a login that charges nothing leaves
+    // no claim. An empty record needs none and is not written.
+    Status claim_written_tokens() {
+        AccountState& own = m_files[m_own].state;
+        bool claimed = false;
+        for (auto it = m_unclaimed.begin(); it != m_unclaimed.end();) {
+            const auto record = own.tokens.find(*it);
+            if (record == own.tokens.end() || record->second == TokenRecord{}) {
+                if (record != own.tokens.end()) {
+                    own.tokens.erase(record);
+                }
+                ++it;
+                continue;
+            }
+            const std::string claim = FileStateStore::claim_name(*it);
+            if (::symlinkat(m_files[m_own].name.c_str(), m_dir, claim.c_str()) != 0) {
+                if (errno == EEXIST) {
+                    return make_error(Errc::busy, join_path(m_dir_path, claim) +
+                                                      ": another account's login claimed the same secret at the "
+                                                      "same moment; try again");
+                }
+                return errno_error(join_path(m_dir_path, claim), errno);
+            }
+            claimed = true;
+            it = m_unclaimed.erase(it);
+        }
+        // The claim must outlive a crash that the record survives.
+        if (claimed && ::fsync(m_dir) != 0) {
+            return errno_error(m_dir_path + ": directory fsync after claiming a token", errno);
+        }
+        return {};
+    }
+
+    int m_dir;  // state_dir, held open by the store, which outlives the transaction
+    std::string m_dir_path;
     std::vector<Held> m_files;  // in name order
     std::size_t m_own;
     std::map<TokenId, std::size_t> m_holder;
+    std::set<TokenId> m_unclaimed;  // claimed by the account's own file once written
     bool m_fresh;
 };
 
@@ -138,7 +198,10 @@ std::string FileStateStore::claim_name(const TokenId& id) {
     return "t-" + id.hex();
 }
 
-Result<UniqueFd> FileStateStore::open_dir(bool create) const {
+Result<int> FileStateStore::open_dir(bool create) {
+    if (m_dir_fd.valid()) {
+        return m_dir_fd.get();
+    }
     auto parts = split_path(m_dir);
     if (!parts) {
         return make_error(Errc::invalid_argument, "state_dir " + m_dir + ": " + parts.error().message);
@@ -170,7 +233,12 @@ Result<UniqueFd> FileStateStore::open_dir(bool create) const {
         !ok) {
         return ok.error();
     }
-    return fd;
+    // u-Alice and u-alice are two accounts' states.
+    if (Status ok = check_case_sensitive(fd.get(), m_dir + ": state directory"); !ok) {
+        return ok.error();
+    }
+    m_dir_fd = std::move(fd);
+    return m_dir_fd.get();
 }
 
 Result<std::optional<AccountState>> FileStateStore::peek_file(int dir_fd, const std::string& name) const {
@@ -196,7 +264,7 @@ Result<std::optional<AccountRecord>> FileStateStore::peek(std::string_view accou
         }
         return std::move(dir).error();
     }
-    auto state = peek_file(dir.value().get(), account_file_name(account));
+    auto state = peek_file(dir.value(), account_file_name(account));
     if (!state) {
         return std::move(state).error();
     }
@@ -214,14 +282,14 @@ Result<std::optional<TokenRecord>> FileStateStore::peek_token(const TokenId& id)
         }
         return std::move(dir).error();
     }
-    auto holder = read_claim(dir.value().get(), claim_name(id), m_dir);
+    auto holder = read_claim(dir.value(), claim_name(id), m_dir);
     if (!holder) {
         return std::move(holder).error();
     }
     if (!holder.value()) {
         return std::optional<TokenRecord>();
     }
-    auto state = peek_file(dir.value().get(), *holder.value());
+    auto state = peek_file(dir.value(), *holder.value());
     if (!state) {
         return std::move(state).error();
     }
@@ -254,9 +322,20 @@ Result<Round> lock_holders(int dir, const std::string& state_dir, const std::str
     }
     for (const std::string& name : names) {
         auto file = SlotFile::open_locked(dir, name, join_path(state_dir, name), owner, wait, name == own);
-        if (file) {
+        if (file && (name == own || file.value().text().has_value())) {
             held.push_back(Held{name, std::move(file).value(), AccountState{}, {}});
             continue;
+        }
+        if (file) {
+            // Another account's state that was never written (its first
+            // login died between claiming and writing): nothing to lose.
+            for (const auto& [id, holder] : claims) {
+                if (holder == name && claim_names(dir, id, name)) {
+                    ::unlinkat(dir, FileStateStore::claim_name(id).c_str(), 0);
+                }
+            }
+            held.clear();
+            return Round::retry;
         }
         if (file.error().code != Errc::not_found) {
             return std::move(file).error();
@@ -277,34 +356,17 @@ Result<Round> lock_holders(int dir, const std::string& state_dir, const std::str
     return Round::locked;
 }
 
-// Makes this account's the tokens nobody has claimed, before any record of
-// them is written: the claim must outlive a crash that the record
-// survives. Round::retry when another login claimed one first.
-Result<Round> claim_unclaimed(int dir, const std::string& state_dir, const std::string& own, const Claims& claims) {
-    bool claimed = false;
-    for (const auto& [id, holder] : claims) {
-        if (holder) {
-            continue;
-        }
-        if (::symlinkat(own.c_str(), dir, FileStateStore::claim_name(id).c_str()) != 0) {
-            if (errno == EEXIST) {
-                return Round::retry;
-            }
-            return errno_error(join_path(state_dir, FileStateStore::claim_name(id)), errno);
-        }
-        claimed = true;
-    }
-    if (claimed && ::fsync(dir) != 0) {
-        return errno_error(state_dir + ": directory fsync after claiming a token", errno);
-    }
-    return Round::locked;
-}
-
 // Parses the locked files into the transaction.
-Result<std::unique_ptr<StateTransaction>> transaction_of(UniqueFd dir, const std::string& state_dir,
+Result<std::unique_ptr<StateTransaction>> transaction_of(int dir, const std::string& state_dir,
                                                          std::string_view account, const std::string& own,
                                                          const Claims& claims, std::vector<Held> held) {
     std::map<TokenId, std::size_t> holder_index;
+    std::set<TokenId> unclaimed;
+    for (const auto& [id, holder] : claims) {
+        if (!holder) {
+            unclaimed.insert(id);
+        }
+    }
     std::size_t own_index = 0;
     bool fresh = false;
     for (std::size_t i = 0; i < held.size(); ++i) {
@@ -333,8 +395,8 @@ Result<std::unique_ptr<StateTransaction>> transaction_of(UniqueFd dir, const std
             }
         }
     }
-    return std::unique_ptr<StateTransaction>(
-        std::make_unique<FileTransaction>(std::move(dir), std::move(held), own_index, std::move(holder_index), fresh));
+    return std::unique_ptr<StateTransaction>(std::make_unique<FileTransaction>(
+        dir, state_dir, std::move(held), own_index, std::move(holder_index), std::move(unclaimed), fresh));
 }
 
 }  // namespace
@@ -345,7 +407,7 @@ Result<std::unique_ptr<StateTransaction>> FileStateStore::begin(std::string_view
     if (!dir_fd) {
         return std::move(dir_fd).error();
     }
-    const int dir = dir_fd.value().get();
+    const int dir = dir_fd.value();
     const std::string own = account_file_name(account);
     for (int round = 0; round < claim_rounds; ++round) {
         auto claims = read_claims(dir, tokens, m_dir);
@@ -369,14 +431,7 @@ Result<std::unique_ptr<StateTransaction>> FileStateStore::begin(std::string_view
         if (again.value() != claims.value()) {
             continue;
         }
-        auto claimed = claim_unclaimed(dir, m_dir, own, claims.value());
-        if (!claimed) {
-            return std::move(claimed).error();
-        }
-        if (claimed.value() == Round::retry) {
-            continue;
-        }
-        return transaction_of(std::move(dir_fd).value(), m_dir, account, own, claims.value(), std::move(held));
+        return transaction_of(dir, m_dir, account, own, claims.value(), std::move(held));
     }
     return make_error(Errc::busy, m_dir + ": the claims of " + std::string(account) +
                                       "'s tokens kept changing while this login read them");
@@ -396,17 +451,20 @@ Result<std::optional<LegacyState>> FileStateStore::legacy_state(std::string_view
     }
     for (const std::string& key : keys) {
         const std::string name = key + ".state";
+        if (name.size() > NAME_MAX) {
+            continue;  // a name that long could not have had such a file
+        }
         const std::string path = join_path(m_dir, name);
         // pam_totp 0.1 (still loaded in a process started before the
         // upgrade) writes it under KEY.lock: read it the same way.
-        const UniqueFd lock(::openat(dir.value().get(), (key + ".lock").c_str(),
+        const UniqueFd lock(::openat(dir.value(), (key + ".lock").c_str(),
                                      O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
         if (lock.valid()) {
             if (Status locked = lock_exclusive(lock.get(), legacy_lock_wait, path); !locked) {
                 return locked.error();
             }
         }
-        auto fd = safe_open_read_at(dir.value().get(), name, path,
+        auto fd = safe_open_read_at(dir.value(), name, path,
                                     FileRules{.owner = m_owner, .root_may_own = false, .max_size = max_file_size});
         if (!fd) {
             if (fd.error().code == Errc::not_found) {

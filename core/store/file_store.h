@@ -53,11 +53,12 @@ class FileStateStore final : public StateStore {
   private:
     // The newest state in file `name` without its lock; nullopt when none.
     Result<std::optional<AccountState>> peek_file(int dir_fd, const std::string& name) const;
-    // state_dir, checked (and created when `create`); Errc::not_found when
-    // it is missing and not `create`.
-    Result<UniqueFd> open_dir(bool create) const;
+    // state_dir, checked (and created when `create`), opened once for the
+    // store's life; Errc::not_found when it is missing and not `create`.
+    Result<int> open_dir(bool create);
 
     std::string m_dir;
+    UniqueFd m_dir_fd;
     uid_t m_owner;
     std::chrono::milliseconds m_lock_wait;
 };

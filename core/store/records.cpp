@@ -21,7 +21,7 @@ bool settle_stale_pending(TokenRecord& token) {
     }
     if (token.pending_recovery) {
         // It may have been a right one, used by a login that then died: used.
-        remember_used_recovery(token, UsedRecovery{token.pending_recovery, {}});
+        remember_maybe_used_recovery(token, *token.pending_recovery);
         token.pending_recovery.reset();
     }
     return any;
@@ -32,15 +32,30 @@ void remember_used_recovery(TokenRecord& token, const UsedRecovery& used) {
     std::erase_if(token.used_recovery, [&used](const UsedRecovery& u) {
         return (used.tag && u.tag == used.tag) || (!used.setting.empty() && u.setting == used.setting);
     });
+    if (used.tag) {
+        std::erase(token.maybe_used_recovery, *used.tag);
+    }
     token.used_recovery.push_back(used);
     if (token.used_recovery.size() > max_used_recovery) {
         token.used_recovery.erase(token.used_recovery.begin());
     }
 }
 
+void remember_maybe_used_recovery(TokenRecord& token, const RecoveryTag& tag) {
+    if (recovery_used(token, tag)) {
+        return;
+    }
+    token.maybe_used_recovery.push_back(tag);
+    if (token.maybe_used_recovery.size() > max_maybe_used_recovery) {
+        token.maybe_used_recovery.erase(token.maybe_used_recovery.begin());
+    }
+}
+
 bool recovery_used(const TokenRecord& token, const RecoveryTag& tag) noexcept {
     return std::any_of(token.used_recovery.begin(), token.used_recovery.end(),
-                       [&tag](const UsedRecovery& u) { return u.tag == tag; });
+                       [&tag](const UsedRecovery& u) { return u.tag == tag; }) ||
+           std::find(token.maybe_used_recovery.begin(), token.maybe_used_recovery.end(), tag) !=
+               token.maybe_used_recovery.end();
 }
 
 std::vector<std::string> used_settings(const TokenRecord& token) {

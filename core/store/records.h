@@ -29,8 +29,11 @@
 namespace pam_totp {
 
 // Used recovery codes remembered per token (oldest forgotten first). A
-// file holds at most 100 codes; the rest covers replaced sets.
-inline constexpr std::size_t max_used_recovery = 200;
+// file holds at most 100 codes; the rest covers replaced sets. Codes an
+// unsettled attempt may have used are kept apart, so that no number of
+// such attempts can push a code known to be used out of the record.
+inline constexpr std::size_t max_used_recovery = 128;
+inline constexpr std::size_t max_maybe_used_recovery = 64;
 
 struct LastLogin {
     std::time_t when = 0;
@@ -65,7 +68,8 @@ struct TokenRecord {
     std::time_t used_until = 0;                   // codes of time steps starting before this are used
     std::optional<std::time_t> pending_until;     // an unsettled attempt could have used codes up to this
     std::optional<RecoveryTag> pending_recovery;  // an unsettled attempt's recovery code
-    std::vector<UsedRecovery> used_recovery;      // oldest first
+    std::vector<UsedRecovery> used_recovery;      // used, oldest first
+    std::vector<RecoveryTag> maybe_used_recovery;  // tried by attempts that died unsettled, oldest first
 
     bool operator==(const TokenRecord&) const = default;
 };
@@ -78,7 +82,10 @@ bool settle_stale_pending(TokenRecord& token);
 // Adds a used recovery code, forgetting the oldest beyond the bound.
 void remember_used_recovery(TokenRecord& token, const UsedRecovery& used);
 
-// True when a code with `tag` was used.
+// Adds a recovery code an attempt that died unsettled may have used.
+void remember_maybe_used_recovery(TokenRecord& token, const RecoveryTag& tag);
+
+// True when a code with `tag` was used, or may have been.
 bool recovery_used(const TokenRecord& token, const RecoveryTag& tag) noexcept;
 
 // The settings of the hashes of used codes (to skip them, and to count

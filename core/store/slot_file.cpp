@@ -322,8 +322,10 @@ Status SlotFile::write(std::string_view text, Durability durability) {
 
 Status SlotFile::grow(std::string_view text) {
     const std::size_t size = slot_size_for(text.size());
-    const std::string next = m_name + ".new";
-    const std::string next_path = m_path + ".new";
+    // "n-" + the name: outside every name the state directory gives out
+    // (u-, h-, t-, and pam_totp 0.1's), so no account's state is ever it.
+    const std::string next = "n-" + m_name;
+    const std::string next_path = m_path.substr(0, m_path.size() - m_name.size()) + next;
     // A leftover of a grow that died is taken over (O_TRUNC): under the
     // account's lock nobody else writes it, and at most one exists per file.
     UniqueFd fd(::openat(m_dir_fd, next.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,

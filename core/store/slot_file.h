@@ -15,8 +15,8 @@
 // record before it. A durable write goes to the slot that does not hold the
 // newest durable record, so that record survives until a newer one is on
 // disk; a relaxed write (not flushed) likewise never overwrites it. Text
-// that outgrows the slots moves to a new file with larger ones (written,
-// synced, renamed over the old; the only rename, and rare).
+// that outgrows the slots moves to a new file with larger ones (n-NAME:
+// written, synced, renamed over the old; the only rename, and rare).
 //
 // The file is locked with flock(2) on itself; a waiter that finds the name
 // replaced by a larger file once it holds the lock opens the new one.

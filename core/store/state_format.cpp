@@ -21,7 +21,8 @@ enum AccountKey : std::size_t {
     a_account,
     a_lockouts,
     a_locked_until,
-    a_since_lock,
+    a_debt_until,
+    a_since_success,
     a_charge,
     a_last_login,
     a_last_service,
@@ -30,7 +31,7 @@ enum AccountKey : std::size_t {
     a_count
 };
 constexpr std::array<std::string_view, a_count> account_keys = {
-    "account", "lockouts", "locked_until", "since_lock", "charge", "last_login", "last_service", "last_rhost",
+    "account", "lockouts", "locked_until", "debt_until", "since_success", "charge", "last_login", "last_service", "last_rhost",
     "last_tty"};
 enum TokenKey : std::size_t { t_used_until, t_pending_until, t_pending_recovery, t_count };
 constexpr std::array<std::string_view, t_count> token_keys = {"used_until", "pending_until", "pending_recovery"};
@@ -38,6 +39,7 @@ constexpr std::string_view failure_key = "failure";
 constexpr std::string_view token_key = "token";
 constexpr std::string_view used_key = "recovery_used";
 constexpr std::string_view used_old_key = "recovery_used_old";
+constexpr std::string_view maybe_used_key = "recovery_maybe_used";
 
 constexpr auto max_time = static_cast<std::uint64_t>(std::numeric_limits<std::time_t>::max());
 
@@ -63,15 +65,16 @@ std::string apply_account(AccountKey key, std::string_view value, AccountState& 
             state.account = std::string(value);
             return {};
         case a_lockouts:
-        case a_since_lock: {
+        case a_since_success: {
             const Result<std::uint64_t> n = parse_decimal(value, std::numeric_limits<unsigned>::max());
             if (!n) {
                 return quoted_key(name) + ": " + n.error().message;
             }
-            (key == a_lockouts ? state.record.budget.lockouts : state.record.budget.since_lock) =
+            (key == a_lockouts ? state.record.budget.lockouts : state.record.budget.since_success) =
                 static_cast<unsigned>(n.value());
             return {};
         }
+        case a_debt_until:
         case a_locked_until:
         case a_charge:
         case a_last_login: {
@@ -81,6 +84,8 @@ std::string apply_account(AccountKey key, std::string_view value, AccountState& 
             }
             if (key == a_locked_until) {
                 state.record.budget.locked_until = t.value();
+            } else if (key == a_debt_until) {
+                state.record.budget.debt_until = t.value();
             } else if (key == a_charge) {
                 state.record.charge = t.value();
             } else {
@@ -197,6 +202,17 @@ class Reader {
             }
             return apply_account(static_cast<AccountKey>(index.value()), kv.value, m_state);
         }
+        if (kv.key == maybe_used_key) {
+            const auto tag = RecoveryTag::from_hex(kv.value);
+            if (!tag) {
+                return "'recovery_maybe_used' must be 16 lower-case hex digits";
+            }
+            if (m_token->maybe_used_recovery.size() >= max_maybe_used_recovery) {
+                return too_many(kv.key, max_maybe_used_recovery);
+            }
+            m_token->maybe_used_recovery.push_back(*tag);
+            return {};
+        }
         if (kv.key == used_key || kv.key == used_old_key) {
             if (m_token->used_recovery.size() >= max_used_recovery) {
                 return too_many(kv.key, max_used_recovery);
@@ -277,7 +293,8 @@ std::string serialise_account_state(const AccountState& state) {
     const AccountRecord& r = state.record;
     append_line(out, account_keys[a_lockouts], std::to_string(r.budget.lockouts));
     append_line(out, account_keys[a_locked_until], std::to_string(r.budget.locked_until));
-    append_line(out, account_keys[a_since_lock], std::to_string(r.budget.since_lock));
+    append_line(out, account_keys[a_debt_until], std::to_string(r.budget.debt_until));
+    append_line(out, account_keys[a_since_success], std::to_string(r.budget.since_success));
     for (const std::time_t when : r.budget.recent) {
         append_line(out, failure_key, std::to_string(when));
     }
@@ -311,11 +328,15 @@ std::string serialise_account_state(const AccountState& state) {
                 append_line(out, used_old_key, used.setting);
             }
         }
+        for (const RecoveryTag& tag : token.maybe_used_recovery) {
+            append_line(out, maybe_used_key, tag.hex());
+        }
     }
     return out;
 }
 
-void prune_token_records(AccountState& state, const std::vector<TokenId>& keep) {
+std::vector<TokenId> prune_token_records(AccountState& state, const std::vector<TokenId>& keep) {
+    std::vector<TokenId> forgotten;
     while (state.tokens.size() > max_tokens_per_state) {
         auto oldest = state.tokens.end();
         for (auto it = state.tokens.begin(); it != state.tokens.end(); ++it) {
@@ -325,10 +346,12 @@ void prune_token_records(AccountState& state, const std::vector<TokenId>& keep) 
             }
         }
         if (oldest == state.tokens.end()) {
-            return;  // every record is in use by this login
+            break;  // every record is in use by this login
         }
+        forgotten.push_back(oldest->first);
         state.tokens.erase(oldest);
     }
+    return forgotten;
 }
 
 }  // namespace pam_totp

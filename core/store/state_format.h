@@ -3,10 +3,12 @@
 //
 //   version 2
 //   account alice                 the account (user name) the file is for
-//   lockouts 0                    lockouts since the last success
+//   lockouts 0                    short-limit lockouts since the last success
 //   locked_until 0                Unix time; code entry is locked before it
-//   since_lock 0                  wrong codes since the last lockout or success
-//   failure 1764290000            the time of each of those (at most 100; repeatable)
+//   debt_until 0                  the long limit: when the wrong codes' debt is paid back
+//   since_success 0               wrong codes since the last successful login
+//   failure 1764290000            wrong codes since the last lockout or success
+//                                 (at most 100; repeatable)
 //   charge 1764290000             an attempt charged and not settled (optional)
 //   last_login 1764290000         the last successful login (optional), and
 //   last_service sshd               where it came from (each optional)
@@ -20,6 +22,8 @@
 //                                 and the setting of the hash it matched when
 //                                 known (repeatable)
 //   recovery_used_old $y$j9T$salt  a code used under format 1 (repeatable)
+//   recovery_maybe_used 0123456789abcdef       a code an attempt that died
+//                                 unsettled may have used (repeatable)
 //
 // The account lines come first; each `token` line starts a section for
 // that token. Parsing is strict, with kv_format's rules and messages.
@@ -55,7 +59,8 @@ std::string serialise_account_state(const AccountState& state);
 
 // Keeps at most max_tokens_per_state token records, forgetting first those
 // whose codes have been used the longest ago and that are not in `keep`.
-void prune_token_records(AccountState& state, const std::vector<TokenId>& keep);
+// Returns the ids forgotten.
+std::vector<TokenId> prune_token_records(AccountState& state, const std::vector<TokenId>& keep);
 
 // A PAM item (service, remote host, tty) as the state and the log keep it:
 // printable ASCII without spaces, at most 64 bytes; anything else becomes '?'.

@@ -1463,7 +1463,7 @@ def enrollment_code_does_not_log_in(ctx):
     assert "already used" in out, out
     login_refused(confdir, "root", code_at(secret, confirmed - 60), "the code of the step before it")
     account = state_of(ctx, "root")
-    assert account["since_lock"] == 2 and account["last_login"] is None, account
+    assert account["since_success"] == 2 and account["last_login"] is None, account
     # The first code after it: the moment is moved into the next step with
     # the simulated clock rather than waited for.
     later = confirmed + 1 - int(time.time())

@@ -122,8 +122,8 @@ def settle_check(sb, b32, tid, rec, what):
     # The charge counts; so does the wrong code, unless code entry is locked
     # (then it is refused before being charged).
     counted = 1 if max(rec["locked_until"], after["locked_until"]) > now else 2
-    if rec["lockouts"] == after["lockouts"] and after["since_lock"] != rec["since_lock"] + counted:
-        problems.append(f"since_lock {rec['since_lock']} -> {after['since_lock']}: the killed attempt's charge "
+    if rec["lockouts"] == after["lockouts"] and after["since_success"] != rec["since_success"] + counted:
+        problems.append(f"since_success {rec['since_success']} -> {after['since_success']}: the killed attempt's charge "
                         f"and the wrong code are not both counted")
     if after["lockouts"] not in (rec["lockouts"], rec["lockouts"] + 1):
         problems.append(f"lockouts {rec['lockouts']} -> {after['lockouts']}")

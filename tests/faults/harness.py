@@ -232,7 +232,7 @@ STATE_HEADER = ("version 2\n# pam_totp state: written by pam_totp.so (pam_totp(8
 def state_text(account, tokens, last_login=None, service=""):
     """A state's text as pam_totp writes it (state_format.h): no failures,
     `tokens` a list of (token id, used_until)."""
-    text = STATE_HEADER + f"account {account}\nlockouts 0\nlocked_until 0\nsince_lock 0\n"
+    text = STATE_HEADER + f"account {account}\nlockouts 0\nlocked_until 0\ndebt_until 0\nsince_success 0\n"
     if last_login is not None:
         text += f"last_login {last_login}\n" + (f"last_service {service}\n" if service else "")
     for tid, used_until in sorted(tokens):
@@ -259,7 +259,7 @@ def state_about_to_grow(sb, tid, used_until, when):
     """A state for `sb`'s account whose text fits its 1 KiB slots, but not
     once a login's charge (a `charge` line and the token's `pending_until`,
     43 bytes) is added: the charge moves it to a file of larger slots
-    (u-NAME.new renamed over u-NAME). Padded with records of other tokens
+    (n-u-NAME renamed over u-NAME). Padded with records of other tokens
     and a long last_service."""
     room = 1024 - 64 - 10  # the text a 1 KiB slot holds, less 10: the charge's 43 bytes do not fit
     tokens = [(tid, used_until)]
@@ -302,7 +302,7 @@ def check_state_dir(state_dir, account=USER):
     """Problems with state_dir (a list; empty when fine): every state file
     parses (both slots' newest record) and belongs to its account, every
     claim names a state file that exists, and nothing else is there but at
-    most one u-NAME.new per state file (a grow that died)."""
+    most one n-u-NAME per state file (a grow that died)."""
     problems = []
     try:
         names = sorted(os.listdir(state_dir))
@@ -317,9 +317,9 @@ def check_state_dir(state_dir, account=USER):
             target = os.readlink(path)
             if not re.fullmatch(r"u-[^/]+", target) or not os.path.isfile(os.path.join(state_dir, target)):
                 problems.append(f"{name} names {target!r}, which is not a state file here")
-        elif name.startswith("u-") and name.endswith(".new"):
-            if name[:-len(".new")] not in names:
-                problems.append(f"{name} beside no {name[:-len('.new')]}")
+        elif name.startswith("n-"):
+            if name[2:] not in names:
+                problems.append(f"{name} beside no {name[2:]}")
         elif name.startswith("u-"):
             try:
                 newest, durable = records(path)

@@ -9,7 +9,7 @@ rename): fails closed. It succeeds only when the state durably records the
 code (the newest durable record, what a power loss leaves, blocks its step)
 and a replay of the code is refused; a code accepted before the fault stays
 refused; every state file parses (tests/lib/state_files.py); nothing is left
-in state_dir but u-NAME, t-TOKENID and at most one u-NAME.new; the secret
+in state_dir but u-NAME, t-TOKENID and at most one n-u-NAME; the secret
 file never changes. A failure of the charge (the durable write before the
 answer is checked) denies without the answer being checked: no failure is
 counted, no code used, no login recorded.
@@ -191,12 +191,12 @@ def login_case(sb, b32, secret_bytes, log, what, env_args, prelude):
 
 def grow_self_check(sb, b32):
     """The "state about to grow" prelude does what it says: a clean login
-    after it moves the state to larger slots, and leaves no u-NAME.new."""
+    after it moves the state to larger slots, and leaves no n-u-NAME."""
     step, _ = fresh_case(sb, b32, "grow")
     before = os.path.getsize(sb.state)
     ok, out = h.login(sb, h.totp(b32, step * h.PERIOD))
     after = os.path.getsize(sb.state)
-    result(ok and before == 2048 and after > before and not os.path.exists(sb.state + ".new"),
+    result(ok and before == 2048 and after > before and not os.path.exists(os.path.join(sb.state_dir, "n-" + os.path.basename(sb.state))),
            "the grow prelude makes the login's charge grow the state",
            f"login {ok} ({out.strip()}), {before} -> {after} bytes, {os.listdir(sb.state_dir)}")
 
@@ -245,7 +245,7 @@ def charge_case(sb, b32, secret_bytes, log, call, err, prelude, right):
     what = f"charge write ({PRELUDES[prelude]}) {call} {err}, {'right' if right else 'wrong'} code"
     step, problem = fresh_case(sb, b32, prelude)
     # The file the charge goes to: the state, or the larger one that replaces it.
-    target = sb.state + (".new" if prelude == "grow" else "")
+    target = (os.path.join(sb.state_dir, "n-" + os.path.basename(sb.state)) if prelude == "grow" else sb.state)
     if problem:
         result(False, what, problem)
         return
@@ -281,7 +281,7 @@ def charge_case(sb, b32, secret_bytes, log, call, err, prelude, right):
         if rec is None:
             return (0, (), 0, None, 0)
         token = rec["tokens"].get(tid)
-        return (rec["since_lock"], tuple(rec["failures"]), rec["lockouts"], rec["last_login"],
+        return (rec["since_success"], tuple(rec["failures"]), rec["lockouts"], rec["last_login"],
                 token["used_until"] if token else 0)
 
     # Each record left (the newest, and the durable one a power loss would

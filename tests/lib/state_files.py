@@ -6,7 +6,7 @@ not from the C++ code, so that a test reading a state through it checks
 the writer against the documented format too. Standard library only.
 
     st = read_state("/var/lib/pam_totp/u-alice")   # None when absent
-    st["account"], st["lockouts"], st["locked_until"], st["since_lock"],
+    st["account"], st["lockouts"], st["locked_until"], st["debt_until"], st["since_success"],
     st["failures"], st["charge"], st["last_login"], st["tokens"][ID]
     claims("/var/lib/pam_totp")                    # {token id: state file name}
 """
@@ -19,7 +19,7 @@ MAGIC = b"PTOTPST2"
 HEADER = 64
 CHECKED = 32
 
-ACCOUNT_KEYS = {"account", "lockouts", "locked_until", "since_lock", "charge", "last_login",
+ACCOUNT_KEYS = {"account", "lockouts", "locked_until", "debt_until", "since_success", "charge", "last_login",
                 "last_service", "last_rhost", "last_tty"}
 TOKEN_KEYS = {"used_until", "pending_until", "pending_recovery"}
 
@@ -67,7 +67,7 @@ def parse_text(text, where="state"):
     lines = text.split("\n")
     if lines[0] != "version 2":
         raise StateError("%s: line 1 is not 'version 2'" % where)
-    st = {"account": None, "lockouts": 0, "locked_until": 0, "since_lock": 0, "failures": [],
+    st = {"account": None, "lockouts": 0, "locked_until": 0, "debt_until": 0, "since_success": 0, "failures": [],
           "charge": None, "last_login": None, "tokens": {}}
     token = None
     seen = set()
@@ -80,7 +80,8 @@ def parse_text(text, where="state"):
         if key == "token":
             if value in st["tokens"]:
                 raise StateError("%s line %d: token twice" % (where, n))
-            token = {"used_until": 0, "pending_until": None, "pending_recovery": None, "recovery_used": []}
+            token = {"used_until": 0, "pending_until": None, "pending_recovery": None, "recovery_used": [],
+                     "recovery_maybe_used": []}
             st["tokens"][value] = token
             seen = set()
         elif token is None and key == "failure":
@@ -102,6 +103,8 @@ def parse_text(text, where="state"):
             token[key] = value if key == "pending_recovery" else int(value)
         elif token is not None and key in ("recovery_used", "recovery_used_old"):
             token["recovery_used"].append(value)
+        elif token is not None and key == "recovery_maybe_used":
+            token["recovery_maybe_used"].append(value)
         else:
             raise StateError("%s line %d: unknown key %s" % (where, n, key))
     if st["account"] is None:

@@ -3,7 +3,8 @@
 // who holds the password guesses codes for a year, (i) as fast as the
 // module lets him, waiting out each lockout, and (ii) paced under the
 // short horizon (deny - 1 guesses per fail_interval), also waiting out
-// lockouts. Each guess that the module evaluates is one chance in 10^6 for
+// lockouts, and (iii) as fast as it can between the victim's own logins,
+// every three hours (a success must not give the budget back). Each guess that the module evaluates is one chance in 10^6 for
 // each of the 2 x window + 1 codes it accepts: 3e-6 at window=1. The yearly
 // success probability 1 - (1 - 3e-6)^n must stay below 1 % for both.
 #include <cmath>
@@ -134,6 +135,41 @@ void paced_attacker(void** state) {
     });
 }
 
+// Guesses back to back, as the fast one, while the victim logs in with the
+// right code every three hours: the victim's successes must not hand the
+// attacker a new budget (they clear the short limit, never the long one).
+void attacker_between_the_victims_logins(void** state) {
+    Fixture& f = pamtest::get(state);
+    f.set_clock(0);
+    constexpr long long victim_every = 3 * 3600;
+    long long next_victim = static_cast<long long>(::time(nullptr)) + victim_every;
+    long long victim_logins = 0;
+    const Tally t = attack_for_a_year(f, "interleaved", [&](const Enrollment& e, Tally& tally) {
+        const auto now = static_cast<long long>(::time(nullptr));
+        if (now >= next_victim) {
+            // The victim types the code of a step nobody has used yet.
+            f.advance_clock(e.params.period);
+            if (locked_until(f) == 0) {
+                const LoginResult r = f.login("totp", "root", {Fixture::code(e)});
+                if (r.rc != PAM_SUCCESS) {
+                    fail_msg("the victim's right code: rc %d", r.rc);
+                }
+                ++victim_logins;
+            }
+            next_victim += victim_every;
+            return;
+        }
+        attempt(f, e, tally);
+        if (const long long until = locked_until(f); until != 0) {
+            ++tally.lockouts;
+            f.advance_clock(std::min(until, next_victim) - now);
+        }
+    });
+    std::printf("interleaved: the victim logged in %lld times\n", victim_logins);
+    assert_true(victim_logins > 0);
+    assert_true(t.guesses > 0);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -141,6 +177,7 @@ int main(int argc, char** argv) {
     const CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(fast_attacker, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(paced_attacker, pamtest::setup, pamtest::teardown),
+        cmocka_unit_test_setup_teardown(attacker_between_the_victims_logins, pamtest::setup, pamtest::teardown),
     };
     return cmocka_run_group_tests_name("pam_budget", tests, nullptr, nullptr);
 }

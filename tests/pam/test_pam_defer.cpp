@@ -72,7 +72,7 @@ void wrong_password_attempts_do_not_count(void** state) {
     const std::string code = Fixture::code(e);
     assert_int_equal(f.login("login", "root", {"wrongpw" + code}).rc, wrong_password_rc);
     const auto st = f.account_state("root");
-    assert_true(!st.has_value() || (st->record.budget.since_lock == 0 && st->record.budget.lockouts == 0));
+    assert_true(!st.has_value() || (st->record.budget.since_success == 0 && st->record.budget.lockouts == 0));
     assert_int_equal(f.login("login", "root", {password + code}).rc, PAM_SUCCESS);
 }
 

@@ -135,34 +135,36 @@ void old_failures_expire_after_fail_interval(void** state) {
     assert_int_equal(f.login("totp", "root", {Fixture::code(e)}).rc, PAM_SUCCESS);
 }
 
-// The long horizon: wrong codes that never come deny=2 within
-// fail_interval still lock once there are 2 x deny of them since the last
-// success, and after that lockout every deny of them lock again.
-void spaced_failures_lock_on_the_long_horizon(void** state) {
+// The long limit: each wrong code adds max_unlock_time / deny of debt
+// (12 hours here), which only time pays back; past 2 x max_unlock_time (48
+// hours) of debt, code entry locks. Wrong codes an hour apart never come
+// deny=2 within fail_interval, yet the fifth locks; and a successful login
+// in between does not pay the debt back (or an attacker's guesses between
+// the user's own logins would never add up).
+void spaced_failures_lock_on_the_long_limit(void** state) {
     Fixture& f = pamtest::get(state);
     f.service("totp", "deny=2 fail_interval=60 unlock_time=600 max_unlock_time=86400");
     const auto& e = f.enroll("root");
-    for (int i = 0; i < 4; ++i) {
+    for (int i = 0; i < 5; ++i) {
         const LoginResult r = f.login("totp", "root", {Fixture::wrong_code(e)});
         assert_int_equal(r.rc, PAM_AUTH_ERR);
-        assert_int_equal(r.said("locked"), i == 3);
-        f.advance_clock(3600);  // an hour apart: never two within fail_interval
+        assert_int_equal(r.said("locked"), i == 4);  // debt 12, 23, 34, 45, then 56 hours
+        if (i < 4) {
+            f.advance_clock(3600);
+        }
     }
-    assert_int_equal(state_number(f, "lockouts"), 1);
-    for (int i = 0; i < 2; ++i) {
-        const LoginResult r = f.login("totp", "root", {Fixture::wrong_code(e)});
-        assert_int_equal(r.rc, PAM_AUTH_ERR);
-        assert_int_equal(r.said("locked"), i == 1);
-        f.advance_clock(3600);
-    }
-    assert_int_equal(state_number(f, "lockouts"), 2);
-    // A success forgets them: 3 spaced wrong codes then lock nothing.
-    assert_int_equal(f.login("totp", "root", {Fixture::code(e)}).rc, PAM_SUCCESS);
-    for (int i = 0; i < 3; ++i) {
-        f.advance_clock(3600);
-        assert_false(f.login("totp", "root", {Fixture::wrong_code(e)}).said("locked"));
-    }
-    assert_int_equal(state_number(f, "lockouts"), 0);
+    assert_int_equal(state_number(f, "lockouts"), 0);  // not the short limit's lockout
+    const long until = state_number(f, "locked_until");
+    const long now = static_cast<long>(::time(nullptr));
+    assert_in_range(until - now, 8 * 3600 - 60, 8 * 3600 + 60);  // until the debt is back at 48 hours
+    clock_to(f, until);
+    f.align_clock(e.params.period, 1);
+    const LoginResult ok = f.login("totp", "root", {Fixture::code(e)});
+    assert_int_equal(ok.rc, PAM_SUCCESS);
+    assert_true(ok.said("There were 5 wrong codes since your last successful login"));
+    // The success paid nothing back: the next wrong code locks at once.
+    f.advance_clock(60);
+    assert_true(f.login("totp", "root", {Fixture::wrong_code(e)}).said("locked"));
 }
 
 void success_clears_the_tally(void** state) {
@@ -200,7 +202,7 @@ int main(int argc, char** argv) {
         cmocka_unit_test_setup_teardown(lockout_expires, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(lockouts_double_up_to_the_cap, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(old_failures_expire_after_fail_interval, pamtest::setup, pamtest::teardown),
-        cmocka_unit_test_setup_teardown(spaced_failures_lock_on_the_long_horizon, pamtest::setup, pamtest::teardown),
+        cmocka_unit_test_setup_teardown(spaced_failures_lock_on_the_long_limit, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(success_clears_the_tally, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(lockout_is_per_user, pamtest::setup, pamtest::teardown),
     };

@@ -244,7 +244,7 @@ bool carry_over_legacy_state(Fixture& f) {
     assert_true(pam_totp::parse_account_state(f.state_text("root")).ok());
     assert_rc(f.login("totp", "root", {e.recovery_codes[0]}), PAM_AUTH_ERR, "the recovery code 0.1 recorded");
     // Two failures carried over and two counted here.
-    assert_int_equal(f.account_state("root")->record.budget.since_lock, 4);
+    assert_int_equal(f.account_state("root")->record.budget.since_success, 4);
     assert_rc(f.login("totp", "root", {e.recovery_codes[1]}), PAM_SUCCESS, "the other recovery code");
     // Read once: the new state is the account's from now on.
     assert_int_equal(f.token_record(e)->used_recovery.size(), 2);

@@ -14,7 +14,7 @@ root's totp-enroll.
                        is counted once (state read with tests/lib/state_files.py);
                        one correct code sent again and again is accepted at most once
   finding2_leftovers   50 killed logins under file-size limits (through a slot-file
-                       grow): state_dir holds only u-NAME, t-ID and at most u-NAME.new
+                       grow): state_dir holds only u-NAME, t-ID and at most n-u-NAME
   finding10_stopped_lock  su SIGSTOPped holding the state's flock: another login is
                        denied within 6 s, and the log says why
   finding5_forward_pass   forward_pass defer stack: wrong passwords never reach the
@@ -198,7 +198,7 @@ class Suite:
                       % (evaluated, unchecked, unknown, kinds.count("locked-before-prompt"),
                          sigs or "never",
                          "locked for %d s" % (st["locked_until"] - time.time()) if locked and st else
-                         ("since_lock %s" % (st["since_lock"] if st else None)),
+                         ("since_success %s" % (st["since_success"] if st else None)),
                          "logged in" if under.ok else "refused",
                          "logged in" if unlimited.ok else
                          ("refused, lockout shown" if unlimited.lock_msg else "refused")))
@@ -284,14 +284,14 @@ class Suite:
              % (n, ", ".join("%s %d" % kv for kv in cats.items()),
                 ", ".join("%s %d" % kv for kv in stopped_seen.items())))
         note("phase A: wrong codes counted in the state: %s (expected %d), lockouts %s"
-             % (st["since_lock"] if st else None, expected, st["lockouts"] if st else None))
+             % (st["since_success"] if st else None, expected, st["lockouts"] if st else None))
         r.check("finding 1 (signals): the attacker may signal su (no EPERM)", perm_errors == 0,
                 "%d EPERM" % perm_errors)
         r.check("finding 1 (SIGKILL/SIGSTOP+SIGKILL of su after the answer, %d delays 0-%.0f ms): "
                 "every answer that could have been evaluated is counted, once"
                 % (n, self.t_full * 1300),
                 not problems and st is not None and st["charge"] is None and st["lockouts"] == 0
-                and st["since_lock"] == expected and len(st["failures"]) == expected
+                and st["since_success"] == expected and len(st["failures"]) == expected
                 and final.kind == "wrong",
                 "; ".join(problems) + "; final state %s; final login %s" % (st, final.describe()))
         r.check("finding 1 (signals): some kills landed after the charge (the test reached the window)",
@@ -317,7 +317,7 @@ class Suite:
             res = w.su(victim, good, after_answer=self.killer(delay, stop=(i % 4 == 3)))
             after = self.account(state, victim)
             success = res.ok or res.kind == "accepted" or (
-                after is not None and after["since_lock"] == 0 and after["charge"] is None)
+                after is not None and after["since_success"] == 0 and after["charge"] is None)
             if success:
                 accepted.append("try %d (%.1f ms)" % (i, delay * 1000))
             if after is not None and (after["charge"] is not None or counted(after) > counted(before)):
@@ -342,7 +342,7 @@ class Suite:
         w.su_stack("auth requisite pam_unix.so nodelay\n" + w.module_line(state, "deny=100"))
         # Wrong codes first, until the state's text nearly fills its 1 KiB
         # slot: the killed logins below then make it grow (the one write
-        # through a second file, u-NAME.new, renamed over the first).
+        # through a second file, n-u-NAME, renamed over the first).
         ufile = os.path.join(state, "u-" + victim)
         prefill = 0
         while prefill < 60:
@@ -371,7 +371,7 @@ class Suite:
              % (prefill, n, limits, size_before, os.path.getsize(ufile) if os.path.exists(ufile) else None,
                 len(names), " ".join(names), counted(st)))
         r.check("finding 2: after 50 killed logins (prlimit --fsize, SIGKILL) state_dir holds only "
-                "u-NAME, t-ID claims and at most one u-NAME.new", not bad and perm == 0,
+                "u-NAME, t-ID claims and at most one n-u-NAME", not bad and perm == 0,
                 "unexpected: %s (all: %s)" % (bad, names))
         every = []
         for d in self.state_dirs:
@@ -486,8 +486,8 @@ class Suite:
                 logged_in.append(i)
         st = self.account(state, victim)
         note("finding 5: 20 wrong passwords with wrong codes: state %s"
-             % ("none" if st is None else "since_lock %d, lockouts %d, locked_until %d"
-                % (st["since_lock"], st["lockouts"], st["locked_until"])))
+             % ("none" if st is None else "since_success %d, lockouts %d, locked_until %d"
+                % (st["since_success"], st["lockouts"], st["locked_until"])))
         r.check("finding 5 (su, forward_pass defer): 20 wrong passwords with wrong codes: no code "
                 "checked or counted, no lockout",
                 not evaluated and not logged_in and (st is None or (counted(st) == 0 and st["lockouts"] == 0

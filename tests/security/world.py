@@ -733,23 +733,25 @@ def counted(st):
     next login counts)."""
     if st is None:
         return 0
-    return st["since_lock"] + (1 if st["charge"] is not None else 0)
+    return st["since_success"] + (1 if st["charge"] is not None else 0)
 
 
 def state_dir_leftovers(state_dir):
     """(files that may not be there, the listing): only u-NAME files, t-ID
-    claims (symbolic links) and at most one u-NAME.new per account."""
+    claims (symbolic links) and at most one n-u-NAME (a growth cut short)
+    per account."""
     bad = []
     names = sorted(os.listdir(state_dir))
-    accounts = {n for n in names if n.startswith("u-") and not n.endswith(".new")}
+    accounts = {n for n in names if n.startswith("u-")}
     for n in names:
         p = os.path.join(state_dir, n)
         st = os.lstat(p)
         if n.startswith("t-") and re.fullmatch(r"t-[0-9a-f]{32}", n) and stat.S_ISLNK(st.st_mode):
             continue
         if n.startswith("u-") and stat.S_ISREG(st.st_mode):
-            if not n.endswith(".new") or n[:-4] in accounts:
-                continue
+            continue
+        if n.startswith("n-") and stat.S_ISREG(st.st_mode) and n[2:] in accounts:
+            continue
         bad.append(n)
     return bad, names
 
