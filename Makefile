@@ -40,7 +40,11 @@ SANITIZE_PRELOAD_LIBS := -Wl,--no-as-needed -lcrypt
 endif
 
 # Each program links only the libraries it calls (readelf -d shows them).
-MODULE_LIBS := -lpam -loath -lcrypt -lnettle
+# The module takes Nettle's SHA-256 and HMAC (two small objects, hidden by
+# the version script) from the static archive: the shared libnettle's 469
+# symbol relocations cost about 100 us at every pam_start in a new sshd or
+# su process (bench/README.md). Debian's Built-Using names it.
+MODULE_LIBS := -lpam -loath -lcrypt -Wl,-Bstatic -lnettle -Wl,-Bdynamic
 # The module carries its own C++ runtime, hidden by the version script:
 # sshd, login, su and sudo load no libstdc++, and loading and relocating it
 # at every pam_start cost about 1 ms (bench/README.md). -z nodelete keeps
@@ -224,7 +228,7 @@ $(RESULTS)/pam/valgrind: $(BUILD)/tests/pam/test_valgrind $(MODULE) FORCE
 $(RESULTS)/pam/module_cycles: $(MODULE_CYCLES) $(MODULE) FORCE
 	$(call run_test,valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite$(comma)possible \
 	  $< $(abspath $(MODULE)) 10 && readelf -d $(MODULE) | grep -q 'NODELETE' && \
-	  ! readelf -d $(MODULE) | grep -E 'NEEDED.*(libstdc|libgcc_s|libqrencode)')
+	  ! readelf -d $(MODULE) | grep -E 'NEEDED.*(libstdc|libgcc_s|libqrencode|libnettle)')
 
 # totp-enroll through a pipe and a pseudo-terminal (python3-pexpect), the QR
 # decoded with zbarimg, and one enrollment joined to a login via pam_login.
