@@ -196,7 +196,7 @@ ALL_RESULTS := $(UNIT_RESULTS) $(PAM_RESULTS) $(CLI_RESULTS) $(E2E_RESULTS) $(FA
 # $(call check_layer,RESULT FILES): builds, runs them (in parallel under -j) and summarises.
 define check_layer
 	@rm -rf $(RESULTS)
-	@$(MAKE) --no-print-directory $(1)
+	@+$(MAKE) --no-print-directory $(1)
 	@sh tests/summary.sh $(RESULTS)
 endef
 

@@ -100,7 +100,8 @@ std::uint64_t time_step(std::time_t now, unsigned period) noexcept {
 
 std::time_t step_end(std::uint64_t step, unsigned period) noexcept {
     std::uint64_t end = 0;
-    if (__builtin_mul_overflow(step + 1, static_cast<std::uint64_t>(period), &end) ||
+    if (step == std::numeric_limits<std::uint64_t>::max() ||
+        __builtin_mul_overflow(step + 1, static_cast<std::uint64_t>(period), &end) ||
         end > static_cast<std::uint64_t>(std::numeric_limits<std::time_t>::max())) {
         return std::numeric_limits<std::time_t>::max();
     }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/files/kv_format.h"
+#include "core/files/path_template.h"
 #include "core/files/safe_file.h"
 #include "core/store/slot_file.h"
 #include "core/store/state_format.h"
@@ -186,6 +187,19 @@ Result<std::map<TokenId, std::optional<std::string>>> read_claims(int dir_fd, st
 FileStateStore::FileStateStore(std::string state_dir, uid_t owner, std::chrono::milliseconds lock_wait)
     : m_dir(std::move(state_dir)), m_owner(owner), m_lock_wait(lock_wait) {}
 
+namespace {
+
+// A name the module accepts (validate_user_name): nothing else may become a
+// file name in state_dir.
+Status check_account(std::string_view account) {
+    if (Status st = validate_user_name(account); !st) {
+        return make_error(Errc::invalid_argument, "state of an account: " + st.error().message);
+    }
+    return {};
+}
+
+}  // namespace
+
 std::string FileStateStore::account_file_name(std::string_view account) {
     if (account.size() <= max_plain_name) {
         return "u-" + std::string(account);
@@ -257,6 +271,9 @@ Result<std::optional<AccountState>> FileStateStore::peek_file(int dir_fd, const 
 }
 
 Result<std::optional<AccountRecord>> FileStateStore::peek(std::string_view account) {
+    if (Status st = check_account(account); !st) {
+        return st.error();
+    }
     auto dir = open_dir(false);
     if (!dir) {
         if (dir.error().code == Errc::not_found) {
@@ -403,6 +420,9 @@ Result<std::unique_ptr<StateTransaction>> transaction_of(int dir, const std::str
 
 Result<std::unique_ptr<StateTransaction>> FileStateStore::begin(std::string_view account,
                                                                 std::span<const TokenId> tokens) {
+    if (Status st = check_account(account); !st) {
+        return st.error();
+    }
     auto dir_fd = open_dir(true);
     if (!dir_fd) {
         return std::move(dir_fd).error();
@@ -438,6 +458,9 @@ Result<std::unique_ptr<StateTransaction>> FileStateStore::begin(std::string_view
 }
 
 Result<std::optional<LegacyState>> FileStateStore::legacy_state(std::string_view account, std::optional<uid_t> uid) {
+    if (Status st = check_account(account); !st) {
+        return st.error();
+    }
     auto dir = open_dir(false);
     if (!dir) {
         if (dir.error().code == Errc::not_found) {

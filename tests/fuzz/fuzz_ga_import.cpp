@@ -1,4 +1,4 @@
-// libFuzzer target: parse_google_authenticator (core/ga_import.h).
+// libFuzzer target: parse_google_authenticator (enroll_tool/ga_import.h).
 // Properties: errors are Errc::format with a message that never repeats the
 // secret (line 1); an accepted file gives a key of 80..1024 bits, a period of
 // 15..120 s, a window within max_window, at most 100 scratch codes of 8

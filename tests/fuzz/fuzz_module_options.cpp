@@ -1,6 +1,7 @@
-// libFuzzer target: parse_module_options (core/module_options.h). The input
+// libFuzzer target: parse_module_options (core/login/module_options.h). The input
 // is split into argv words on NUL or newline, as libpam would hand them over.
-// Properties: errors are Errc::invalid_argument with a message; accepted
+// Properties: errors are Errc::invalid_argument with a message that quotes
+// no value (nothing that looks like a pasted secret); accepted
 // options are within their documented ranges; parsing is deterministic and
 // independent of the order of the words (each option may appear only once).
 #include <cstddef>
@@ -21,7 +22,8 @@ bool same(const pam_totp::ModuleOptions& a, const pam_totp::ModuleOptions& b) {
            a.rate.deny == b.rate.deny && a.rate.fail_interval == b.rate.fail_interval &&
            a.rate.unlock_time == b.rate.unlock_time && a.rate.max_unlock_time == b.rate.max_unlock_time &&
            a.prompt == b.prompt && a.echo_code == b.echo_code && a.first_pass == b.first_pass &&
-           a.forward_pass == b.forward_pass && a.no_recovery == b.no_recovery && a.debug == b.debug;
+           a.forward_pass == b.forward_pass && a.defer == b.defer && a.no_recovery == b.no_recovery &&
+           a.debug == b.debug;
 }
 
 bool printable(const std::string& s) {
@@ -61,6 +63,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!opts) {
         FUZZ_CHECK(opts.error().code == pam_totp::Errc::invalid_argument);
         FUZZ_CHECK(!opts.error().message.empty());
+        FUZZ_CHECK_MSG(!fuzz::message_looks_secret(opts.error().message), opts.error().message);
         return 0;
     }
     const pam_totp::ModuleOptions& o = opts.value();
@@ -73,6 +76,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(!o.prompt.empty() && o.prompt.size() <= pam_totp::max_prompt_length && printable(o.prompt));
     FUZZ_CHECK(!o.secret.empty() && printable(o.secret));
     FUZZ_CHECK(!o.state_dir.empty() && o.state_dir.front() == '/' && printable(o.state_dir));
+    FUZZ_CHECK(!o.defer || o.forward_pass);  // defer only collects for a forward_pass stack
 
     // Accepted words name distinct options, so any order means the same.
     std::vector<std::string> reversed(words.rbegin(), words.rend());

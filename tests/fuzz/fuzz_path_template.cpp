@@ -1,5 +1,5 @@
 // libFuzzer target: expand_path_template and validate_user_name
-// (core/path_template.h). Input: TEMPLATE NUL USER NUL HOME.
+// (core/files/path_template.h). Input: TEMPLATE NUL USER NUL HOME.
 // Properties: an expanded path is absolute, has no "." ".." component made
 // by "/../" or a trailing "/..", no NUL; a name that validates has none of
 // the refused characters; the user name never adds a path component (the

@@ -1,5 +1,5 @@
 // libFuzzer target: normalise_recovery_code and looks_like_recovery_code
-// (core/recovery.h); no hashing (yescrypt is far too slow to fuzz).
+// (core/otp/recovery.h); no hashing (yescrypt is far too slow to fuzz).
 // Properties: the two agree; the output is canonical (12 symbols of the
 // alphabet, or 8 digits) and a fixed point; the printed form "XXXX-XXXX-XXXX"
 // in lower case normalises back to the same code.

@@ -1,11 +1,13 @@
-// libFuzzer target: parse_secret_file (core/secret_file.h).
-// Properties: errors are Errc::format and quote no secret or hash; a file that
+// libFuzzer target: parse_secret_file (core/files/secret_file.h).
+// Properties: errors are Errc::format and quote no secret or hash; every
+// recovery hash accepted is one totp-enroll could have written; a file that
 // parses serialises, and the serialisation parses back to the same fields
 // and serialises to the same bytes again.
 #include <cstddef>
 #include <cstdint>
 
 #include "core/files/secret_file.h"
+#include "core/otp/recovery.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {
@@ -13,7 +15,8 @@ namespace {
 bool same(const pam_totp::SecretFile& a, const pam_totp::SecretFile& b) {
     return a.key.view() == b.key.view() && a.params.algorithm == b.params.algorithm &&
            a.params.digits == b.params.digits && a.params.period == b.params.period && a.window == b.window &&
-           a.enrolled == b.enrolled && a.enrollment_id == b.enrollment_id && a.recovery_hashes == b.recovery_hashes;
+           a.enrolled == b.enrolled && a.enrollment_id == b.enrollment_id && a.confirmed_until == b.confirmed_until &&
+           a.recovery_hashes == b.recovery_hashes;
 }
 
 }  // namespace
@@ -30,6 +33,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const pam_totp::SecretFile& file = parsed.value();
     FUZZ_CHECK(file.key.size() >= pam_totp::min_secret_bytes && file.key.size() <= pam_totp::max_secret_bytes);
     FUZZ_CHECK(file.recovery_hashes.size() <= pam_totp::max_recovery_codes);
+    // Only hashes of the form and cost totp-enroll writes reach the module.
+    for (const std::string& hash : file.recovery_hashes) {
+        FUZZ_CHECK(pam_totp::is_recovery_hash(hash));
+    }
 
     auto text1 = pam_totp::serialise_secret_file(file);
     FUZZ_CHECK(text1.ok());

@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 #include <ftw.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -23,15 +25,25 @@ int remove_entry(const char* path, const struct stat* /*st*/, int type, struct F
     return ::unlink(path);
 }
 
-}  // namespace
-
-int temp_tree_setup(void** state) {
-    std::string templ = "/tmp/pam_totp-unit.XXXXXX";
+int make_tree(void** state, const std::string& base) {
+    std::string templ = base + "/pam_totp-unit.XXXXXX";
     if (::mkdtemp(templ.data()) == nullptr) {
         return -1;
     }
     *state = new TempTree{templ};
     return 0;
+}
+
+}  // namespace
+
+int temp_tree_setup(void** state) {
+    return make_tree(state, "/tmp");
+}
+
+int temp_tree_setup_in_memory(void** state) {
+    struct statfs sfs {};
+    const bool tmpfs = ::statfs("/dev/shm", &sfs) == 0 && sfs.f_type == TMPFS_MAGIC;
+    return make_tree(state, tmpfs ? "/dev/shm" : "/tmp");
 }
 
 int temp_tree_teardown(void** state) {

@@ -14,6 +14,11 @@ namespace unittest {
 // A cmocka setup: mkdtemp("/tmp/pam_totp-unit.XXXXXX") (mode 0700) into
 // *state; 0 on success.
 int temp_tree_setup(void** state);
+// The same in memory (/dev/shm when it is a tmpfs, else /tmp), for tests
+// that write with fdatasync and fsync many times and test nothing about
+// the disk: a sync there costs nothing, so they stay fast however busy the
+// disk is. Removed by temp_tree_teardown.
+int temp_tree_setup_in_memory(void** state);
 // The matching teardown: removes the directory and everything below it.
 int temp_tree_teardown(void** state);
 // The directory made by temp_tree_setup.

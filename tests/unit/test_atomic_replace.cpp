@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "cmocka.hpp"
+#include "core/files/atomic_replace.h"
 #include "core/util/random.h"
-#include "core/files/safe_file.h"
 
 namespace {
 
@@ -164,6 +164,33 @@ void applies_owner(void** state) {
     assert_int_equal(sb.st_uid, other_uid);
     assert_int_equal(sb.st_gid, other_uid);
     assert_int_equal(sb.st_mode & 07777, 0600);
+}
+
+// atomic_replace_at: the same inside a directory already opened, also an
+// O_PATH one (as open_checked_directory returns), naming `path` in errors.
+void replaces_at_an_open_directory(void** state) {
+    const std::string dir = fixture(state).dir;
+    for (const int flags : {O_RDONLY | O_DIRECTORY | O_CLOEXEC, O_PATH | O_DIRECTORY | O_CLOEXEC}) {
+        const int dfd = ::open(dir.c_str(), flags);
+        assert_true(dfd >= 0);
+        const auto st = pam_totp::atomic_replace_at(dfd, "at", "/named/in/messages", "content\n", ReplaceOptions{});
+        const auto again = pam_totp::atomic_replace_at(dfd, "at", "/named/in/messages", "again\n", ReplaceOptions{});
+        // A name that cannot be replaced (a directory): the error names `path`.
+        assert_int_equal(::mkdir((dir + "/sub").c_str(), 0700), 0);
+        assert_int_equal(::mkdir((dir + "/sub/x").c_str(), 0700), 0);
+        const auto bad = pam_totp::atomic_replace_at(dfd, "sub", "/named/in/messages", "x", ReplaceOptions{});
+        ::close(dfd);
+        assert_true(st.ok());
+        assert_true(again.ok());
+        assert_false(bad.ok());
+        assert_non_null(std::strstr(bad.error().message.c_str(), "/named/in/messages"));
+        assert_string_equal(read_file(dir + "/at").c_str(), "again\n");
+        assert_int_equal(::rmdir((dir + "/sub/x").c_str()), 0);
+        assert_int_equal(::rmdir((dir + "/sub").c_str()), 0);
+        const auto names = list_dir(dir);
+        assert_int_equal(names.size(), 1);
+        assert_int_equal(::unlink((dir + "/at").c_str()), 0);
+    }
 }
 
 void fails_into_missing_directory(void** state) {
@@ -323,6 +350,7 @@ int main() {
         cmocka_unit_test_setup_teardown(replaces_content, setup, teardown),
         cmocka_unit_test_setup_teardown(applies_mode_despite_umask, setup, teardown),
         cmocka_unit_test_setup_teardown(applies_owner, setup, teardown),
+        cmocka_unit_test_setup_teardown(replaces_at_an_open_directory, setup, teardown),
         cmocka_unit_test_setup_teardown(fails_into_missing_directory, setup, teardown),
         cmocka_unit_test_setup_teardown(failed_rename_leaves_no_temp, setup, teardown),
         cmocka_unit_test_setup_teardown(full_disk_fails_cleanly, setup, teardown),

@@ -1,11 +1,17 @@
-// What totp-enroll does to a secret file (core/enrollment.h): new
+// What totp-enroll does to a secret file (enroll_tool/enrollment.h): new
 // enrollments, recovery codes and their hashes, and SecretFileEditor in a
-// temp directory (round trip, exists, remove, the directory check, mode).
+// temp directory (round trip, exists, remove, the directory check, mode,
+// and the .NAME.lock lock file).
 #include <dirent.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -14,9 +20,9 @@
 #include <vector>
 
 #include "cmocka.hpp"
-#include "enroll_tool/enrollment.h"
-#include "core/otp/recovery.h"
 #include "core/files/secret_file.h"
+#include "core/otp/recovery.h"
+#include "enroll_tool/enrollment.h"
 
 namespace {
 
@@ -68,6 +74,12 @@ std::vector<std::string> entries(const std::string& dir) {
             out.push_back(name);
         }
     }
+    return out;
+}
+
+std::vector<std::string> sorted_entries(const std::string& dir) {
+    std::vector<std::string> out = entries(dir);
+    std::sort(out.begin(), out.end());
     return out;
 }
 
@@ -134,7 +146,8 @@ void recovery_codes_verify(void** /*state*/) {
         assert_true(idx.ok());
         assert_int_equal(idx.value(), static_cast<long>(i));
         // Once used (its id remembered), it no longer matches.
-        auto used = pam_totp::find_recovery_code(canonical.value(), hashes, {pam_totp::recovery_code_id(hashes[i])});
+        auto used =
+            pam_totp::find_recovery_code(canonical.value(), hashes, {pam_totp::recovery_code_setting(hashes[i])});
         assert_true(used.ok());
         assert_int_equal(used.value(), -1);
     }
@@ -204,10 +217,8 @@ void editor_round_trip(void** state) {
     assert_true(S_ISREG(st.st_mode));
     assert_int_equal(st.st_mode & 07777, 0600);
     assert_int_equal(st.st_uid, ::getuid());
-    // No temp file left next to it.
-    const auto names = entries(dir);
-    assert_int_equal(names.size(), 1);
-    assert_string_equal(names[0].c_str(), "secret");
+    // No temp file left next to it: the file and its lock.
+    assert_true(sorted_entries(dir) == (std::vector<std::string>{".secret.lock", "secret"}));
 
     auto back = editor.value().read();
     assert_true(back.ok());
@@ -236,7 +247,7 @@ void editor_write_replaces(void** state) {
     assert_true(back.ok() && back.value().has_value());
     assert_true(back.value()->key.view() == second.key.view());
     assert_int_equal(back.value()->recovery_hashes.size(), 2);
-    assert_int_equal(entries(dir_of(state)).size(), 1);
+    assert_true(sorted_entries(dir_of(state)) == (std::vector<std::string>{".secret.lock", "secret"}));
     struct stat st {};
     assert_int_equal(::stat(path.c_str(), &st), 0);
     assert_int_equal(st.st_mode & 07777, 0600);
@@ -250,7 +261,8 @@ void editor_remove(void** state) {
     assert_true(editor.value().exists());
     assert_true(editor.value().remove().ok());
     assert_false(editor.value().exists());
-    assert_true(entries(dir_of(state)).empty());
+    // The lock stays: a stable file, never renamed over.
+    assert_true(sorted_entries(dir_of(state)) == (std::vector<std::string>{".secret.lock"}));
     const pam_totp::Status again = editor.value().remove();
     assert_false(again.ok());
     assert_int_equal(again.error().code, Errc::not_found);
@@ -281,8 +293,9 @@ void editor_refuses_group_writable_dir(void** state) {
     assert_int_equal(::chmod(sub.c_str(), 0702), 0);
     assert_false(SecretFileEditor::open(sub + "/secret", ::getuid(), ::getgid(), false).ok());
     assert_int_equal(::chmod(sub.c_str(), 0755), 0);
-    assert_true(SecretFileEditor::open(sub + "/secret", ::getuid(), ::getgid(), false).ok());
+    // Refused before anything was created there.
     assert_true(entries(sub).empty());
+    assert_true(SecretFileEditor::open(sub + "/secret", ::getuid(), ::getgid(), false).ok());
 }
 
 // A central file (handled as root on a user's behalf) must sit in
@@ -330,6 +343,120 @@ void editor_read_names_a_bad_file(void** state) {
     assert_false(editor.value().read().ok());
 }
 
+// --- the lock: .NAME.lock beside the file ----------------------------------
+
+// The lock is a file of its own, 0600, owned by whoever edits: a lock on the
+// directory (which any local user who can read it could take) does not
+// hold totp-enroll up.
+void editor_locks_a_private_lock_file(void** state) {
+    const std::string dir = dir_of(state);
+    const pam_totp::UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    assert_true(dfd.valid());
+    assert_int_equal(::flock(dfd.get(), LOCK_EX | LOCK_NB), 0);  // someone else's lock on the directory
+    const auto start = std::chrono::steady_clock::now();
+    auto editor = SecretFileEditor::open(dir + "/secret", ::getuid(), ::getgid(), false);
+    assert_true(editor.ok());
+    assert_true(std::chrono::steady_clock::now() - start < std::chrono::seconds(1));
+    struct stat st {};
+    assert_int_equal(::lstat((dir + "/.secret.lock").c_str(), &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(st.st_mode & 07777, 0600);
+    assert_int_equal(st.st_uid, ::geteuid());
+    // The editor holds it: another open file description cannot take it.
+    const pam_totp::UniqueFd other(::open((dir + "/.secret.lock").c_str(), O_RDONLY | O_CLOEXEC));
+    assert_true(other.valid());
+    assert_int_equal(::flock(other.get(), LOCK_EX | LOCK_NB), -1);
+    assert_int_equal(errno, EWOULDBLOCK);
+}
+
+// True once process `pid` has the file `path` open (polling /proc, at
+// most about 5 s).
+bool has_open(pid_t pid, const std::string& path) {
+    struct stat want {};
+    if (::stat(path.c_str(), &want) != 0) {
+        return false;
+    }
+    const std::string fd_dir = "/proc/" + std::to_string(pid) + "/fd";
+    for (int i = 0; i < 5000; ++i) {
+        bool found = false;
+        if (DIR* d = ::opendir(fd_dir.c_str())) {
+            while (const struct dirent* e = ::readdir(d)) {
+                struct stat st {};
+                found = found || (::fstatat(::dirfd(d), e->d_name, &st, 0) == 0 && st.st_ino == want.st_ino &&
+                                  st.st_dev == want.st_dev);
+            }
+            ::closedir(d);
+        }
+        if (found) {
+            return true;
+        }
+        const timespec pause{0, 1000 * 1000};
+        ::nanosleep(&pause, nullptr);
+    }
+    return false;
+}
+
+// A second totp-enroll for the same file waits for the first to finish:
+// the first (a child) keeps the lock until the second has the lock file
+// open, so the second can only succeed by waiting for it.
+void editor_waits_for_another_editor(void** state) {
+    const std::string dir = dir_of(state);
+    int ready[2];
+    assert_int_equal(::pipe(ready), 0);
+    const pid_t parent = ::getpid();
+    const pid_t child = ::fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        ::close(ready[0]);
+        auto held = SecretFileEditor::open(dir + "/secret", ::getuid(), ::getgid(), false);
+        const char ok = held.ok() ? 'y' : 'n';
+        if (::write(ready[1], &ok, 1) != 1) {
+            ::_exit(2);
+        }
+        // Released once the parent is waiting for it (or has given up).
+        ::_exit(held.ok() && has_open(parent, dir + "/.secret.lock") ? 0 : 1);
+    }
+    ::close(ready[1]);
+    char ok = 0;
+    assert_int_equal(::read(ready[0], &ok, 1), 1);
+    ::close(ready[0]);
+    assert_int_equal(ok, 'y');
+    auto editor = SecretFileEditor::open(dir + "/secret", ::getuid(), ::getgid(), false);
+    int status = 0;
+    assert_int_equal(::waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_true(editor.ok());
+}
+
+// A lock file that is not the editor's alone is refused: a symlink, one
+// readable by others, one owned by someone else.
+void editor_refuses_a_foreign_lock_file(void** state) {
+    const std::string dir = dir_of(state);
+    const std::string lock = dir + "/.secret.lock";
+    assert_int_equal(::symlink((dir + "/elsewhere").c_str(), lock.c_str()), 0);
+    auto linked = SecretFileEditor::open(dir + "/secret", ::getuid(), ::getgid(), false);
+    assert_false(linked.ok());
+    assert_int_equal(linked.error().code, Errc::unsafe);
+    assert_true(contains(linked.error().message, ".secret.lock"));
+    assert_int_equal(::unlink(lock.c_str()), 0);
+
+    const int fd = ::open(lock.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(::fchmod(fd, 0644), 0);
+    ::close(fd);
+    auto open_mode = SecretFileEditor::open(dir + "/secret", ::getuid(), ::getgid(), false);
+    assert_false(open_mode.ok());
+    assert_int_equal(open_mode.error().code, Errc::unsafe);
+    assert_int_equal(::chmod(lock.c_str(), 0600), 0);
+    assert_true(SecretFileEditor::open(dir + "/secret", ::getuid(), ::getgid(), false).ok());
+    if (::geteuid() == 0) {
+        assert_int_equal(::chown(lock.c_str(), 65534, 65534), 0);
+        auto theirs = SecretFileEditor::open(dir + "/secret", ::getuid(), ::getgid(), false);
+        assert_false(theirs.ok());
+        assert_int_equal(theirs.error().code, Errc::unsafe);
+    }
+}
+
 }  // namespace
 
 int main() {
@@ -347,6 +474,9 @@ int main() {
         cmocka_unit_test_setup_teardown(editor_central_needs_root_owned_dirs, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(editor_missing_dir_is_not_found, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(editor_read_names_a_bad_file, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(editor_locks_a_private_lock_file, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(editor_waits_for_another_editor, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(editor_refuses_a_foreign_lock_file, make_dir, remove_dir),
     };
     return cmocka_run_group_tests_name("enrollment", tests, nullptr, nullptr);
 }

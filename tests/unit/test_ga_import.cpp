@@ -1,4 +1,4 @@
-// Reading google-authenticator files (core/ga_import.h): the samples of
+// Reading google-authenticator files (enroll_tool/ga_import.h): the samples of
 // tests/data/ga/ as strings, what is carried over, and every refusal.
 #include <string>
 #include <string_view>

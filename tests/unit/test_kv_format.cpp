@@ -1,4 +1,4 @@
-// The shared line syntax (core/kv_format.h): every refusal, with the line
+// The shared line syntax (core/files/kv_format.h): every refusal, with the line
 // number it names, and the shared value helpers.
 #include <cstdio>
 #include <limits>

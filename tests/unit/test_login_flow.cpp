@@ -1,59 +1,146 @@
-// The login flow (core/login_flow.cpp) with a scripted LoginIo and an
-// in-memory StateStore: what no PAM-level test can reach directly.
+// The login flow (core/login/login_flow.cpp) with a scripted LoginIo and an
+// in-memory StateStore: the order of charge, check and settling, what a
+// killed login leaves, the secret file read again under the lock, one
+// replay record per secret, forward_pass defer, the state of pam_totp 0.1,
+// and how the secret file is found; what no PAM-level test reaches directly.
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "cmocka.hpp"
+#include "core/files/secret_file.h"
 #include "core/login/login_flow.h"
 #include "core/login/module_options.h"
 #include "core/otp/recovery.h"
-#include "core/files/secret_file.h"
+#include "core/otp/token.h"
 #include "core/otp/totp.h"
 
 namespace {
 
+using pam_totp::AccountRecord;
+using pam_totp::Durability;
 using pam_totp::Errc;
+using pam_totp::LegacyState;
 using pam_totp::LoginOutcome;
 using pam_totp::Result;
 using pam_totp::SecureBuffer;
 using pam_totp::Status;
-using pam_totp::UserState;
+using pam_totp::TokenId;
+using pam_totp::TokenRecord;
 
-constexpr std::time_t now_t = 1800000000;
+constexpr std::time_t now_t = 1800000000;  // 60000000 x 30: a 30 s (and 15 s) boundary
 
+// The state interface in memory. Each transaction works on copies and
+// writes them back on save, as a store would; a save can be made to fail,
+// or (lose_relaxed) to be lost, as when the process is killed right after
+// the durable charge. Every save is kept for the tests to look at.
 class MemoryStore final : public pam_totp::StateStore {
   public:
+    struct Save {
+        Durability durability;
+        std::string account;
+        AccountRecord record;
+        std::map<TokenId, TokenRecord> tokens;
+    };
+
     class Tx final : public pam_totp::StateTransaction {
       public:
-        Tx(MemoryStore& store, std::string key) : m_store(store), m_key(std::move(key)), m_state(store.states[m_key]) {}
-        UserState& state() override { return m_state; }
-        Status commit() override {
-            m_store.states[m_key] = m_state;
+        Tx(MemoryStore& store, std::string account, std::span<const TokenId> ids)
+            : m_store(store), m_account(std::move(account)) {
+            const auto it = store.accounts.find(m_account);
+            m_fresh = it == store.accounts.end();
+            if (!m_fresh) {
+                m_record = it->second;
+            }
+            for (const TokenId& id : ids) {
+                const auto t = store.tokens.find(id);
+                m_tokens[id] = t == store.tokens.end() ? TokenRecord{} : t->second;
+            }
+        }
+        AccountRecord& account() override { return m_record; }
+        TokenRecord& token(const TokenId& id) override { return m_tokens[id]; }
+        [[nodiscard]] bool fresh() const override { return m_fresh; }
+        Status save(Durability durability) override {
+            m_store.saves.push_back(Save{durability, m_account, m_record, m_tokens});
+            const bool durable = durability == Durability::durable;
+            if ((durable && m_store.fail_durable) || (!durable && m_store.fail_relaxed)) {
+                return pam_totp::make_error(Errc::io, "state: write: File too large (injected)");
+            }
+            if (!durable && m_store.lose_relaxed) {
+                return {};  // the process "died": nothing after the charge reaches the store
+            }
+            m_store.accounts[m_account] = m_record;
+            for (const auto& [id, record] : m_tokens) {
+                m_store.tokens[id] = record;
+            }
             return {};
         }
 
       private:
         MemoryStore& m_store;
-        std::string m_key;
-        UserState m_state;
+        std::string m_account;
+        bool m_fresh = true;
+        AccountRecord m_record;
+        std::map<TokenId, TokenRecord> m_tokens;
     };
 
-    Result<std::unique_ptr<pam_totp::StateTransaction>> begin(std::string_view key) override {
-        keys.emplace_back(key);
-        return std::unique_ptr<pam_totp::StateTransaction>(std::make_unique<Tx>(*this, std::string(key)));
+    Result<std::optional<AccountRecord>> peek(std::string_view account) override {
+        const auto it = accounts.find(std::string(account));
+        return it == accounts.end() ? std::optional<AccountRecord>() : std::optional<AccountRecord>(it->second);
+    }
+    Result<std::optional<TokenRecord>> peek_token(const TokenId& id) override {
+        const auto it = tokens.find(id);
+        return it == tokens.end() ? std::optional<TokenRecord>() : std::optional<TokenRecord>(it->second);
+    }
+    Result<std::unique_ptr<pam_totp::StateTransaction>> begin(std::string_view account,
+                                                              std::span<const TokenId> ids) override {
+        begun.emplace_back(account);
+        if (fail_begin) {
+            return pam_totp::make_error(*fail_begin, "state: injected failure");
+        }
+        return std::unique_ptr<pam_totp::StateTransaction>(std::make_unique<Tx>(*this, std::string(account), ids));
+    }
+    Result<std::optional<LegacyState>> legacy_state(std::string_view account, std::optional<uid_t> uid) override {
+        legacy_asked.emplace_back(account);
+        if (const auto it = legacy_by_name.find(std::string(account)); it != legacy_by_name.end()) {
+            return std::optional<LegacyState>(it->second);
+        }
+        if (uid) {
+            if (const auto it = legacy_by_uid.find(*uid); it != legacy_by_uid.end()) {
+                return std::optional<LegacyState>(it->second);
+            }
+        }
+        return std::optional<LegacyState>();
     }
 
-    std::map<std::string, UserState> states;
-    std::vector<std::string> keys;
+    // The saves of one kind.
+    [[nodiscard]] std::size_t count(Durability d) const {
+        return static_cast<std::size_t>(
+            std::count_if(saves.begin(), saves.end(), [d](const Save& s) { return s.durability == d; }));
+    }
+
+    std::map<std::string, AccountRecord> accounts;
+    std::map<TokenId, TokenRecord> tokens;
+    std::map<std::string, LegacyState> legacy_by_name;
+    std::map<uid_t, LegacyState> legacy_by_uid;
+    std::vector<Save> saves;
+    std::vector<std::string> begun;
+    std::vector<std::string> legacy_asked;
+    bool fail_durable = false;
+    bool fail_relaxed = false;
+    bool lose_relaxed = false;
+    std::optional<Errc> fail_begin;
 };
 
 class ScriptedIo final : public pam_totp::LoginIo {
   public:
-    Result<SecureBuffer> ask(std::string_view /*prompt*/, bool /*echo*/) override {
+    Result<SecureBuffer> ask(std::string_view prompt, bool /*echo*/) override {
         ++prompts;
+        prompts_seen.emplace_back(prompt);
         if (answers.empty()) {
             return pam_totp::make_error(Errc::io, "no answer");
         }
@@ -71,15 +158,25 @@ class ScriptedIo final : public pam_totp::LoginIo {
         }
         return std::optional<pam_totp::Account>(acct);
     }
-    // With `files` empty, every path holds secret_text; otherwise only the
+    // The n-th read (from 0) returns versions[n] (the last one once they run
+    // out; an empty text is a missing file) when versions are set; else,
+    // with `files` empty, every path holds secret_text; otherwise only the
     // listed ones, and a file not `root_controlled` fails the rules a
     // root-controlled file must pass (as a user-owned one would).
     Result<SecureBuffer> read_secret(const std::string& path, const pam_totp::FileRules& rules, bool as_user) override {
+        const std::size_t n = reads.size();
         reads.push_back(Read{path, rules, as_user});
         if (fail_next_read) {
             const Errc code = *fail_next_read;
             fail_next_read.reset();
             return pam_totp::make_error(code, path + ": injected failure");
+        }
+        if (!versions.empty()) {
+            const std::string& text = versions[std::min(n, versions.size() - 1)];
+            if (text.empty()) {
+                return pam_totp::make_error(Errc::not_found, path + ": does not exist");
+            }
+            return SecureBuffer(std::string_view(text));
         }
         if (files.empty()) {
             return SecureBuffer(std::string_view(secret_text));
@@ -91,19 +188,40 @@ class ScriptedIo final : public pam_totp::LoginIo {
         if (rules.owner == 0 && !it->second.root_controlled) {
             return pam_totp::make_error(Errc::unsafe, path + ": owned by uid 1000, expected uid 0");
         }
-        if (rules.single_link && it->second.links != 1) {
-            return pam_totp::make_error(Errc::unsafe, path + ": has 2 links, expected 1");
-        }
         return SecureBuffer(std::string_view(it->second.text));
     }
-    std::optional<SecureBuffer> authtok() override { return std::nullopt; }
-    Status set_authtok(const SecureBuffer& /*value*/) override { return {}; }
-    std::time_t now() override { return now_t; }
+    std::optional<SecureBuffer> authtok() override {
+        return pam_authtok ? std::optional<SecureBuffer>(SecureBuffer(std::string_view(*pam_authtok))) : std::nullopt;
+    }
+    Status set_authtok(const SecureBuffer& value) override {
+        pam_authtok = std::string(value.view());
+        return {};
+    }
+    Status keep_deferred_code(const SecureBuffer& code) override {
+        kept = std::string(code.view());
+        return {};
+    }
+    std::optional<SecureBuffer> take_deferred_code() override {
+        if (!kept) {
+            return std::nullopt;
+        }
+        SecureBuffer code{std::string_view(*kept)};
+        kept.reset();
+        return code;
+    }
+    pam_totp::LoginContext context() override { return {"sshd", "192.0.2.1", "ssh"}; }
+    std::time_t now() override { return clock; }
+
+    [[nodiscard]] bool logged(std::string_view text) const {
+        return std::any_of(logs.begin(), logs.end(), [text](const std::string& l) { return l.find(text) != l.npos; });
+    }
+    [[nodiscard]] bool was_told(std::string_view text) const {
+        return std::any_of(told.begin(), told.end(), [text](const std::string& t) { return t.find(text) != t.npos; });
+    }
 
     struct File {
         std::string text;
         bool root_controlled = true;
-        int links = 1;
     };
     struct Read {
         std::string path;
@@ -113,6 +231,7 @@ class ScriptedIo final : public pam_totp::LoginIo {
     std::optional<std::string> user_name = "alice";
     pam_totp::Account acct{"alice", "/home/alice", 1000, 1000};
     std::string secret_text;
+    std::vector<std::string> versions;
     std::map<std::string, File> files;
     std::vector<Read> reads;
     int lookups = 0;
@@ -121,24 +240,40 @@ class ScriptedIo final : public pam_totp::LoginIo {
     std::deque<std::string> answers;
     std::vector<std::string> told;
     std::vector<std::string> logs;
+    std::vector<std::string> prompts_seen;
     int prompts = 0;
+    std::time_t clock = now_t;
+    std::optional<std::string> pam_authtok;  // PAM_AUTHTOK, shared by the lines of one stack
+    std::optional<std::string> kept;         // the pam data a defer line keeps
 };
+
+// A recovery code, its canonical form and its hash.
+struct Recovery {
+    std::string printed;
+    std::string hash;
+};
+
+Recovery new_recovery_code() {
+    auto code = pam_totp::generate_recovery_code();
+    Recovery r;
+    r.printed = std::string(code.value().view());
+    r.hash = pam_totp::hash_recovery_code(pam_totp::normalise_recovery_code(r.printed).value()).value();
+    return r;
+}
 
 struct Fixture {
     pam_totp::SecretFile file;
-    std::string recovery;  // one printed recovery code
+    std::vector<Recovery> recovery;
 };
 
-Fixture make_secret(bool with_recovery) {
+Fixture make_secret(std::size_t recovery_codes = 0) {
     Fixture f;
     f.file.key = SecureBuffer(std::string_view("12345678901234567890"));
     f.file.enrolled = now_t - 100;
     f.file.enrollment_id = "0123456789abcdef0123456789abcdef";
-    if (with_recovery) {
-        auto code = pam_totp::generate_recovery_code();
-        f.recovery = std::string(code.value().view());
-        f.file.recovery_hashes.push_back(
-            pam_totp::hash_recovery_code(pam_totp::normalise_recovery_code(f.recovery).value()).value());
+    for (std::size_t i = 0; i < recovery_codes; ++i) {
+        f.recovery.push_back(new_recovery_code());
+        f.file.recovery_hashes.push_back(f.recovery.back().hash);
     }
     return f;
 }
@@ -151,106 +286,20 @@ std::string code_at(const pam_totp::SecretFile& file, std::time_t t) {
     return std::string(pam_totp::totp_generate(file.key, file.params, t).value().view());
 }
 
+// A copy (SecretFile holds a SecureBuffer, which does not copy implicitly).
+Fixture copy_of(const Fixture& f) {
+    Fixture c;
+    c.file = pam_totp::parse_secret_file(text_of(f.file)).value();
+    c.recovery = f.recovery;
+    return c;
+}
+
+TokenId token_of(const pam_totp::SecretFile& file) {
+    return pam_totp::token_id_of(file.key);
+}
+
 LoginOutcome login(ScriptedIo& io, MemoryStore& store, const pam_totp::ModuleOptions& opts = {}) {
     return pam_totp::run_login(io, opts, store);
-}
-
-// Two names with one uid read the same secret: they must share one state,
-// or each name would replay the other's codes and have its own budget.
-void state_is_keyed_by_uid(void** /*state*/) {
-    const Fixture f = make_secret(false);
-    MemoryStore store;
-    ScriptedIo alice;
-    alice.secret_text = text_of(f.file);
-    const std::string code = code_at(f.file, now_t);
-    alice.answers = {code};
-    assert_int_equal(login(alice, store), LoginOutcome::success);
-
-    ScriptedIo alias;  // another name, the same uid
-    alias.acct = pam_totp::Account{"alice2", "/home/alice", 1000, 1000};
-    alias.secret_text = alice.secret_text;
-    alias.answers = {code};
-    assert_int_equal(login(alias, store), LoginOutcome::denied);
-    for (const auto& key : store.keys) {
-        assert_string_equal(key.c_str(), "1000");
-    }
-}
-
-// Used ids of codes that left the file are dropped, so the list stays
-// bounded by the file's codes (it used to grow until the state no longer
-// parsed and every login was refused).
-void stale_recovery_ids_are_pruned(void** /*state*/) {
-    const Fixture f = make_secret(true);
-    MemoryStore store;
-    UserState& s = store.states["1000"];
-    s.enrollment_id = f.file.enrollment_id;
-    for (int i = 0; i < 50; ++i) {
-        s.used_recovery.push_back("$y$j9T$stale" + std::to_string(i));
-    }
-    ScriptedIo io;
-    io.secret_text = text_of(f.file);
-    io.answers = {f.recovery};
-    assert_int_equal(login(io, store), LoginOutcome::success);
-    const UserState& after = store.states["1000"];
-    assert_int_equal(after.used_recovery.size(), 1);
-    assert_string_equal(after.used_recovery[0].c_str(), pam_totp::recovery_code_id(f.file.recovery_hashes[0]).c_str());
-    bool told_left = false;
-    for (const auto& t : io.told) {
-        told_left = told_left || t.find("0 recovery codes left") != std::string::npos;
-    }
-    assert_true(told_left);
-}
-
-// A recovery hash libxcrypt cannot use must not make guesses free.
-void errors_after_the_lock_count_as_failures(void** /*state*/) {
-    Fixture f = make_secret(false);
-    f.file.recovery_hashes.push_back("$y$zzz$abcdefghijklmnop$ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefg");
-    MemoryStore store;
-    ScriptedIo io;
-    io.secret_text = text_of(f.file);
-    io.answers = {"ABCD-EFGH-JKMN"};
-    assert_int_equal(login(io, store), LoginOutcome::denied);
-    assert_int_equal(store.states["1000"].failures.size(), 1);
-    bool logged = false;
-    for (const auto& l : io.logs) {
-        logged = logged || l.find("cannot check the recovery code") != std::string::npos;
-    }
-    assert_true(logged);  // the error path was taken, not a plain mismatch
-}
-
-// Re-enrolling keeps the last step: a code just used stays used.
-void reenrollment_keeps_the_last_step(void** /*state*/) {
-    Fixture f = make_secret(false);
-    MemoryStore store;
-    ScriptedIo first;
-    first.secret_text = text_of(f.file);
-    const std::string code = code_at(f.file, now_t);
-    first.answers = {code};
-    assert_int_equal(login(first, store), LoginOutcome::success);
-
-    f.file.enrollment_id = "fedcba9876543210fedcba9876543210";  // same key, new enrollment (a repeated import)
-    ScriptedIo again;
-    again.secret_text = text_of(f.file);
-    again.answers = {code};
-    assert_int_equal(login(again, store), LoginOutcome::denied);
-    assert_string_equal(store.states["1000"].enrollment_id.c_str(), "fedcba9876543210fedcba9876543210");
-}
-
-// During a lockout the user is told and not asked; nothing is counted.
-void lockout_is_told_before_the_prompt(void** /*state*/) {
-    const Fixture f = make_secret(false);
-    MemoryStore store;
-    UserState& s = store.states["1000"];
-    s.enrollment_id = f.file.enrollment_id;
-    s.locked_until = now_t + 600;
-    ScriptedIo io;
-    io.secret_text = text_of(f.file);
-    io.answers = {code_at(f.file, now_t)};
-    assert_int_equal(login(io, store), LoginOutcome::denied);
-    assert_int_equal(io.prompts, 0);
-    assert_false(io.told.empty());
-    assert_true(io.told[0].find("10 minutes") != std::string::npos);
-    assert_true(store.states["1000"].failures.empty());
 }
 
 pam_totp::ModuleOptions central_options() {
@@ -259,41 +308,640 @@ pam_totp::ModuleOptions central_options() {
     return opts;
 }
 
+// --- charged before it is checked -------------------------------------------------------
+
+// The attempt is on disk (durably) before the answer is looked at: the
+// first save is durable, holds the charge and the pending window and no
+// outcome yet; the second (relaxed) settles it.
+void attempt_is_charged_durably_before_it_is_checked(void** /*state*/) {
+    const Fixture f = make_secret();
+    MemoryStore store;
+    ScriptedIo io;
+    io.secret_text = text_of(f.file);
+    io.answers = {code_at(f.file, now_t)};
+    assert_int_equal(login(io, store), LoginOutcome::success);
+    const TokenId t = token_of(f.file);
+    assert_int_equal(store.saves.size(), 2);
+    const MemoryStore::Save& charge = store.saves[0];
+    assert_true(charge.durability == Durability::durable);
+    assert_true(charge.record.charge == now_t);
+    assert_true(charge.tokens.at(t).pending_until == pam_totp::window_end(now_t, 30, 1));
+    assert_int_equal(charge.tokens.at(t).used_until, 0);  // nothing accepted yet
+    assert_false(charge.record.last_login.has_value());
+    const MemoryStore::Save& settled = store.saves[1];
+    assert_true(settled.durability == Durability::relaxed);
+    assert_false(settled.record.charge.has_value());
+    assert_false(settled.tokens.at(t).pending_until.has_value());
+    assert_int_equal(settled.tokens.at(t).used_until, pam_totp::step_end(pam_totp::time_step(now_t, 30), 30));
+    assert_true(settled.record.last_login.has_value());
+    assert_true(settled.record.last_login->when == now_t);
+    assert_string_equal(settled.record.last_login->service.c_str(), "sshd");
+    assert_string_equal(settled.record.last_login->rhost.c_str(), "192.0.2.1");
+    // A wrong code: charged, then counted.
+    ScriptedIo wrong;
+    wrong.secret_text = io.secret_text;
+    wrong.answers = {"000000"};
+    assert_int_equal(login(wrong, store), LoginOutcome::denied);
+    assert_true(store.saves[2].durability == Durability::durable);
+    assert_true(store.saves[2].record.charge.has_value());
+    assert_int_equal(store.saves[2].record.budget.since_success, 0);
+    assert_int_equal(store.accounts["alice"].budget.since_success, 1);
+    assert_false(store.accounts["alice"].charge.has_value());
+    // A recovery code: its tag is pending in the charge.
+    const Fixture r = make_secret(1);
+    ScriptedIo rec;
+    rec.secret_text = text_of(r.file);
+    rec.answers = {r.recovery[0].printed};
+    const std::size_t before = store.saves.size();
+    assert_int_equal(login(rec, store), LoginOutcome::success);
+    const auto& pending = store.saves[before].tokens.at(t).pending_recovery;
+    assert_true(pending.has_value());
+    assert_true(*pending ==
+                pam_totp::recovery_tag(r.file.key, pam_totp::normalise_recovery_code(r.recovery[0].printed).value()));
+}
+
+// When the charge cannot be written (a full disk, a file-size limit the
+// caller set), the answer is never checked: even the right code is denied,
+// nothing is accepted, nothing counted.
+void answer_is_never_checked_when_the_charge_fails(void** /*state*/) {
+    const Fixture f = make_secret(1);
+    MemoryStore store;
+    store.fail_durable = true;
+    for (const std::string& answer : {code_at(f.file, now_t), f.recovery[0].printed, std::string("000000")}) {
+        ScriptedIo io;
+        io.secret_text = text_of(f.file);
+        io.answers = {answer};
+        assert_int_equal(login(io, store), LoginOutcome::denied);
+        assert_true(io.logged("the answer was not checked"));
+        assert_false(io.was_told("recovery code"));
+    }
+    assert_true(store.accounts.empty());
+    assert_true(store.tokens.empty());
+    assert_int_equal(store.count(Durability::relaxed), 0);  // never settled: never checked
+    // Once the disk is back, the same right code and recovery code work.
+    store.fail_durable = false;
+    ScriptedIo io;
+    io.secret_text = text_of(f.file);
+    io.answers = {code_at(f.file, now_t)};
+    assert_int_equal(login(io, store), LoginOutcome::success);
+    ScriptedIo rec;
+    rec.secret_text = io.secret_text;
+    rec.answers = {f.recovery[0].printed};
+    assert_int_equal(login(rec, store), LoginOutcome::success);
+}
+
+// A settling that cannot be written is only logged: the durable charge
+// stands for it (the next login counts it).
+void failed_settling_leaves_the_charge(void** /*state*/) {
+    const Fixture f = make_secret();
+    MemoryStore store;
+    store.fail_relaxed = true;
+    ScriptedIo io;
+    io.secret_text = text_of(f.file);
+    io.answers = {"000000"};
+    assert_int_equal(login(io, store), LoginOutcome::denied);
+    assert_true(io.logged("it stays charged"));
+    assert_true(store.accounts["alice"].charge.has_value());
+}
+
+// --- a login killed between charge and settling --------------------------------------------
+
+// The charge of a login that died is counted as a wrong code by the next
+// one, and its pending window blocks every code it could have matched,
+// the right one included (it may have been right and accepted).
+void stale_charge_is_counted_and_its_window_blocks_the_code(void** /*state*/) {
+    const Fixture f = make_secret();
+    MemoryStore store;
+    store.lose_relaxed = true;
+    const std::string code = code_at(f.file, now_t);
+    ScriptedIo killed;
+    killed.secret_text = text_of(f.file);
+    killed.answers = {code};
+    (void)login(killed, store);  // charged, checked, and then "killed" before the settling
+    assert_true(store.accounts["alice"].charge == now_t);
+    store.lose_relaxed = false;
+
+    ScriptedIo next;
+    next.secret_text = killed.secret_text;
+    next.clock = now_t + 20;  // the same step
+    next.answers = {code};
+    assert_int_equal(login(next, store), LoginOutcome::denied);
+    assert_true(next.logged("cut short"));
+    const AccountRecord& a = store.accounts["alice"];
+    assert_false(a.charge.has_value());
+    assert_int_equal(a.budget.since_success, 2);  // the dead attempt and this replay
+    assert_true(std::find(a.budget.recent.begin(), a.budget.recent.end(), now_t) != a.budget.recent.end());
+    const TokenRecord& t = store.tokens[token_of(f.file)];
+    assert_false(t.pending_until.has_value());
+    assert_true(t.used_until >= pam_totp::window_end(now_t, 30, 1));
+    // The next step's code is blocked too (the window reached it); the one
+    // after that works.
+    ScriptedIo later;
+    later.secret_text = killed.secret_text;
+    later.clock = now_t + 30;
+    later.answers = {code_at(f.file, now_t + 30)};
+    assert_int_equal(login(later, store), LoginOutcome::denied);
+    ScriptedIo after;
+    after.secret_text = killed.secret_text;
+    after.clock = now_t + 60;
+    after.answers = {code_at(f.file, now_t + 60)};
+    assert_int_equal(login(after, store), LoginOutcome::success);
+}
+
+// A dead attempt with a recovery code: that code is used.
+void stale_recovery_attempt_uses_the_code(void** /*state*/) {
+    const Fixture f = make_secret(2);
+    MemoryStore store;
+    store.lose_relaxed = true;
+    ScriptedIo killed;
+    killed.secret_text = text_of(f.file);
+    killed.answers = {f.recovery[0].printed};
+    (void)login(killed, store);
+    store.lose_relaxed = false;
+    ScriptedIo next;
+    next.secret_text = killed.secret_text;
+    next.answers = {f.recovery[0].printed};
+    assert_int_equal(login(next, store), LoginOutcome::denied);
+    ScriptedIo other;
+    other.secret_text = killed.secret_text;
+    other.answers = {f.recovery[1].printed};
+    assert_int_equal(login(other, store), LoginOutcome::success);
+    // Two failures (the dead attempt and the used code), told at the success.
+    assert_true(other.was_told("There were 2 wrong codes since your last successful login."));
+    assert_int_equal(store.accounts["alice"].budget.since_success, 0);
+}
+
+// --- the secret file, read again under the lock --------------------------------------------
+
+// A recovery code revoked (totp-enroll --new-recovery-codes) while the
+// prompt was open no longer works: the check uses the file as it is then.
+void revoked_recovery_code_is_refused(void** /*state*/) {
+    const Fixture old_file = make_secret(1);
+    Fixture new_file = copy_of(old_file);
+    new_file.recovery = {new_recovery_code()};
+    new_file.file.recovery_hashes = {new_file.recovery[0].hash};
+    MemoryStore store;
+    ScriptedIo io;
+    io.versions = {text_of(old_file.file), text_of(new_file.file)};  // before the prompt, then under the lock
+    io.answers = {old_file.recovery[0].printed};
+    assert_int_equal(login(io, store), LoginOutcome::denied);
+    assert_int_equal(io.reads.size(), 2);
+    assert_true(io.reads[1].path == io.reads[0].path);
+    assert_int_equal(store.accounts["alice"].budget.since_success, 1);
+    // The file unchanged: the same code works (so it was the re-read).
+    ScriptedIo same;
+    same.versions = {text_of(old_file.file), text_of(old_file.file)};
+    same.answers = {old_file.recovery[0].printed};
+    assert_int_equal(login(same, store), LoginOutcome::success);
+}
+
+// Re-enrolled with a new key (--force) while the prompt was open: the old
+// code is refused, and the new token is the one locked.
+void replaced_enrollment_is_checked_as_it_is_now(void** /*state*/) {
+    const Fixture old_file = make_secret();
+    Fixture new_file = make_secret();
+    new_file.file.key = SecureBuffer(std::string_view("another key, 20 byte"));
+    MemoryStore store;
+    ScriptedIo io;
+    io.versions = {text_of(old_file.file), text_of(new_file.file)};
+    io.answers = {code_at(old_file.file, now_t)};
+    assert_int_equal(login(io, store), LoginOutcome::denied);
+    assert_int_equal(store.begun.size(), 2);  // locked again with the new file's token
+    assert_int_equal(store.tokens.count(token_of(old_file.file)), 0);
+    // The file gone since the prompt: denied, nothing charged.
+    MemoryStore other;
+    ScriptedIo gone;
+    gone.versions = {text_of(old_file.file), ""};
+    gone.answers = {code_at(old_file.file, now_t)};
+    assert_int_equal(login(gone, other), LoginOutcome::denied);
+    assert_true(gone.logged("gone since the prompt"));
+    assert_true(other.saves.empty());
+}
+
+// --- one replay record per secret ------------------------------------------------------------
+
+// Two accounts whose files hold the same secret (root and toor sharing a
+// home, a copied file) share its replay record: a code works once for
+// both. Each keeps its own guessing budget.
+void accounts_with_one_secret_share_the_replay_record(void** /*state*/) {
+    const Fixture f = make_secret();
+    MemoryStore store;
+    const std::string code = code_at(f.file, now_t);
+    ScriptedIo root;
+    root.user_name = "root";
+    root.acct = pam_totp::Account{"root", "/root", 0, 0};
+    root.secret_text = text_of(f.file);
+    root.answers = {code};
+    assert_int_equal(login(root, store), LoginOutcome::success);
+
+    ScriptedIo toor;  // another name, the same uid and home
+    toor.user_name = "toor";
+    toor.acct = pam_totp::Account{"toor", "/root", 0, 0};
+    Fixture copy = copy_of(f);
+    copy.file.enrollment_id = "fedcba9876543210fedcba9876543210";  // a copy imported again: same key
+    toor.secret_text = text_of(copy.file);
+    toor.answers = {code};
+    assert_int_equal(login(toor, store), LoginOutcome::denied);
+    assert_int_equal(store.tokens.size(), 1);
+    assert_int_equal(store.accounts["toor"].budget.since_success, 1);
+    assert_int_equal(store.accounts["root"].budget.since_success, 0);
+    assert_true(store.begun == (std::vector<std::string>{"root", "toor"}));
+}
+
+// Re-enrolling with the same key (a repeated import) keeps it used.
+void reenrollment_with_the_same_key_keeps_codes_used(void** /*state*/) {
+    Fixture f = make_secret(1);
+    MemoryStore store;
+    const std::string code = code_at(f.file, now_t);
+    for (const std::string& answer : {code, f.recovery[0].printed}) {
+        ScriptedIo first;
+        first.secret_text = text_of(f.file);
+        first.answers = {answer};
+        assert_int_equal(login(first, store), LoginOutcome::success);
+    }
+    // Imported again: a new enrollment id, the same codes hashed with new salts.
+    f.file.enrollment_id = "fedcba9876543210fedcba9876543210";
+    f.file.recovery_hashes = {
+        pam_totp::hash_recovery_code(pam_totp::normalise_recovery_code(f.recovery[0].printed).value()).value()};
+    assert_true(f.file.recovery_hashes[0] != f.recovery[0].hash);
+    for (const std::string& answer : {code, f.recovery[0].printed}) {
+        ScriptedIo again;
+        again.secret_text = text_of(f.file);
+        again.answers = {answer};
+        assert_int_equal(login(again, store), LoginOutcome::denied);
+    }
+}
+
+// A new period with the same key (15 s -> 30 s): the replay record is in
+// absolute time, so the 30 s codes work from the next step on (a record
+// in steps of 15 s would refuse them for decades).
+void period_change_does_not_lock_totp_out(void** /*state*/) {
+    Fixture f = make_secret();
+    f.file.params.period = 15;
+    MemoryStore store;
+    ScriptedIo first;
+    first.secret_text = text_of(f.file);
+    first.answers = {code_at(f.file, now_t)};
+    assert_int_equal(login(first, store), LoginOutcome::success);
+    assert_int_equal(store.tokens[token_of(f.file)].used_until, now_t + 15);
+
+    f.file.params.period = 30;
+    ScriptedIo next;
+    next.secret_text = text_of(f.file);
+    next.clock = now_t + 30;
+    next.answers = {code_at(f.file, now_t + 30)};
+    assert_int_equal(login(next, store), LoginOutcome::success);
+    assert_int_equal(store.tokens[token_of(f.file)].used_until, now_t + 60);
+    // And back to 15 s: the next 15 s step after that works.
+    f.file.params.period = 15;
+    ScriptedIo back;
+    back.secret_text = text_of(f.file);
+    back.clock = now_t + 60;
+    back.answers = {code_at(f.file, now_t + 60)};
+    assert_int_equal(login(back, store), LoginOutcome::success);
+}
+
+// The code that confirmed the enrollment (shown on the enrolling terminal)
+// does not log in; the next one does.
+void confirmation_code_is_refused(void** /*state*/) {
+    Fixture f = make_secret();
+    f.file.confirmed_until = pam_totp::step_end(pam_totp::time_step(now_t, 30), 30);
+    MemoryStore store;
+    ScriptedIo io;
+    io.secret_text = text_of(f.file);
+    io.answers = {code_at(f.file, now_t)};
+    assert_int_equal(login(io, store), LoginOutcome::denied);
+    assert_true(io.logged("already used"));
+    // Nor a code from before it.
+    ScriptedIo early;
+    early.secret_text = io.secret_text;
+    early.clock = now_t + 20;
+    early.answers = {code_at(f.file, now_t - 30)};
+    assert_int_equal(login(early, store), LoginOutcome::denied);
+    ScriptedIo next;
+    next.secret_text = io.secret_text;
+    next.clock = now_t + 30;
+    next.answers = {code_at(f.file, now_t + 30)};
+    assert_int_equal(login(next, store), LoginOutcome::success);
+    // Without `confirmed` the same first code is accepted (the refusal came from it).
+    f.file.confirmed_until = 0;
+    MemoryStore fresh;
+    ScriptedIo plain;
+    plain.secret_text = text_of(f.file);
+    plain.answers = {code_at(f.file, now_t)};
+    assert_int_equal(login(plain, fresh), LoginOutcome::success);
+}
+
+// --- forward_pass defer ------------------------------------------------------------------------
+
+pam_totp::ModuleOptions defer_options() {
+    pam_totp::ModuleOptions opts;
+    opts.forward_pass = true;
+    opts.defer = true;
+    return opts;
+}
+
+// The defer line only collects: the password goes on as PAM_AUTHTOK, the
+// code is kept, nothing is checked or counted. The line after the password
+// module checks the kept code without asking.
+void defer_collects_and_the_next_line_checks(void** /*state*/) {
+    const Fixture f = make_secret();
+    MemoryStore store;
+    ScriptedIo io;  // one PAM handle: both lines see the same items and data
+    io.secret_text = text_of(f.file);
+    const std::string code = code_at(f.file, now_t);
+    io.answers = {"hunter2" + code};
+    assert_int_equal(login(io, store, defer_options()), LoginOutcome::ignore);
+    assert_int_equal(io.prompts, 1);
+    assert_true(io.pam_authtok == "hunter2");
+    assert_true(io.kept == code);
+    assert_true(store.begun.empty());
+    assert_true(store.saves.empty());
+    // (pam_unix checks the password here.) The check line: no prompt.
+    pam_totp::ModuleOptions check;
+    check.forward_pass = true;
+    assert_int_equal(login(io, store, check), LoginOutcome::success);
+    assert_int_equal(io.prompts, 1);
+    assert_false(io.kept.has_value());  // taken
+    assert_int_equal(store.tokens[token_of(f.file)].used_until, pam_totp::step_end(pam_totp::time_step(now_t, 30), 30));
+}
+
+// A wrong code kept by the defer line is counted by the check line (the
+// password was right by then); a wrong password never reaches it, so
+// someone without the password can neither spend the budget nor learn of
+// a lockout.
+void defer_counts_only_on_the_check_line(void** /*state*/) {
+    const Fixture f = make_secret();
+    MemoryStore store;
+    for (int i = 0; i < 10; ++i) {
+        ScriptedIo io;
+        io.secret_text = text_of(f.file);
+        io.answers = {"wrong-password000000"};
+        assert_int_equal(login(io, store, defer_options()), LoginOutcome::ignore);
+        // pam_unix fails: the check line is never run.
+    }
+    assert_true(store.accounts.empty());
+    ScriptedIo io;
+    io.secret_text = text_of(f.file);
+    io.answers = {"hunter2000000"};
+    assert_int_equal(login(io, store, defer_options()), LoginOutcome::ignore);
+    pam_totp::ModuleOptions check;
+    check.forward_pass = true;
+    assert_int_equal(login(io, store, check), LoginOutcome::denied);
+    assert_int_equal(store.accounts["alice"].budget.since_success, 1);
+    // Locked: the defer line still tells nothing and asks as usual.
+    store.accounts["alice"].budget.locked_until = now_t + 600;
+    ScriptedIo locked;
+    locked.secret_text = io.secret_text;
+    locked.answers = {"hunter2" + code_at(f.file, now_t)};
+    assert_int_equal(login(locked, store, defer_options()), LoginOutcome::ignore);
+    assert_true(locked.told.empty());
+    assert_int_equal(login(locked, store, check), LoginOutcome::denied);
+    assert_true(locked.told.empty());  // forward_pass: the lockout is not revealed
+    // Without a code at the end the whole answer is the password and the
+    // kept code is empty: a wrong code on the check line.
+    ScriptedIo bare;
+    bare.secret_text = io.secret_text;
+    bare.answers = {"hunter2"};
+    store.accounts["alice"].budget.locked_until = 0;
+    assert_int_equal(login(bare, store, defer_options()), LoginOutcome::ignore);
+    assert_true(bare.pam_authtok == "hunter2");
+    assert_true(bare.kept == "");
+    assert_int_equal(login(bare, store, check), LoginOutcome::denied);
+    assert_int_equal(store.accounts["alice"].budget.since_success, 2);
+}
+
+// Not enrolled, with nullok: the defer line still hands the password on,
+// keeps no code, and the check line ignores the module.
+void defer_without_a_secret_and_nullok(void** /*state*/) {
+    MemoryStore store;
+    ScriptedIo io;
+    io.files["/etc/pam_totp/bob"] = ScriptedIo::File{"unused", true};
+    pam_totp::ModuleOptions opts = defer_options();
+    opts.secret = "/etc/pam_totp/%u";
+    opts.nullok = true;
+    io.answers = {"hunter2123456"};
+    assert_int_equal(login(io, store, opts), LoginOutcome::ignore);
+    assert_true(io.pam_authtok == "hunter2123456");  // all of it: nobody knows a code is there
+    assert_false(io.kept.has_value());
+    pam_totp::ModuleOptions check = central_options();
+    check.nullok = true;
+    check.forward_pass = true;
+    assert_int_equal(login(io, store, check), LoginOutcome::ignore);
+    assert_true(store.saves.empty());
+}
+
+// --- the state of pam_totp 0.1 ------------------------------------------------------------------
+
+// On an account's first login, what pam_totp 0.1 recorded for the same
+// enrollment carries over: its last step, used recovery codes and budget.
+void legacy_state_carries_over_on_a_fresh_account(void** /*state*/) {
+    const Fixture f = make_secret(2);
+    MemoryStore store;
+    LegacyState old;
+    old.enrollment_id = f.file.enrollment_id;
+    old.last_step = pam_totp::time_step(now_t, 30);
+    old.used_recovery = {pam_totp::recovery_code_setting(f.recovery[0].hash)};
+    old.failures = {now_t - 100, now_t - 50};
+    old.lockouts = 1;
+    store.legacy_by_name["alice"] = old;
+    const std::string text = text_of(f.file);
+    ScriptedIo code;
+    code.secret_text = text;
+    code.answers = {code_at(f.file, now_t)};
+    assert_int_equal(login(code, store), LoginOutcome::denied);  // the step 0.1 accepted last
+    assert_true(store.legacy_asked == (std::vector<std::string>{"alice"}));
+    const AccountRecord& a = store.accounts["alice"];
+    assert_int_equal(a.budget.lockouts, 1);
+    assert_int_equal(a.budget.since_success, 3);  // two carried over, and this replay
+    ScriptedIo used;
+    used.secret_text = text;
+    used.answers = {f.recovery[0].printed};
+    assert_int_equal(login(used, store), LoginOutcome::denied);
+    assert_true(store.legacy_asked.size() == 1);  // read once, on the first login only
+    ScriptedIo unused;
+    unused.secret_text = text;
+    unused.answers = {f.recovery[1].printed};
+    assert_int_equal(login(unused, store), LoginOutcome::success);
+    assert_true(unused.was_told("0 recovery codes left"));
+    // The wrong codes 0.1 counted are among those told.
+    assert_true(unused.was_told("There were 4 wrong codes since your last successful login."));
+}
+
+// The last step of another enrollment (another key, maybe another period)
+// says nothing about this one; the budget carries over all the same.
+void legacy_state_of_another_enrollment(void** /*state*/) {
+    const Fixture f = make_secret(1);
+    MemoryStore store;
+    LegacyState old;
+    old.enrollment_id = "fedcba9876543210fedcba9876543210";
+    old.last_step = pam_totp::time_step(now_t, 30) + 1000;
+    old.used_recovery = {pam_totp::recovery_code_setting(f.recovery[0].hash)};
+    old.locked_until = now_t - 1;
+    old.lockouts = 3;
+    store.legacy_by_uid[1000] = old;  // kept by uid (UID.state)
+    ScriptedIo io;
+    io.secret_text = text_of(f.file);
+    io.answers = {code_at(f.file, now_t)};
+    assert_int_equal(login(io, store), LoginOutcome::success);
+    // Accepted, so the streak is over; the lockout time carried over stays.
+    assert_true(store.accounts["alice"].budget.locked_until == now_t - 1);
+    ScriptedIo rec;
+    rec.secret_text = io.secret_text;
+    rec.answers = {f.recovery[0].printed};
+    assert_int_equal(login(rec, store), LoginOutcome::success);
+    // A lockout recorded by 0.1 still holds.
+    MemoryStore locked_store;
+    old.locked_until = now_t + 600;
+    locked_store.legacy_by_name["alice"] = old;
+    ScriptedIo locked;
+    locked.secret_text = io.secret_text;
+    locked.answers = {code_at(f.file, now_t)};
+    assert_int_equal(login(locked, locked_store), LoginOutcome::denied);
+    assert_true(locked.was_told("locked"));
+}
+
+// --- errors that must never be free guesses --------------------------------------------------------
+
+// A recovery hash libxcrypt refuses (of the right form, with a salt it
+// cannot decode): the attempt is still counted.
+void errors_after_the_charge_count_as_failures(void** /*state*/) {
+    Fixture f = make_secret();
+    f.file.recovery_hashes.push_back("$y$j9T$abcdefghijklmnopqrstuv$" + std::string(43, 'A'));
+    MemoryStore store;
+    ScriptedIo io;
+    io.secret_text = text_of(f.file);
+    io.answers = {"ABCD-EFGH-JKMN"};
+    assert_int_equal(login(io, store), LoginOutcome::denied);
+    assert_int_equal(store.accounts["alice"].budget.since_success, 1);
+    assert_true(io.logged("cannot check the recovery code"));  // the error path, not a plain mismatch
+}
+
+// A store that cannot be used denies; replay protection is never skipped.
+void unusable_store_denies(void** /*state*/) {
+    const Fixture f = make_secret();
+    for (const Errc e : {Errc::busy, Errc::unsafe, Errc::format, Errc::io}) {
+        MemoryStore store;
+        store.fail_begin = e;
+        ScriptedIo io;
+        io.secret_text = text_of(f.file);
+        io.answers = {code_at(f.file, now_t)};
+        assert_int_equal(login(io, store), LoginOutcome::denied);
+        assert_true(io.logged("replay protection and the guessing budget cannot be skipped"));
+    }
+}
+
+// The wrong codes since the last successful login are told at the next one
+// (someone else may hold the password), once; none, nothing is said.
+void wrong_codes_are_told_at_the_next_success(void** /*state*/) {
+    const Fixture f = make_secret();
+    MemoryStore store;
+    ScriptedIo wrong;
+    wrong.secret_text = text_of(f.file);
+    wrong.answers = {"000000"};
+    assert_int_equal(login(wrong, store), LoginOutcome::denied);
+    ScriptedIo ok;
+    ok.secret_text = wrong.secret_text;
+    ok.answers = {code_at(f.file, now_t)};
+    assert_int_equal(login(ok, store), LoginOutcome::success);
+    assert_true(ok.was_told("There was 1 wrong code since your last successful login."));
+    ScriptedIo again;
+    again.secret_text = wrong.secret_text;
+    again.clock = now_t + 30;
+    again.answers = {code_at(f.file, now_t + 30)};
+    assert_int_equal(login(again, store), LoginOutcome::success);
+    assert_true(again.told.empty());
+}
+
+// During a lockout the user is told and not asked; nothing is counted.
+void lockout_is_told_before_the_prompt(void** /*state*/) {
+    const Fixture f = make_secret();
+    MemoryStore store;
+    store.accounts["alice"].budget.locked_until = now_t + 600;
+    ScriptedIo io;
+    io.secret_text = text_of(f.file);
+    io.answers = {code_at(f.file, now_t)};
+    assert_int_equal(login(io, store), LoginOutcome::denied);
+    assert_int_equal(io.prompts, 0);
+    assert_false(io.told.empty());
+    assert_true(io.told[0].find("10 minutes") != std::string::npos);
+    assert_int_equal(store.accounts["alice"].budget.since_success, 0);
+    assert_true(store.saves.empty());
+    // With forward_pass (the password not checked yet) it is not told; the
+    // answer is asked for and refused under the lock, uncounted.
+    pam_totp::ModuleOptions fp;
+    fp.forward_pass = true;
+    ScriptedIo hidden;
+    hidden.secret_text = io.secret_text;
+    hidden.answers = {"hunter2" + code_at(f.file, now_t)};
+    assert_int_equal(login(hidden, store, fp), LoginOutcome::denied);
+    assert_int_equal(hidden.prompts, 1);
+    assert_true(hidden.told.empty());
+    assert_int_equal(store.accounts["alice"].budget.since_success, 0);
+    assert_false(hidden.pam_authtok.has_value());  // nothing passed on
+}
+
+// Five wrong codes lock (the defaults), the sixth attempt is refused
+// before it is charged, and the lockout is told.
+void wrong_codes_lock(void** /*state*/) {
+    const Fixture f = make_secret();
+    MemoryStore store;
+    for (int i = 0; i < 5; ++i) {
+        ScriptedIo io;
+        io.secret_text = text_of(f.file);
+        io.clock = now_t + i;
+        io.answers = {"00000" + std::to_string(i)};
+        assert_int_equal(login(io, store), LoginOutcome::denied);
+        if (i == 4) {
+            assert_true(io.was_told("Code entry is locked for 5 minutes"));
+            assert_true(io.logged("too many wrong codes"));
+        }
+    }
+    assert_true(pam_totp::is_locked(store.accounts["alice"].budget, now_t + 10));
+    ScriptedIo io;
+    io.secret_text = text_of(f.file);
+    io.clock = now_t + 10;
+    io.answers = {code_at(f.file, now_t + 10)};
+    assert_int_equal(login(io, store), LoginOutcome::denied);
+    assert_int_equal(io.prompts, 0);
+}
+
+// --- finding the secret file -----------------------------------------------------------------------
+
 // A root-controlled file of the name's own (%u, outside the home) is read
-// as root without looking the account up, and its state is keyed by name.
-// Only its first login looks the account up, to carry the uid's state over.
+// as root without looking the account up, and again under the lock; its
+// state is the name's. Only a fresh account looks the account up (for the
+// uid's state of pam_totp 0.1).
 void root_controlled_file_needs_no_lookup(void** /*state*/) {
-    const Fixture f = make_secret(false);
+    const Fixture f = make_secret();
     MemoryStore store;
     ScriptedIo io;
     io.files["/etc/pam_totp/alice"] = ScriptedIo::File{text_of(f.file), true};
     io.answers = {code_at(f.file, now_t)};
     assert_int_equal(login(io, store, central_options()), LoginOutcome::success);
-    assert_int_equal(io.reads.size(), 1);
-    assert_false(io.reads[0].as_user);
-    assert_int_equal(io.reads[0].rules.owner, 0);
-    assert_true(io.reads[0].rules.root_owned_dirs);
-    assert_true(io.reads[0].rules.single_link);
-    assert_false(io.reads[0].rules.follow_dir_symlinks);
-    assert_string_equal(store.keys.front().c_str(), "user-alice");
-    assert_int_equal(store.states.count("user-alice"), 1);
+    assert_int_equal(io.reads.size(), 2);
+    for (const ScriptedIo::Read& r : io.reads) {
+        assert_string_equal(r.path.c_str(), "/etc/pam_totp/alice");
+        assert_false(r.as_user);
+        assert_int_equal(r.rules.owner, 0);
+        assert_true(r.rules.root_owned_dirs);
+        assert_true(r.rules.case_sensitive_dir);
+    }
+    assert_int_equal(io.lookups, 1);  // the carry-over of a fresh account
+    assert_true(store.begun == (std::vector<std::string>{"alice"}));
     // The next login has a state: no lookup at all, and the replay refused.
     ScriptedIo again;
     again.files = io.files;
     again.answers = {code_at(f.file, now_t)};
     assert_int_equal(login(again, store, central_options()), LoginOutcome::denied);
     assert_int_equal(again.lookups, 0);
-    for (const auto& key : store.keys) {
-        assert_true(key == "user-alice" || key == "1000");
-    }
 }
 
 // A file of the name's own that root does not control (owned by the user,
 // as totp-enroll --user writes it) is read the account's way, with a lookup
-// and the user-or-root owner rule, and still keyed by name: the way a file
-// is read never changes its state.
-void user_owned_file_is_keyed_by_name(void** /*state*/) {
-    const Fixture f = make_secret(false);
+// and the user-or-root owner rule; the state is the same account's.
+void user_owned_file_is_read_the_accounts_way(void** /*state*/) {
+    const Fixture f = make_secret();
     MemoryStore store;
     ScriptedIo io;
     io.files["/etc/pam_totp/alice"] = ScriptedIo::File{text_of(f.file), false};
@@ -301,14 +949,14 @@ void user_owned_file_is_keyed_by_name(void** /*state*/) {
     io.answers = {code};
     assert_int_equal(login(io, store, central_options()), LoginOutcome::success);
     assert_int_equal(io.lookups, 1);
-    assert_int_equal(io.reads.size(), 2);
-    assert_int_equal(io.reads[1].rules.owner, 1000);
-    assert_true(io.reads[1].rules.root_may_own);
-    // What keeps it the name's own is checked on this way too.
-    assert_true(io.reads[1].rules.single_link);
-    assert_false(io.reads[1].rules.follow_dir_symlinks);
-    assert_true(io.reads[1].rules.case_sensitive_dir);
-    assert_string_equal(store.keys.front().c_str(), "user-alice");
+    assert_int_equal(io.reads.size(), 3);  // root's way (refused), the account's, again under the lock
+    for (std::size_t i = 1; i < 3; ++i) {
+        assert_int_equal(io.reads[i].rules.owner, 1000);
+        assert_true(io.reads[i].rules.root_may_own);
+        assert_true(io.reads[i].rules.root_owned_dirs);
+        assert_false(io.reads[i].as_user);
+    }
+    assert_true(store.begun == (std::vector<std::string>{"alice"}));
     // chown root: read without the lookup now, the same state.
     ScriptedIo again;
     again.files["/etc/pam_totp/alice"] = ScriptedIo::File{text_of(f.file), true};
@@ -317,126 +965,63 @@ void user_owned_file_is_keyed_by_name(void** /*state*/) {
     assert_int_equal(again.lookups, 0);
 }
 
-// A second link would let another name reach the file under a state of its
-// own: refused (denied, logged) on both ways, never keyed differently.
-void second_link_is_refused(void** /*state*/) {
-    const Fixture f = make_secret(false);
-    MemoryStore store;
-    ScriptedIo io;
-    io.files["/etc/pam_totp/alice"] = ScriptedIo::File{text_of(f.file), true, 2};
-    io.answers = {code_at(f.file, now_t)};
-    assert_int_equal(login(io, store, central_options()), LoginOutcome::denied);
-    assert_int_equal(io.prompts, 1);
-    assert_true(store.keys.empty());
-    bool logged = false;
-    for (const auto& l : io.logs) {
-        logged = logged || l.find("2 links") != std::string::npos;
-    }
-    assert_true(logged);
-}
-
-// The first state under a name key starts from the uid's (an earlier
-// pam_totp kept every file by uid): the code and the recovery code used
-// then stay used.
-void uid_state_is_carried_over(void** /*state*/) {
-    const Fixture f = make_secret(true);
-    MemoryStore store;
-    const std::string code = code_at(f.file, now_t);
-    for (const std::string& answer : {code, f.recovery}) {
-        ScriptedIo before;  // keyed by uid: the default template
-        before.secret_text = text_of(f.file);
-        before.answers = {answer};
-        assert_int_equal(login(before, store), LoginOutcome::success);
-    }
-    for (const std::string& answer : {code, f.recovery}) {
-        ScriptedIo after;
-        after.files["/etc/pam_totp/alice"] = ScriptedIo::File{text_of(f.file), true};
-        after.answers = {answer};
-        assert_int_equal(login(after, store, central_options()), LoginOutcome::denied);
-    }
-    assert_int_equal(store.states["user-alice"].used_recovery.size(), 1);
-    assert_true(store.states["user-alice"].last_step.has_value());
-}
-
-// A failed lookup is not "no such account": the carry-over cannot tell
-// whether a uid state exists, so the login is denied and nothing written.
+// A failed lookup is not "no such account": denied, nothing written.
 void failed_lookup_denies(void** /*state*/) {
-    const Fixture f = make_secret(false);
+    const Fixture f = make_secret();
     MemoryStore store;
     ScriptedIo io;
     io.files["/etc/pam_totp/alice"] = ScriptedIo::File{text_of(f.file), true};
-    io.lookup_fails = true;
+    io.lookup_fails = true;  // needed for the carry-over of a fresh account
     io.answers = {code_at(f.file, now_t)};
     assert_int_equal(login(io, store, central_options()), LoginOutcome::denied);
-    assert_true(store.states["user-alice"].enrollment_id.empty());  // never committed
-    ScriptedIo user_owned;                                          // the account's way: denied too
+    assert_true(store.saves.empty());
+    ScriptedIo user_owned;  // the account's way: denied too, still asked
     user_owned.files["/etc/pam_totp/alice"] = ScriptedIo::File{text_of(f.file), false};
     user_owned.lookup_fails = true;
     user_owned.answers = {code_at(f.file, now_t)};
     assert_int_equal(login(user_owned, store, central_options()), LoginOutcome::denied);
     assert_int_equal(user_owned.prompts, 1);
+    assert_true(store.saves.empty());
 }
 
-// A transient error on the lookup-free read falls back to the account's
-// way, which keys the file the same.
-void transient_error_keeps_the_key(void** /*state*/) {
-    const Fixture f = make_secret(false);
+// A transient error on the lookup-free read falls back to the account's way.
+void transient_error_falls_back(void** /*state*/) {
+    const Fixture f = make_secret();
     MemoryStore store;
     ScriptedIo io;
     io.files["/etc/pam_totp/alice"] = ScriptedIo::File{text_of(f.file), true};
     io.fail_next_read = Errc::io;
     io.answers = {code_at(f.file, now_t)};
     assert_int_equal(login(io, store, central_options()), LoginOutcome::success);
-    assert_int_equal(io.reads.size(), 2);
-    assert_string_equal(store.keys.front().c_str(), "user-alice");
+    assert_int_equal(io.reads.size(), 3);
+    assert_true(store.begun == (std::vector<std::string>{"alice"}));
 }
 
-// A file in the home named by %u (secret=/home/%u/.pam_totp) would be keyed
-// by name here and by uid through ~/.pam_totp in another service: refused,
-// with the option to write instead.
-void home_file_named_by_user_is_refused(void** /*state*/) {
-    const Fixture f = make_secret(false);
+// A file in the home named by %u is the user's: read as the user.
+void home_file_named_by_user_is_read_as_the_user(void** /*state*/) {
+    const Fixture f = make_secret();
     MemoryStore store;
     ScriptedIo io;
     io.files["/home/alice/.pam_totp"] = ScriptedIo::File{text_of(f.file), false};
     io.answers = {code_at(f.file, now_t)};
     pam_totp::ModuleOptions opts;
     opts.secret = "/home/%u/.pam_totp";
-    assert_int_equal(login(io, store, opts), LoginOutcome::denied);
-    assert_int_equal(io.prompts, 1);
-    assert_true(store.keys.empty());
-    bool logged = false;
-    for (const auto& l : io.logs) {
-        logged = logged || l.find("name it with ~ or %h") != std::string::npos;
-    }
-    assert_true(logged);
-    // Not there at all: as with any template, nullok lets the user in
-    // without a code (a roll-out), the refusal is for an existing file.
+    assert_int_equal(login(io, store, opts), LoginOutcome::success);
+    assert_true(io.reads.back().as_user);
+    assert_false(io.reads.back().rules.root_may_own);
+    assert_false(io.reads.back().rules.root_owned_dirs);
+    // Not there at all: nullok lets the user in without a code (a roll-out).
     ScriptedIo absent;
     absent.files["/home/bob/.pam_totp"] = ScriptedIo::File{"unused", false};
     opts.nullok = true;
     assert_int_equal(login(absent, store, opts), LoginOutcome::ignore);
 }
 
-// A template without %u is one file for every name: never keyed by name.
-void template_without_user_is_keyed_by_uid(void** /*state*/) {
-    const Fixture f = make_secret(false);
-    MemoryStore store;
-    ScriptedIo io;
-    io.files["/etc/pam_totp/shared"] = ScriptedIo::File{text_of(f.file), true};
-    io.answers = {code_at(f.file, now_t)};
-    pam_totp::ModuleOptions opts;
-    opts.secret = "/etc/pam_totp/shared";
-    assert_int_equal(login(io, store, opts), LoginOutcome::success);
-    assert_int_equal(io.lookups, 1);
-    assert_string_equal(store.keys.back().c_str(), "1000");
-}
-
 // A name the account database spells differently ("Alice" for alice) finds
-// alice's file and shares alice's state: no second replay record, and with
-// nullok no way around the code by changing the case.
+// alice's file and uses alice's state: no second budget, no second replay
+// record, and with nullok no way around the code by changing the case.
 void other_spelling_uses_the_accounts_file_and_state(void** /*state*/) {
-    const Fixture f = make_secret(false);
+    const Fixture f = make_secret();
     MemoryStore store;
     ScriptedIo alice;
     alice.files["/etc/pam_totp/alice"] = ScriptedIo::File{text_of(f.file), true};
@@ -453,7 +1038,9 @@ void other_spelling_uses_the_accounts_file_and_state(void** /*state*/) {
     assert_int_equal(login(upper, store, opts), LoginOutcome::denied);  // the replay, not PAM_IGNORE
     assert_int_equal(upper.lookups, 1);
     assert_string_equal(upper.reads.back().path.c_str(), "/etc/pam_totp/alice");
-    assert_string_equal(store.keys.back().c_str(), "user-alice");
+    assert_true(store.begun.back() == "alice");
+    assert_int_equal(store.accounts.count("Alice"), 0);
+    assert_int_equal(store.accounts["alice"].budget.since_success, 1);
 }
 
 // No file under either spelling: nullok applies, after one lookup.
@@ -472,7 +1059,7 @@ void no_file_with_nullok_is_ignored(void** /*state*/) {
     strict.answers = {"123456"};
     assert_int_equal(login(strict, store, opts), LoginOutcome::denied);
     assert_int_equal(strict.prompts, 1);  // still asked: the reply reveals nothing
-    assert_true(store.keys.empty());
+    assert_true(store.begun.empty());
 }
 
 // No user name (or one validate_user_name refused): denied, still asked.
@@ -487,37 +1074,51 @@ void no_user_name_is_denied(void** /*state*/) {
     assert_true(io.reads.empty());
 }
 
-// A secret in the home is always the account's: looked up, read as the user.
+// A secret in the home is always the account's: looked up, read as the user
+// (before the prompt and under the lock).
 void home_template_reads_as_the_user(void** /*state*/) {
-    const Fixture f = make_secret(false);
+    const Fixture f = make_secret();
     MemoryStore store;
     ScriptedIo io;
     io.files["/home/alice/.pam_totp"] = ScriptedIo::File{text_of(f.file), true};
     io.answers = {code_at(f.file, now_t)};
     assert_int_equal(login(io, store), LoginOutcome::success);  // default secret=~/.pam_totp
     assert_int_equal(io.lookups, 1);
-    assert_int_equal(io.reads.size(), 1);
-    assert_true(io.reads[0].as_user);
-    assert_string_equal(store.keys.back().c_str(), "1000");
+    assert_int_equal(io.reads.size(), 2);
+    assert_true(io.reads[0].as_user && io.reads[1].as_user);
+    assert_true(store.begun == (std::vector<std::string>{"alice"}));
 }
 
 }  // namespace
 
 int main() {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(state_is_keyed_by_uid),
-        cmocka_unit_test(stale_recovery_ids_are_pruned),
-        cmocka_unit_test(errors_after_the_lock_count_as_failures),
-        cmocka_unit_test(reenrollment_keeps_the_last_step),
+        cmocka_unit_test(attempt_is_charged_durably_before_it_is_checked),
+        cmocka_unit_test(answer_is_never_checked_when_the_charge_fails),
+        cmocka_unit_test(failed_settling_leaves_the_charge),
+        cmocka_unit_test(stale_charge_is_counted_and_its_window_blocks_the_code),
+        cmocka_unit_test(stale_recovery_attempt_uses_the_code),
+        cmocka_unit_test(revoked_recovery_code_is_refused),
+        cmocka_unit_test(replaced_enrollment_is_checked_as_it_is_now),
+        cmocka_unit_test(accounts_with_one_secret_share_the_replay_record),
+        cmocka_unit_test(reenrollment_with_the_same_key_keeps_codes_used),
+        cmocka_unit_test(period_change_does_not_lock_totp_out),
+        cmocka_unit_test(confirmation_code_is_refused),
+        cmocka_unit_test(defer_collects_and_the_next_line_checks),
+        cmocka_unit_test(defer_counts_only_on_the_check_line),
+        cmocka_unit_test(defer_without_a_secret_and_nullok),
+        cmocka_unit_test(legacy_state_carries_over_on_a_fresh_account),
+        cmocka_unit_test(legacy_state_of_another_enrollment),
+        cmocka_unit_test(errors_after_the_charge_count_as_failures),
+        cmocka_unit_test(unusable_store_denies),
+        cmocka_unit_test(wrong_codes_are_told_at_the_next_success),
         cmocka_unit_test(lockout_is_told_before_the_prompt),
+        cmocka_unit_test(wrong_codes_lock),
         cmocka_unit_test(root_controlled_file_needs_no_lookup),
-        cmocka_unit_test(user_owned_file_is_keyed_by_name),
-        cmocka_unit_test(second_link_is_refused),
-        cmocka_unit_test(uid_state_is_carried_over),
+        cmocka_unit_test(user_owned_file_is_read_the_accounts_way),
         cmocka_unit_test(failed_lookup_denies),
-        cmocka_unit_test(transient_error_keeps_the_key),
-        cmocka_unit_test(home_file_named_by_user_is_refused),
-        cmocka_unit_test(template_without_user_is_keyed_by_uid),
+        cmocka_unit_test(transient_error_falls_back),
+        cmocka_unit_test(home_file_named_by_user_is_read_as_the_user),
         cmocka_unit_test(other_spelling_uses_the_accounts_file_and_state),
         cmocka_unit_test(no_file_with_nullok_is_ignored),
         cmocka_unit_test(no_user_name_is_denied),

@@ -36,6 +36,7 @@ void defaults(void** /*state*/) {
     assert_false(o.echo_code);
     assert_true(o.first_pass == FirstPass::none);
     assert_false(o.forward_pass);
+    assert_false(o.defer);
     assert_false(o.no_recovery);
     assert_false(o.debug);
 }
@@ -43,7 +44,7 @@ void defaults(void** /*state*/) {
 void every_option(void** /*state*/) {
     const auto r = parse({"secret=/etc/pam_totp/%u", "state_dir=/run/totp", "nullok", "window=3", "deny=7",
                           "fail_interval=60", "unlock_time=30", "max_unlock_time=120", "prompt=Code: ", "echo_code",
-                          "try_first_pass", "forward_pass", "no_recovery", "debug"});
+                          "try_first_pass", "forward_pass", "defer", "no_recovery", "debug"});
     if (!r) {
         fail_msg("%s", r.error().message.c_str());
     }
@@ -60,6 +61,7 @@ void every_option(void** /*state*/) {
     assert_true(o.echo_code);
     assert_true(o.first_pass == FirstPass::try_);
     assert_true(o.forward_pass);
+    assert_true(o.defer);
     assert_true(o.no_recovery);
     assert_true(o.debug);
 
@@ -115,6 +117,10 @@ void each_error_names_the_option(void** /*state*/) {
         {{"nullok", "nullok"}, "nullok"},
         {{"try_first_pass", "use_first_pass"}, "use_first_pass"},
         {{"debug", "debug"}, "debug"},
+        {{"defer"}, "defer"},  // only with forward_pass
+        {{"defer", "nullok"}, "defer"},
+        {{"forward_pass", "defer=1"}, "defer"},
+        {{"forward_pass", "defer", "defer"}, "defer"},
     };
     for (const BadCase& c : cases) {
         const auto r = parse(c.args);
@@ -128,12 +134,84 @@ void each_error_names_the_option(void** /*state*/) {
     }
 }
 
-void unknown_option_is_not_echoed_whole(void** /*state*/) {
-    // An administrator may paste a secret by mistake: the message cuts it.
+// An administrator may paste a secret by mistake: an unknown argument that
+// does not look like an option name is never quoted, not even in part; one
+// that does (a typo) is named, without its value.
+void unknown_option_is_never_echoed(void** /*state*/) {
     const std::string pasted = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
-    const auto r = parse({pasted});
-    assert_false(r.ok());
-    assert_true(r.error().message.find(pasted) == std::string::npos);
+    const std::vector<std::string> not_option_shaped = {
+        pasted,
+        "jbswy3dpehpk3pxp",                   // lower case, but with digits
+        "JBSWY3DP=EHPK3PXP",                  // a '=' inside
+        "abcdefghijklmnopqrstuvwxyzabcdefg",  // letters only, but longer than an option name
+        "se cret",
+        "Secret=/etc/x",
+    };
+    for (const std::string& arg : not_option_shaped) {
+        const auto r = parse({"nullok", arg});
+        assert_false(r.ok());
+        const std::string& m = r.error().message;
+        // No 4 characters of it in a row (the message's own words aside).
+        for (std::size_t i = 0; i + 4 <= arg.size(); ++i) {
+            const std::string piece = arg.substr(i, 4);
+            if (piece.find_first_not_of("abcdefghijklmnopqrstuvwxyz_ ") != std::string::npos &&
+                m.find(piece) != std::string::npos) {
+                fail_msg("'%s' quoted in '%s'", piece.c_str(), m.c_str());
+            }
+        }
+        assert_true(m.find(arg.substr(0, 8)) == std::string::npos);
+        // The argument's position is named instead.
+        if (m.find("argument 2") == std::string::npos) {
+            fail_msg("message '%s' does not say which argument", m.c_str());
+        }
+    }
+    // A typo of an option name is named, never its value.
+    const auto typo = parse({"sekret=" + pasted});
+    assert_false(typo.ok());
+    assert_true(typo.error().message.find("'sekret'") != std::string::npos);
+    assert_true(typo.error().message.find("JBSW") == std::string::npos);
+}
+
+// A malformed value is never quoted either (a secret pasted into prompt=,
+// secret= or a number).
+void malformed_values_are_not_quoted(void** /*state*/) {
+    const std::string value = "Zq9ZECRET\x01";
+    for (const char* name :
+         {"secret", "state_dir", "window", "deny", "fail_interval", "unlock_time", "max_unlock_time", "prompt"}) {
+        const auto r = parse({std::string(name) + "=" + value});
+        assert_false(r.ok());
+        assert_true(r.error().message.find(name) != std::string::npos);
+        if (r.error().message.find("Zq9Z") != std::string::npos) {
+            fail_msg("value quoted in '%s'", r.error().message.c_str());
+        }
+    }
+    for (const char* flag :
+         {"nullok", "echo_code", "try_first_pass", "forward_pass", "defer", "no_recovery", "debug"}) {
+        const auto r = parse({std::string(flag) + "=Zq9ZECRET"});
+        assert_false(r.ok());
+        assert_true(r.error().message.find("takes no value") != std::string::npos);
+        assert_true(r.error().message.find("Zq9Z") == std::string::npos);
+    }
+}
+
+// The one table: every option is known, once; and a second time is refused.
+void every_option_once_and_only_once(void** /*state*/) {
+    const std::vector<std::string> all = {"secret=/x", "state_dir=/y",    "nullok",         "window=1",
+                                          "deny=2",    "fail_interval=3", "unlock_time=4",  "max_unlock_time=5",
+                                          "prompt=P",  "echo_code",       "try_first_pass", "forward_pass",
+                                          "defer",     "no_recovery",     "debug"};
+    assert_true(parse(all).ok());
+    for (const std::string& arg : all) {
+        std::vector<std::string> twice = all;
+        twice.push_back(arg);
+        const auto r = parse(twice);
+        assert_false(r.ok());
+        if (r.error().message.find("given twice") == std::string::npos) {
+            fail_msg("%s twice: '%s'", arg.c_str(), r.error().message.c_str());
+        }
+    }
+    // use_first_pass, the other way of the try_first_pass slot.
+    assert_true(parse({"use_first_pass", "forward_pass", "defer"}).ok());
 }
 
 void null_argv_entry_refused(void** /*state*/) {
@@ -149,7 +227,9 @@ int main() {
         cmocka_unit_test(every_option),
         cmocka_unit_test(range_limits_accepted),
         cmocka_unit_test(each_error_names_the_option),
-        cmocka_unit_test(unknown_option_is_not_echoed_whole),
+        cmocka_unit_test(unknown_option_is_never_echoed),
+        cmocka_unit_test(malformed_values_are_not_quoted),
+        cmocka_unit_test(every_option_once_and_only_once),
         cmocka_unit_test(null_argv_entry_refused),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);

@@ -1,4 +1,4 @@
-// The otpauth:// URI (core/otpauth_uri.h): RFC 3986 percent-encoding, the
+// The otpauth:// URI (enroll_tool/otpauth_uri.h): RFC 3986 percent-encoding, the
 // default parameters left out, the others put in, and the label checks.
 #include <string>
 #include <string_view>

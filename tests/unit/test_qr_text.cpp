@@ -1,4 +1,4 @@
-// The QR code as terminal text (core/qr_text.h): every style renders the
+// The QR code as terminal text (enroll_tool/qr_text.h): every style renders the
 // symbol libqrencode makes, with the 4-module quiet zone, row by row.
 #include <qrencode.h>
 

@@ -141,7 +141,7 @@ void hash_verifies_and_rejects(void** /*state*/) {
     assert_true(h1.find("ABCD") == std::string::npos);
     // A fresh salt each time: the same code never hashes the same way twice.
     assert_true(h1 != h2);
-    assert_true(pam_totp::recovery_code_id(h1) != pam_totp::recovery_code_id(h2));
+    assert_true(pam_totp::recovery_code_setting(h1) != pam_totp::recovery_code_setting(h2));
 
     const std::vector<std::string> hashes = {hash_of("2345-6789-ABCD"), h1};
     auto found = pam_totp::find_recovery_code(canonical("abcd efgh jkmn"), hashes, {});
@@ -171,24 +171,96 @@ void used_code_is_refused(void** /*state*/) {
     assert_true(first.ok());
     assert_int_equal(first.value(), 0);
 
-    const std::vector<std::string> used = {pam_totp::recovery_code_id(h)};
+    const std::vector<std::string> used = {pam_totp::recovery_code_setting(h)};
     auto again = pam_totp::find_recovery_code(code, hashes, used);
     assert_true(again.ok());
     assert_int_equal(again.value(), -1);
 }
 
-void id_is_the_setting(void** /*state*/) {
-    assert_true(pam_totp::recovery_code_id("$y$j9T$abcdefgh$0123456789") == "$y$j9T$abcdefgh");
-    assert_true(pam_totp::recovery_code_id("$y$j9T$salt$") == "$y$j9T$salt");
-    assert_true(pam_totp::recovery_code_id("nodollar") == "nodollar");
+void setting_is_the_hash_without_its_output(void** /*state*/) {
+    assert_true(pam_totp::recovery_code_setting("$y$j9T$abcdefgh$0123456789") == "$y$j9T$abcdefgh");
+    assert_true(pam_totp::recovery_code_setting("$y$j9T$salt$") == "$y$j9T$salt");
+    assert_true(pam_totp::recovery_code_setting("nodollar") == "nodollar");
 
     const std::string h = hash_of("QRST-UVWX-YZ23");
-    const std::string id = pam_totp::recovery_code_id(h);
-    assert_true(id.starts_with("$y$"));
-    assert_true(h.starts_with(id + "$"));
-    // The id holds none of the hash output.
-    assert_true(h.size() > id.size() + 1);
-    assert_true(id.find('$', 3) != std::string::npos);
+    const std::string setting = pam_totp::recovery_code_setting(h);
+    assert_true(pam_totp::is_recovery_setting(setting));
+    assert_true(h.starts_with(setting + "$"));
+    // The setting holds none of the hash output.
+    assert_int_equal(h.size(), setting.size() + 1 + 43);
+}
+
+// Only the hashes totp-enroll writes: "$y$j9T$", 22 salt characters, "$",
+// 43 hash characters, all of crypt's alphabet.
+void strict_hash_form(void** /*state*/) {
+    const std::string h = hash_of("QRST-UVWX-YZ23");
+    assert_true(h.starts_with(pam_totp::recovery_hash_prefix));
+    assert_true(pam_totp::is_recovery_hash(h));
+    const std::string setting = h.substr(0, 7 + 22);
+    assert_true(pam_totp::is_recovery_setting(setting));
+    const std::string refused[] = {
+        h.substr(0, h.size() - 1),                                              // cut short by one
+        h.substr(0, h.size() - 20),                                             // cut short
+        h + "A",                                                                // one too many
+        "$y$jFT$" + h.substr(7),                                                // a user-chosen cost (1 GiB)
+        "$y$j8T$" + h.substr(7),                                                // a cheaper one is not ours either
+        "$y$j9T$abcdefghijklmnop$OT3J/1y2Li0C.4QmPPDIggvcR.szvXkmp0hgX9fdoH4",  // 16-character salt
+        h.substr(0, 35) + "$" + h.substr(36),                                   // '$' inside the hash
+        h.substr(0, 10) + "-" + h.substr(11),                                   // outside crypt's alphabet (salt)
+        h.substr(0, 40) + "," + h.substr(41),                                   // outside crypt's alphabet (hash)
+        setting,                                                                // a setting is not a hash
+        "$6$rounds=5000$saltsaltsaltsalt$" + std::string(86, 'a'),
+        "",
+    };
+    for (const std::string& bad : refused) {
+        if (pam_totp::is_recovery_hash(bad)) {
+            fail_msg("accepted as a hash: %s", bad.c_str());
+        }
+        // Refused before any hashing: an error, not a quiet "no match".
+        auto f = pam_totp::find_recovery_code(canonical("QRST-UVWX-YZ23"), {bad}, {});
+        assert_false(f.ok());
+        assert_int_equal(f.error().code, Errc::format);
+    }
+    for (const std::string& bad :
+         {setting.substr(0, setting.size() - 1), setting + "A", "$y$jFT$" + setting.substr(7), h}) {
+        assert_false(pam_totp::is_recovery_setting(bad));
+    }
+    // A bad hash after a good one is still an error once reached, and the
+    // good one before it is found first.
+    const std::vector<std::string> mixed = {h, h.substr(0, h.size() - 1)};
+    assert_int_equal(pam_totp::find_recovery_code(canonical("QRST-UVWX-YZ23"), mixed, {}).value(), 0);
+    assert_false(pam_totp::find_recovery_code(canonical("QRST-UVWX-YZ24"), mixed, {}).ok());
+}
+
+// The tag of a used code: HMAC of the code under the token's key, the same
+// whatever the hash's salt (so a re-import with new salts keeps it used),
+// different for another code or another key.
+void tags_depend_on_key_and_code_only(void** /*state*/) {
+    const SecureBuffer key(std::string_view("12345678901234567890"));
+    const SecureBuffer other_key(std::string_view("12345678901234567891"));
+    const auto a = pam_totp::recovery_tag(key, canonical("ABCD-EFGH-JKMN"));
+    assert_true(a == pam_totp::recovery_tag(key, canonical("abcd efgh jkmn")));
+    assert_true(a != pam_totp::recovery_tag(key, canonical("ABCD-EFGH-JKMP")));
+    assert_true(a != pam_totp::recovery_tag(other_key, canonical("ABCD-EFGH-JKMN")));
+    // Two hashes of one code (two imports): two settings, one tag.
+    const std::string h1 = hash_of("ABCD-EFGH-JKMN");
+    const std::string h2 = hash_of("ABCD-EFGH-JKMN");
+    assert_true(pam_totp::recovery_code_setting(h1) != pam_totp::recovery_code_setting(h2));
+    // The tag is 8 bytes; hex round trip.
+    const std::string hex = a.hex();
+    assert_int_equal(hex.size(), 16);
+    const auto back = pam_totp::RecoveryTag::from_hex(hex);
+    assert_true(back.has_value());
+    assert_true(*back == a);
+    // It is not the code, nor the key, in any spelling.
+    assert_true(hex.find("ABCD") == std::string::npos);
+    // A fixed vector (Python's hmac): HMAC-SHA-256(key, "pam_totp recovery tag v1" NUL code), 8 bytes.
+    assert_string_equal(hex.c_str(), "42005fbf13edac62");
+    for (const char* bad :
+         {"", "0123456789abcde", "0123456789abcdef0", "0123456789ABCDEF", "0123456789abcdeg", " 123456789abcdef"}) {
+        assert_false(pam_totp::RecoveryTag::from_hex(bad).has_value());
+    }
+    assert_true(pam_totp::RecoveryTag::from_hex("0123456789abcdef")->hex() == "0123456789abcdef");
 }
 
 // Scratch codes imported from google-authenticator: 8 digits, 0 and 1 included.
@@ -212,7 +284,7 @@ void bad_inputs_are_errors(void** /*state*/) {
     auto h = pam_totp::hash_recovery_code(SecureBuffer("abcd-efgh-jkmn"));
     assert_false(h.ok());
     assert_int_equal(h.error().code, Errc::invalid_argument);
-    auto f = pam_totp::find_recovery_code(SecureBuffer(""), {"$y$j9T$salt$hash"}, {});
+    auto f = pam_totp::find_recovery_code(SecureBuffer(""), {hash_of("ABCD-EFGH-JKMN")}, {});
     assert_false(f.ok());
 
     // A stored hash libxcrypt cannot use is an error, not a silent "no match".
@@ -235,7 +307,9 @@ int main() {
         cmocka_unit_test(normalise_bounds_the_input),
         cmocka_unit_test(hash_verifies_and_rejects),
         cmocka_unit_test(used_code_is_refused),
-        cmocka_unit_test(id_is_the_setting),
+        cmocka_unit_test(setting_is_the_hash_without_its_output),
+        cmocka_unit_test(strict_hash_form),
+        cmocka_unit_test(tags_depend_on_key_and_code_only),
         cmocka_unit_test(legacy_scratch_codes),
         cmocka_unit_test(bad_inputs_are_errors),
     };

@@ -72,31 +72,6 @@ void case_swapped_name_of_the_same_file_is_refused(void** state) {
     assert_true(pam_totp::safe_read_file(path, rules).ok());
 }
 
-// The home directory found on a file's path by identity, however the home
-// is spelled; "/" and a missing directory are never on it.
-void directory_on_path_by_identity(void** state) {
-    const std::string home = temp_dir(state) + "/home";
-    make_dir(home, 0755);
-    make_dir(home + "/sub", 0755);
-    write_file(home + "/sub/file", "x");
-    write_file(temp_dir(state) + "/outside", "x");
-    const std::string alias = temp_dir(state) + "/home-link";
-    assert_int_equal(::symlink(home.c_str(), alias.c_str()), 0);
-    auto on = [](const std::string& path, const std::string& dir) {
-        auto r = pam_totp::directory_on_path(path, dir);
-        if (!r.ok()) {
-            fail_msg("directory_on_path(%s, %s): %s", path.c_str(), dir.c_str(), r.error().message.c_str());
-        }
-        return r.value();
-    };
-    assert_true(on(home + "/sub/file", home));
-    assert_true(on(home + "/sub/file", alias));  // the home spelled through a symlink
-    assert_true(on(home + "/sub/file", home + "/sub"));
-    assert_false(on(temp_dir(state) + "/outside", home));
-    assert_false(on(home + "/sub/file", "/"));
-    assert_false(on(home + "/sub/file", temp_dir(state) + "/no-such-home"));
-}
-
 // A directory that tells names apart by case (this test's file system, ext4
 // or tmpfs, with no casefold flag) passes case_sensitive_dir; the check
 // itself (fstatfs type, FS_IOC_GETFLAGS) must not refuse it.
@@ -355,13 +330,6 @@ void split_path_cases(void** /*state*/) {
     }
 }
 
-// The caller's rules, with the directory path walked as written.
-FileRules no_follow_rules() {
-    FileRules rules = my_rules();
-    rules.follow_dir_symlinks = false;
-    return rules;
-}
-
 // The refusal is Errc::not_found (not unsafe: nothing is there to refuse).
 void expect_not_found(const std::string& path, const FileRules& rules) {
     auto r = pam_totp::safe_open_read(path, rules);
@@ -371,60 +339,91 @@ void expect_not_found(const std::string& path, const FileRules& rules) {
     }
 }
 
-void no_follow_refuses_symlinked_directory(void** state) {
-    // The case accepts_symlinked_directory accepts with the default rules.
-    const std::string real = temp_dir(state) + "/real";
-    make_dir(real, 0755);
-    write_file(real + "/f", "ok");
-    const std::string link = temp_dir(state) + "/link";
-    assert_int_equal(::symlink(real.c_str(), link.c_str()), 0);
-
-    const FileRules rules = no_follow_rules();
-    expect_unsafe(link + "/f", rules, "is a symbolic link");
-    expect_unsafe(link + "/f", rules, link.c_str());  // names the link itself
-    assert_true(pam_totp::safe_open_read(link + "/f", my_rules()).ok());
-
-    // A symlink further up the path is refused too.
-    make_dir(real + "/sub", 0755);
-    write_file(real + "/sub/g", "deep");
-    expect_unsafe(link + "/sub/g", rules, "is a symbolic link");
-
-    // The same file by its real path is fine.
-    auto r = pam_totp::safe_read_file(real + "/f", rules);
-    assert_true(r.ok());
-    assert_true(r.value().view() == "ok");
-    auto deep = pam_totp::safe_read_file(real + "/sub/g", no_follow_rules());
-    assert_true(deep.ok());
-    assert_true(deep.value().view() == "deep");
+void missing_directories_are_not_found(void** state) {
+    expect_not_found(temp_dir(state) + "/nodir/absent", my_rules());
+    expect_not_found(temp_dir(state) + "/nodir/deeper/absent", my_rules());
 }
 
-void no_follow_refuses_dot_components(void** state) {
-    const std::string sub = temp_dir(state) + "/sub";
+// single_link (a state file): a second name for the file is refused.
+void single_link_refuses_a_second_name(void** state) {
+    const std::string path = temp_dir(state) + "/state";
+    write_file(path, "x");
+    FileRules rules = my_rules();
+    rules.single_link = true;
+    assert_true(pam_totp::safe_open_read(path, rules).ok());
+    const std::string other = temp_dir(state) + "/state-too";
+    assert_int_equal(::link(path.c_str(), other.c_str()), 0);
+    expect_unsafe(path, rules, "has 2 links, expected 1");
+    // Without the rule the same file is fine.
+    assert_true(pam_totp::safe_open_read(path, my_rules()).ok());
+}
+
+// root_owned_dirs: a directory owned by the file's owner (fine by default)
+// is refused, so that root never walks a directory the user controls.
+void root_owned_dirs_refuses_a_users_directory(void** state) {
+    if (::geteuid() != 0) {
+        skip();
+    }
+    const std::string sub = temp_dir(state) + "/usersdir";
     make_dir(sub, 0755);
     write_file(sub + "/f", "x");
-    write_file(temp_dir(state) + "/top", "x");
-    const FileRules rules = no_follow_rules();
-
-    expect_unsafe(sub + "/./f", rules, "\".\"");
-    expect_unsafe(temp_dir(state) + "/./sub/f", rules, "\".\"");
-    expect_unsafe(sub + "/../top", rules, "\"..\"");
-    expect_unsafe(sub + "/../sub/f", rules, "\"..\"");
-    // The default rules resolve them.
-    assert_true(pam_totp::safe_open_read(sub + "/./f", my_rules()).ok());
-    assert_true(pam_totp::safe_open_read(sub + "/../top", my_rules()).ok());
-
-    // Empty components are no components: "//" is the same path.
-    assert_true(pam_totp::safe_open_read(sub + "//f", rules).ok());
-    assert_true(pam_totp::safe_open_read(temp_dir(state) + "//sub/f", rules).ok());
-    assert_true(pam_totp::safe_open_read("/" + temp_dir(state) + "/sub/f", rules).ok());
+    assert_int_equal(::chown(sub.c_str(), other_uid, other_uid), 0);
+    FileRules rules{.owner = other_uid, .root_may_own = true, .max_size = 1024};
+    assert_true(pam_totp::safe_open_read(sub + "/f", rules).ok());
+    rules.root_owned_dirs = true;
+    expect_unsafe(sub + "/f", rules, "not by root");
 }
 
-void no_follow_missing_is_not_found(void** state) {
-    const FileRules rules = no_follow_rules();
-    expect_not_found(temp_dir(state) + "/absent", rules);
-    // A missing directory means a missing file as well.
-    expect_not_found(temp_dir(state) + "/nodir/absent", rules);
-    expect_not_found(temp_dir(state) + "/nodir/deeper/absent", rules);
+// safe_open_read_at: the file's checks, inside a directory already open.
+void open_read_at_checks_the_file(void** state) {
+    const std::string dir = temp_dir(state);
+    write_file(dir + "/good", "ok");
+    write_file(dir + "/open", "x", 0644);
+    assert_int_equal(::symlink((dir + "/good").c_str(), (dir + "/link").c_str()), 0);
+    const pam_totp::UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    assert_true(dfd.valid());
+    auto good = pam_totp::safe_open_read_at(dfd.get(), "good", dir + "/good", my_rules());
+    assert_true(good.ok());
+    auto open = pam_totp::safe_open_read_at(dfd.get(), "open", dir + "/open", my_rules());
+    assert_false(open.ok());
+    assert_int_equal(open.error().code, Errc::unsafe);
+    auto link = pam_totp::safe_open_read_at(dfd.get(), "link", dir + "/link", my_rules());
+    assert_false(link.ok());
+    assert_int_equal(link.error().code, Errc::unsafe);
+    auto absent = pam_totp::safe_open_read_at(dfd.get(), "absent", dir + "/absent", my_rules());
+    assert_false(absent.ok());
+    assert_int_equal(absent.error().code, Errc::not_found);
+}
+
+// check_directory: the walk's rule, and state_dir's stricter private rule.
+void check_directory_rules(void** state) {
+    const std::string dir = temp_dir(state) + "/d";
+    make_dir(dir, 0755);
+    struct stat st {};
+    assert_int_equal(::stat(dir.c_str(), &st), 0);
+    const uid_t me = ::geteuid();
+    assert_true(pam_totp::check_directory(st, dir, pam_totp::DirRules{.owner = me}).ok());
+    auto priv = pam_totp::check_directory(st, dir, pam_totp::DirRules{.owner = me, .private_dir = true});
+    assert_false(priv.ok());
+    assert_int_equal(priv.error().code, Errc::unsafe);
+    assert_non_null(std::strstr(priv.error().message.c_str(), "chmod 700"));
+    assert_int_equal(::chmod(dir.c_str(), 0700), 0);
+    assert_int_equal(::stat(dir.c_str(), &st), 0);
+    assert_true(pam_totp::check_directory(st, dir, pam_totp::DirRules{.owner = me, .private_dir = true}).ok());
+    // A private directory must be the owner's exactly (root's is not enough).
+    auto other = pam_totp::check_directory(st, dir, pam_totp::DirRules{.owner = me + 1, .private_dir = true});
+    assert_false(other.ok());
+    assert_non_null(std::strstr(other.error().message.c_str(), "run chown"));
+    // Writable by others: refused by the walk's rule too.
+    assert_int_equal(::chmod(dir.c_str(), 0777), 0);
+    assert_int_equal(::stat(dir.c_str(), &st), 0);
+    assert_false(pam_totp::check_directory(st, dir, pam_totp::DirRules{.owner = me}).ok());
+    // Not a directory.
+    write_file(temp_dir(state) + "/f", "x");
+    assert_int_equal(::stat((temp_dir(state) + "/f").c_str(), &st), 0);
+    auto notdir = pam_totp::check_directory(st, "f", pam_totp::DirRules{.owner = me});
+    assert_false(notdir.ok());
+    assert_non_null(std::strstr(notdir.error().message.c_str(), "is not a directory"));
 }
 
 }  // namespace
@@ -434,7 +433,6 @@ int main() {
         cmocka_unit_test_setup_teardown(accepts_good_file, temp_tree_setup, temp_tree_teardown),
         cmocka_unit_test_setup_teardown(case_sensitive_dir_accepts_ordinary_directory, temp_tree_setup,
                                         temp_tree_teardown),
-        cmocka_unit_test_setup_teardown(directory_on_path_by_identity, temp_tree_setup, temp_tree_teardown),
         cmocka_unit_test_setup_teardown(case_swapped_name_of_the_same_file_is_refused, temp_tree_setup,
                                         temp_tree_teardown),
         cmocka_unit_test_setup_teardown(accepts_file_of_the_named_owner, temp_tree_setup, temp_tree_teardown),
@@ -455,9 +453,11 @@ int main() {
         cmocka_unit_test_setup_teardown(read_bounded_notices_growth, temp_tree_setup, temp_tree_teardown),
         cmocka_unit_test_setup_teardown(safe_read_file_reports_path, temp_tree_setup, temp_tree_teardown),
         cmocka_unit_test(split_path_cases),
-        cmocka_unit_test_setup_teardown(no_follow_refuses_symlinked_directory, temp_tree_setup, temp_tree_teardown),
-        cmocka_unit_test_setup_teardown(no_follow_refuses_dot_components, temp_tree_setup, temp_tree_teardown),
-        cmocka_unit_test_setup_teardown(no_follow_missing_is_not_found, temp_tree_setup, temp_tree_teardown),
+        cmocka_unit_test_setup_teardown(missing_directories_are_not_found, temp_tree_setup, temp_tree_teardown),
+        cmocka_unit_test_setup_teardown(single_link_refuses_a_second_name, temp_tree_setup, temp_tree_teardown),
+        cmocka_unit_test_setup_teardown(root_owned_dirs_refuses_a_users_directory, temp_tree_setup, temp_tree_teardown),
+        cmocka_unit_test_setup_teardown(open_read_at_checks_the_file, temp_tree_setup, temp_tree_teardown),
+        cmocka_unit_test_setup_teardown(check_directory_rules, temp_tree_setup, temp_tree_teardown),
     };
     return cmocka_run_group_tests_name("safe_file", tests, nullptr, nullptr);
 }

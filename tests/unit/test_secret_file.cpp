@@ -1,4 +1,4 @@
-// The v1 secret file (core/secret_file.h): a good file, every refusal with
+// The v1 secret file (core/files/secret_file.h): a good file, every refusal with
 // the line it names (and never the secret), and write -> parse round trips.
 #include <cstdio>
 #include <cstdlib>
@@ -23,7 +23,8 @@ using pam_totp::serialise_secret_file;
 
 constexpr std::string_view good_secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";  // "Hello!\xde\xad\xbe\xef" twice
 constexpr std::string_view good_id = "0123456789abcdef0123456789abcdef";
-constexpr std::string_view hash1 = "$y$j9T$abcdefghijklmnop$OT3J/1y2Li0C.4QmPPDIggvcR.szvXkmp0hgX9fdoH4";
+// Hashes as totp-enroll writes them ($y$j9T$, 22 salt and 43 hash characters).
+constexpr std::string_view hash1 = "$y$j9T$abcdefghijklmnopqrstu1$uTpzzsQwnh0IG2T.pxSj7z5N3GeBIJjqkf1qWZc4L09";
 constexpr std::string_view hash2 = "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$X3DX6M94c7o.9agCG9G317fhZg9SqC.5i5rd.RhAtQ7";
 // Base32 of the bytes 1..n, without padding.
 constexpr std::string_view secret_9_bytes = "AEBAGBAFAYDQQCI";
@@ -159,9 +160,10 @@ void parses_data_file_any_order(void** /*state*/) {
         std::fprintf(stderr, "cannot open %s (set TESTS_DATA)\n", path.c_str());
     }
     assert_true(static_cast<bool>(in));
-    std::ostringstream text;
-    text << in.rdbuf();
-    const auto r = parse_secret_file(text.str());
+    std::ostringstream read;
+    read << in.rdbuf();
+    const std::string text = read.str();
+    const auto r = parse_secret_file(text);
     if (!r.ok()) {
         std::fprintf(stderr, "%s\n", r.error().message.c_str());
     }
@@ -329,23 +331,23 @@ void refuses_bad_algorithm(void** /*state*/) {
 }
 
 void refuses_bad_digits(void** /*state*/) {
-    expect_line_error(replacing("digits", "digits 7"), 4, "'digits' must be 6 or 8");
-    expect_line_error(replacing("digits", "digits 0"), 4, "'digits' must be 6 or 8");
-    expect_line_error(replacing("digits", "digits 10"), 4, "'digits' must be 6 or 8");
+    expect_line_error(replacing("digits", "digits 7"), 4, "'digits': digits must be 6 or 8");
+    expect_line_error(replacing("digits", "digits 0"), 4, "'digits': digits must be 6 or 8");
+    expect_line_error(replacing("digits", "digits 10"), 4, "'digits': digits must be 6 or 8");
     expect_line_error(replacing("digits", "digits six"), 4, "'digits': not a decimal number");
     expect_line_error(replacing("digits", "digits 06"), 4, "'digits': not a decimal number (leading zero)");
     expect_line_error(replacing("digits", "digits 99999999999999"), 4, "'digits': out of range");
 }
 
 void refuses_bad_period(void** /*state*/) {
-    expect_line_error(replacing("period", "period 14"), 5, "'period' must be 15..120 seconds");
-    expect_line_error(replacing("period", "period 121"), 5, "'period' must be 15..120 seconds");
-    expect_line_error(replacing("period", "period 0"), 5, "'period' must be 15..120 seconds");
+    expect_line_error(replacing("period", "period 14"), 5, "'period': period must be 15 to 120 seconds");
+    expect_line_error(replacing("period", "period 121"), 5, "'period': period must be 15 to 120 seconds");
+    expect_line_error(replacing("period", "period 0"), 5, "'period': period must be 15 to 120 seconds");
     expect_line_error(replacing("period", "period -30"), 5, "'period': not a decimal number");
 }
 
 void refuses_bad_window(void** /*state*/) {
-    expect_line_error(appending("window 11"), 9, "'window' must be 0..10");
+    expect_line_error(appending("window 11"), 9, "'window': window must be 0 to 10 steps");
     expect_line_error(appending("window -1"), 9, "'window': not a decimal number");
     expect_line_error(appending("window 4294967296"), 9, "'window': out of range");
 }
@@ -384,22 +386,29 @@ void refuses_bad_enrollment_id(void** /*state*/) {
 }
 
 void refuses_malformed_recovery_hash(void** /*state*/) {
-    const std::string too_long = "$y$j9T$salt$" + std::string(300, 'a');
+    const std::string h(hash1);
+    const std::string too_long = "$y$j9T$s4lt$" + std::string(300, 'a');
     const std::string bad[] = {
-        "$6$rounds=5000$salt$hash",  // not yescrypt
-        "$y$j9T$saltonly",           // a setting, not a hash
-        "$y$j9T$salt$hash$extra",    // one field too many
-        "$y$j9T$$hash",              // empty salt
-        "$y$j9T$salt$",              // empty hash
-        "y$j9T$salt$hash",           // no leading '$'
-        "$y$j9T$sa-lt$hash",         // outside crypt's alphabet
-        "$y$j9T$salt$ha,sh",
-        "plaintext-recovery-code",
-        too_long,
+        "$6$rounds=5000$s4lt$hashed",  // not yescrypt
+        "$y$j9T$s4ltonly",             // a setting, not a hash
+        "$y$j9T$s4lt$h4sh$extra",      // one field too many
+        "$y$j9T$$h4sh",                // empty salt
+        "$y$j9T$s4lt$",                // empty hash
+        "y$j9T$s4lt$h4sh",             // no leading '$'
+        "$y$j9T$sa-lt$h4sh",           // outside crypt's alphabet
+        "$y$j9T$s4lt$ha,sh", "plaintext-recovery-code", too_long,
+        // Strict: only the form and cost totp-enroll writes.
+        h.substr(0, h.size() - 1),                                              // the hash cut short
+        h.substr(0, 30),                                                        // cut right after the salt
+        h + "x",                                                                // one character too many
+        "$y$jFT$" + h.substr(7),                                                // a cost of 1 GiB per attempt
+        "$y$j8T$" + h.substr(7),                                                // another cost
+        "$y$j9T$abcdefghijklmnop$OT3J/1y2Li0C.4QmPPDIggvcR.szvXkmp0hgX9fdoH4",  // a 16-character salt
     };
     for (const std::string& value : bad) {
         expect_line_error(replacing("recovery", "recovery " + value), 8,
-                          "'recovery' is not a yescrypt hash ($y$params$salt$hash)", value.substr(4));
+                          "'recovery' is not a recovery-code hash as totp-enroll writes it ($y$j9T$salt$hash)",
+                          value.substr(7));
     }
 }
 
@@ -416,7 +425,72 @@ void reports_the_first_error(void** /*state*/) {
     // A bad value before a missing key: the line error wins, reading top-down.
     std::string text = replacing("digits", "digits 7");
     text = text.substr(0, text.find("period"));
-    expect_line_error(text, 4, "'digits' must be 6 or 8");
+    expect_line_error(text, 4, "'digits': digits must be 6 or 8");
+}
+
+// --- confirmed ----------------------------------------------------------------
+
+void parses_confirmed(void** /*state*/) {
+    auto r = parse_secret_file(appending("confirmed 1764290040"));
+    if (!r.ok()) {
+        fail_msg("%s", r.error().message.c_str());
+    }
+    assert_true(r.value().confirmed_until == 1764290040);
+    // Optional: without it nothing was confirmed by a code.
+    r = parse_secret_file(join(good_lines()));
+    assert_true(r.ok());
+    assert_true(r.value().confirmed_until == 0);
+    r = parse_secret_file(appending("confirmed 0"));
+    assert_true(r.ok());
+    assert_true(r.value().confirmed_until == 0);
+}
+
+void refuses_bad_confirmed(void** /*state*/) {
+    expect_line_error(appending("confirmed 1764290040\nconfirmed 1764290040"), 10,
+                      "duplicate 'confirmed' (first on line 9)");
+    expect_line_error(appending("confirmed -1"), 9, "'confirmed': not a decimal number");
+    expect_line_error(appending("confirmed soon"), 9, "'confirmed': not a decimal number");
+    expect_line_error(appending("confirmed 9223372036854775808"), 9, "'confirmed': out of range");
+    expect_line_error(appending("confirmed "), 9, "empty value for 'confirmed'");
+}
+
+void round_trips_confirmed(void** /*state*/) {
+    SecretFile f;
+    f.key = pattern_key(20, 3);
+    f.enrolled = 1764290000;
+    f.enrollment_id = std::string(good_id);
+    f.confirmed_until = 1764290040;
+    f.recovery_hashes = {std::string(hash1)};
+    const auto text = serialise_secret_file(f);
+    assert_true(text.ok());
+    assert_true(contains(text.value().view(), "\nconfirmed 1764290040\n"));
+    const auto back = parse_secret_file(text.value().view());
+    assert_true(back.ok());
+    assert_true(back.value().confirmed_until == 1764290040);
+    // Not written when nothing was confirmed.
+    f.confirmed_until = 0;
+    const auto none = serialise_secret_file(f);
+    assert_true(none.ok());
+    assert_false(contains(none.value().view(), "confirmed"));
+    // A negative one is refused.
+    f.confirmed_until = -5;
+    const auto neg = serialise_secret_file(f);
+    assert_false(neg.ok());
+    assert_true(contains(neg.error().message, "'confirmed'"));
+}
+
+// A hash the strict parser refuses is refused by the writer too.
+void refuses_to_write_a_loose_hash(void** /*state*/) {
+    SecretFile f;
+    f.key = pattern_key(20, 3);
+    f.enrollment_id = std::string(good_id);
+    const std::string h(hash1);
+    for (const std::string& bad : {h.substr(0, h.size() - 1), "$y$jFT$" + h.substr(7)}) {
+        f.recovery_hashes = {bad};
+        const auto r = serialise_secret_file(f);
+        assert_false(r.ok());
+        assert_true(contains(r.error().message, "'recovery'"));
+    }
 }
 
 // --- writing ------------------------------------------------------------------
@@ -453,6 +527,7 @@ void expect_round_trip(const SecretFile& f) {
     }
     assert_true(g.enrolled == f.enrolled);
     assert_true(g.enrollment_id == f.enrollment_id);
+    assert_true(g.confirmed_until == f.confirmed_until);
     assert_true(g.recovery_hashes == f.recovery_hashes);
 }
 
@@ -541,7 +616,7 @@ void refuses_to_write_invalid_file(void** /*state*/) {
     refused(f, "longer than 1024 bits");
     f = sample_file(Algorithm::sha1);
     f.params.digits = 7;
-    refused(f, "'digits' must be 6 or 8");
+    refused(f, "'digits': digits must be 6 or 8");
     f = sample_file(Algorithm::sha1);
     f.params.period = 121;
     refused(f, "'period'");
@@ -550,7 +625,7 @@ void refuses_to_write_invalid_file(void** /*state*/) {
     refused(f, "'window'");
     f = sample_file(Algorithm::sha1);
     f.enrolled = -1;
-    refused(f, "'enrolled' is negative");
+    refused(f, "'enrolled' or 'confirmed' is negative");
     f = sample_file(Algorithm::sha1);
     f.enrollment_id = "0123456789ABCDEF0123456789abcdef";
     refused(f, "'enrollment_id'");
@@ -599,6 +674,10 @@ int main() {
         cmocka_unit_test(refuses_malformed_recovery_hash),
         cmocka_unit_test(refuses_too_many_recovery_hashes),
         cmocka_unit_test(reports_the_first_error),
+        cmocka_unit_test(parses_confirmed),
+        cmocka_unit_test(refuses_bad_confirmed),
+        cmocka_unit_test(round_trips_confirmed),
+        cmocka_unit_test(refuses_to_write_a_loose_hash),
         cmocka_unit_test(round_trips_all_algorithms),
         cmocka_unit_test(round_trips_window_and_parameters),
         cmocka_unit_test(round_trips_recovery_hashes),

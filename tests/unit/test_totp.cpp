@@ -1,4 +1,6 @@
 // TOTP through liboath: the RFC vectors, verification, windows, replay, base32.
+#include <cstdint>
+#include <limits>
 #include <string>
 
 #include "cmocka.hpp"
@@ -35,7 +37,7 @@ void rfc6238_appendix_b(void** /*state*/) {
         const std::time_t t = std::stoll(row[2]);
         assert_string_equal(code_at(key, p, t).c_str(), row[3].c_str());
         // The verifier finds the same code at step T (window 0).
-        auto v = pam_totp::totp_verify(key, p, row[3], t, 0, std::nullopt);
+        auto v = pam_totp::totp_verify(key, p, row[3], t, 0, 0);
         assert_true(v.ok());
         assert_int_equal(v.value().outcome, TotpOutcome::accepted);
         assert_int_equal(v.value().step, pam_totp::time_step(t, 30));
@@ -68,7 +70,7 @@ void current_code_accepted_with_step(void** /*state*/) {
     const TotpParams p;
     const std::time_t now = 1700000000;
     const auto code = code_at(key, p, now);
-    auto v = pam_totp::totp_verify(key, p, code, now, 1, std::nullopt);
+    auto v = pam_totp::totp_verify(key, p, code, now, 1, 0);
     assert_true(v.ok());
     assert_int_equal(v.value().outcome, TotpOutcome::accepted);
     assert_int_equal(v.value().step, now / 30);
@@ -81,12 +83,12 @@ void window_bounds(void** /*state*/) {
     const auto prev = code_at(key, p, now - 30);
     const auto next = code_at(key, p, now + 30);
     const auto far = code_at(key, p, now + 60);
-    assert_int_equal(pam_totp::totp_verify(key, p, prev, now, 1, std::nullopt).value().outcome, TotpOutcome::accepted);
-    assert_int_equal(pam_totp::totp_verify(key, p, prev, now, 1, std::nullopt).value().step, now / 30 - 1);
-    assert_int_equal(pam_totp::totp_verify(key, p, next, now, 1, std::nullopt).value().step, now / 30 + 1);
-    assert_int_equal(pam_totp::totp_verify(key, p, prev, now, 0, std::nullopt).value().outcome, TotpOutcome::wrong);
-    assert_int_equal(pam_totp::totp_verify(key, p, far, now, 1, std::nullopt).value().outcome, TotpOutcome::wrong);
-    assert_int_equal(pam_totp::totp_verify(key, p, far, now, 2, std::nullopt).value().outcome, TotpOutcome::accepted);
+    assert_int_equal(pam_totp::totp_verify(key, p, prev, now, 1, 0).value().outcome, TotpOutcome::accepted);
+    assert_int_equal(pam_totp::totp_verify(key, p, prev, now, 1, 0).value().step, now / 30 - 1);
+    assert_int_equal(pam_totp::totp_verify(key, p, next, now, 1, 0).value().step, now / 30 + 1);
+    assert_int_equal(pam_totp::totp_verify(key, p, prev, now, 0, 0).value().outcome, TotpOutcome::wrong);
+    assert_int_equal(pam_totp::totp_verify(key, p, far, now, 1, 0).value().outcome, TotpOutcome::wrong);
+    assert_int_equal(pam_totp::totp_verify(key, p, far, now, 2, 0).value().outcome, TotpOutcome::accepted);
 }
 
 void replay_refused(void** /*state*/) {
@@ -94,15 +96,65 @@ void replay_refused(void** /*state*/) {
     const TotpParams p;
     const std::time_t now = 1700000000;
     const std::uint64_t step = now / 30;
+    const std::time_t step_start = static_cast<std::time_t>(step) * 30;
     const auto code = code_at(key, p, now);
-    // The same step again: refused. An older step than the last: refused.
-    assert_int_equal(pam_totp::totp_verify(key, p, code, now, 1, step).value().outcome, TotpOutcome::replayed);
-    assert_int_equal(pam_totp::totp_verify(key, p, code, now, 1, step + 1).value().outcome, TotpOutcome::replayed);
-    // A newer step than the last: accepted.
-    assert_int_equal(pam_totp::totp_verify(key, p, code, now, 1, step - 1).value().outcome, TotpOutcome::accepted);
+    // used_until is absolute time: the end of the last step used. The same
+    // step again: refused. Anything used up to a later instant: refused.
+    const std::time_t this_end = pam_totp::step_end(step, 30);
+    assert_int_equal(this_end, step_start + 30);
+    assert_int_equal(pam_totp::totp_verify(key, p, code, now, 1, this_end).value().outcome, TotpOutcome::replayed);
+    assert_int_equal(pam_totp::totp_verify(key, p, code, now, 1, this_end + 30).value().outcome, TotpOutcome::replayed);
+    // One second into the step is enough to refuse it; the step's start is not.
+    assert_int_equal(pam_totp::totp_verify(key, p, code, now, 1, step_start + 1).value().outcome,
+                     TotpOutcome::replayed);
+    assert_int_equal(pam_totp::totp_verify(key, p, code, now, 1, step_start).value().outcome, TotpOutcome::accepted);
+    // The step before was the last used: accepted.
+    assert_int_equal(pam_totp::totp_verify(key, p, code, now, 1, step_start - 30).value().outcome,
+                     TotpOutcome::accepted);
     // A previous step's code after a newer one was used: refused.
     const auto prev = code_at(key, p, now - 30);
-    assert_int_equal(pam_totp::totp_verify(key, p, prev, now, 1, step).value().outcome, TotpOutcome::replayed);
+    assert_int_equal(pam_totp::totp_verify(key, p, prev, now, 1, this_end).value().outcome, TotpOutcome::replayed);
+}
+
+// step_end and window_end in absolute time, and their edges.
+void step_and_window_ends(void** /*state*/) {
+    assert_int_equal(pam_totp::step_end(0, 30), 30);
+    assert_int_equal(pam_totp::step_end(56666666, 30), 1700000010);
+    assert_int_equal(pam_totp::step_end(113333333, 15), 1700000010);
+    // Saturates instead of overflowing.
+    assert_true(pam_totp::step_end(~std::uint64_t{0} - 1, 120) == std::numeric_limits<std::time_t>::max());
+    assert_true(pam_totp::step_end(std::uint64_t{1} << 62, 120) == std::numeric_limits<std::time_t>::max());
+    // window_end: the end of the last step a code typed now could match.
+    assert_int_equal(pam_totp::window_end(1700000000, 30, 0), 1700000010);
+    assert_int_equal(pam_totp::window_end(1700000000, 30, 1), 1700000040);
+    assert_int_equal(pam_totp::window_end(1700000000, 30, 10), 1700000310);
+    assert_int_equal(pam_totp::window_end(1700000000, 15, 1), 1700000025);
+}
+
+// The replay record survives a change of period (re-enrollment with the
+// same key, 15 s -> 30 s): in absolute time the record of a 15 s step does
+// not refuse 30 s codes for decades (as a step index would: 2 x the step).
+void used_until_survives_a_period_change(void** /*state*/) {
+    const auto key = rfc_key();
+    const TotpParams p15{Algorithm::sha1, 6, 15};
+    const TotpParams p30{Algorithm::sha1, 6, 30};
+    const std::time_t t = 1700000010;  // on a 30 s boundary (and a 15 s one)
+    const auto code15 = code_at(key, p15, t);
+    auto v = pam_totp::totp_verify(key, p15, code15, t, 0, 0);
+    assert_int_equal(v.value().outcome, TotpOutcome::accepted);
+    const std::time_t used = pam_totp::step_end(v.value().step, 15);  // t + 15
+    // The 30 s step [t, t+30) starts before `used`: refused (a code of it
+    // could have been typed in the same moment). The next one is fine.
+    assert_int_equal(pam_totp::totp_verify(key, p30, code_at(key, p30, t), t, 0, used).value().outcome,
+                     TotpOutcome::replayed);
+    const auto next30 = code_at(key, p30, t + 30);
+    assert_int_equal(pam_totp::totp_verify(key, p30, next30, t + 30, 0, used).value().outcome, TotpOutcome::accepted);
+    // And back: the record of a 30 s step refuses the 15 s steps inside it.
+    const std::time_t used30 = pam_totp::step_end(pam_totp::time_step(t, 30), 30);  // t + 30
+    assert_int_equal(pam_totp::totp_verify(key, p15, code_at(key, p15, t + 15), t + 15, 0, used30).value().outcome,
+                     TotpOutcome::replayed);
+    assert_int_equal(pam_totp::totp_verify(key, p15, code_at(key, p15, t + 30), t + 30, 0, used30).value().outcome,
+                     TotpOutcome::accepted);
 }
 
 void malformed_codes_are_wrong(void** /*state*/) {
@@ -125,7 +177,7 @@ void malformed_codes_are_wrong(void** /*state*/) {
         "+" + good.substr(1),
     };
     for (const auto& c : cases) {
-        auto v = pam_totp::totp_verify(key, p, c, now, 1, std::nullopt);
+        auto v = pam_totp::totp_verify(key, p, c, now, 1, 0);
         assert_true(v.ok());
         assert_int_equal(v.value().outcome, TotpOutcome::wrong);
     }
@@ -138,12 +190,10 @@ void eight_digits_sha256_sha512(void** /*state*/) {
         const std::time_t now = 1800000000;
         const auto code = code_at(key, p, now);
         assert_int_equal(code.size(), 8);
-        assert_int_equal(pam_totp::totp_verify(key, p, code, now, 1, std::nullopt).value().outcome,
-                         TotpOutcome::accepted);
+        assert_int_equal(pam_totp::totp_verify(key, p, code, now, 1, 0).value().outcome, TotpOutcome::accepted);
         // The SHA-1 code for the same key and time is a different code.
         const TotpParams sha1{Algorithm::sha1, 8, 30};
-        assert_int_equal(pam_totp::totp_verify(key, sha1, code, now, 0, std::nullopt).value().outcome,
-                         TotpOutcome::wrong);
+        assert_int_equal(pam_totp::totp_verify(key, sha1, code, now, 0, 0).value().outcome, TotpOutcome::wrong);
     }
 }
 
@@ -153,7 +203,7 @@ void other_periods(void** /*state*/) {
         const TotpParams p{Algorithm::sha1, 6, period};
         const std::time_t now = 1700000017;
         const auto code = code_at(key, p, now);
-        auto v = pam_totp::totp_verify(key, p, code, now, 0, std::nullopt);
+        auto v = pam_totp::totp_verify(key, p, code, now, 0, 0);
         assert_int_equal(v.value().outcome, TotpOutcome::accepted);
         assert_int_equal(v.value().step, static_cast<std::uint64_t>(now) / period);
     }
@@ -166,7 +216,7 @@ void bad_params_refused(void** /*state*/) {
     assert_false(pam_totp::validate_params(TotpParams{Algorithm::sha1, 6, 121}).ok());
     assert_true(pam_totp::validate_params(TotpParams{Algorithm::sha512, 8, 120}).ok());
     assert_false(pam_totp::totp_generate(key, TotpParams{Algorithm::sha1, 9, 30}, 0).ok());
-    assert_false(pam_totp::totp_verify(key, TotpParams{}, "123456", 0, 11, std::nullopt).ok());
+    assert_false(pam_totp::totp_verify(key, TotpParams{}, "123456", 0, 11, 0).ok());
 }
 
 void algorithm_names(void** /*state*/) {
@@ -216,6 +266,8 @@ int main() {
         cmocka_unit_test(current_code_accepted_with_step),
         cmocka_unit_test(window_bounds),
         cmocka_unit_test(replay_refused),
+        cmocka_unit_test(step_and_window_ends),
+        cmocka_unit_test(used_until_survives_a_period_change),
         cmocka_unit_test(malformed_codes_are_wrong),
         cmocka_unit_test(eight_digits_sha256_sha512),
         cmocka_unit_test(other_periods),
