@@ -300,6 +300,7 @@ check-crash: all $(PAM_LOGIN) $(TIME_SHIM)
 
 BENCH_LOGINS := $(BUILD)/bench_logins
 BENCH_LOAD_ONCE := $(BUILD)/bench_load_once
+BENCH_FRESH := $(BUILD)/bench_fresh
 # libcrypt kept loaded, as in sshd (linked) and in every stack with pam_unix
 # (which links it): no real login process loads it for pam_totp alone.
 $(BENCH_LOGINS): $(BUILD)/bench/bench_logins.o
@@ -309,9 +310,16 @@ $(BENCH_LOAD_ONCE): bench/load_once.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -Wall -Wextra -Wpedantic $(WERROR) -o $@ $< $(ALL_LDFLAGS) -lpam -lcrypt -ldl
 
+# The fresh-process model (bench/README.md): a C parent linked like sshd
+# that forks a child for every login.
+$(BENCH_FRESH): bench/fresh.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -Wextra -Wpedantic $(WERROR) -o $@ $< $(ALL_LDFLAGS) -lpam -lcrypt
+
 # Logins timed through the real libpam against google-authenticator and
-# pam_oath (bench/README.md); writes bench/RESULTS.md. Needs root.
-bench: $(BENCH_LOGINS) $(BENCH_LOAD_ONCE) $(MODULE) $(ENROLL)
+# pam_oath, in-process and in a fresh process per login (bench/README.md);
+# writes bench/RESULTS.md. Needs root.
+bench: $(BENCH_LOGINS) $(BENCH_LOAD_ONCE) $(BENCH_FRESH) $(MODULE) $(ENROLL)
 	sh bench/run.sh $(BUILD)
 
 # --- packages --------------------------------------------------------------

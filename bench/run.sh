@@ -1,7 +1,10 @@
 #!/bin/sh
 # bench/run.sh BUILD_DIR [RESULTS]: times logins through pam_permit,
-# pam_google_authenticator, pam_oath and pam_totp (BUILD_DIR/pam_totp.so)
-# and writes the table to RESULTS (default bench/RESULTS.md). Run as root
+# pam_google_authenticator, pam_oath and pam_totp (BUILD_DIR/pam_totp.so),
+# in one long-lived process (in-process model) and, when
+# BUILD_DIR/bench_fresh is built, each in a new process forked by a parent
+# linked like sshd (fresh-process model), and writes the tables to RESULTS
+# (default bench/RESULTS.md). Run as root
 # from the top of the tree (`make bench` does). Everything it makes lives in
 # one temporary directory, removed at the end, and in a private mount
 # namespace that dies with the run: the host's /etc is never changed.
@@ -12,8 +15,9 @@
 # BENCH_TOTAL (bench users in /etc/passwd, default 10000; each size divides it),
 # BENCH_TMPDIR (where the files go, default /var/tmp: it must be a disk,
 # not a tmpfs, or fsync costs nothing); BENCH_ONLY=STACK (valid codes
-# through that stack only) and BENCH_WRAP (a command put before the harness,
-# e.g. "strace -f -c -o FILE") for profiling.
+# through that stack only; BENCH_ONLY_MODEL=fresh: in the fresh-process
+# model) and BENCH_WRAP (a command put before the harness, e.g.
+# "strace -f -c -o FILE") for profiling.
 set -eu
 
 if [ $# -lt 1 ]; then
@@ -43,10 +47,24 @@ for f in "$build/bench_logins" "$build/pam_totp.so" "$build/totp-enroll"; do
     fi
 done
 
+fresh=""
+if [ -x "$build/bench_fresh" ]; then
+    fresh=$build/bench_fresh
+else
+    echo "bench: $build/bench_fresh missing: the fresh-process model is skipped (make bench builds it)" >&2
+fi
+load_probe=""
+if [ -x "$build/bench_load_once" ]; then
+    load_probe=$build/bench_load_once
+fi
+
 total=${BENCH_TOTAL:-10000}
 work=$(mktemp -d "${BENCH_TMPDIR:-/var/tmp}/pam_totp-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
+# Searchable by the bench users (not listable): totp-enroll reads the
+# google-authenticator file it imports with the user's identity.
+chmod 711 "$work"
 mkdir "$work/etc"
 # The host's users plus bt00000..bt09999 (uids from 3000000, no home, no
 # shell), for getpwnam in the modules; only the namespace sees this file.
@@ -58,6 +76,8 @@ echo "benchtotp:x:3000000:" >>"$work/etc/group"
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
+started_s=$(date +%s)
+# shellcheck disable=SC2086 # BENCH_WRAP is a command line, split on purpose
 BENCH_HOST_MNTNS=$(readlink /proc/self/ns/mnt) \
 unshare --mount --propagation private /usr/bin/python3 "$here/ns_bench.py" "$work" -- \
     ${BENCH_WRAP:-} "$build/bench_logins" ${BENCH_ONLY:+--only "$BENCH_ONLY"} --module "$build/pam_totp.so" --enroll "$build/totp-enroll" \
@@ -65,20 +85,36 @@ unshare --mount --propagation private /usr/bin/python3 "$here/ns_bench.py" "$wor
     --users "${BENCH_USERS:-100,2000,10000}" --sample "${BENCH_SAMPLE:-1000}" \
     --recovery "${BENCH_RECOVERY:-50}" --parallel "${BENCH_PARALLEL:-500}" \
     --pamdir "$pamdir" ${BENCH_LOAD_RUNS:+--load-runs "$BENCH_LOAD_RUNS"} \
-    $( [ -x "$build/bench_load_once" ] && echo --load-probe "$build/bench_load_once" ) >/dev/null || status=$?
+    ${BENCH_ONLY_MODEL:+--only-model "$BENCH_ONLY_MODEL"} \
+    ${fresh:+--fresh "$fresh"} ${load_probe:+--load-probe "$load_probe"} >/dev/null || status=$?
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 {
     echo "# Login benchmark: pam_totp against google-authenticator-libpam and pam_oath"
     echo
-    echo "Written by \`make bench\` (bench/run.sh, bench/bench_logins.cpp); see bench/README.md."
+    echo "Written by \`make bench\` (bench/run.sh, bench/bench_logins.cpp, bench/fresh.c); see bench/README.md."
     echo
     echo "- date: $started"
     echo "- machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), kernel $(uname -r)"
-    echo "- file system of the secret and state files: $(stat -f -c %T "$work") ($(df --output=source "$work" | tail -n1))"
+    dev=$(df --output=source "$work" | tail -n1)
+    fstype=$(findmnt -n -o FSTYPE -T "$work" 2>/dev/null || stat -f -c %T "$work")
+    journal=""
+    if [ "$fstype" = ext4 ]; then
+        # jbd2 lists each journal it runs as DEVICE-INODE: none for this device, no journal.
+        journal=", no journal"
+        for j in /proc/fs/jbd2/"$(basename "$dev")"-*; do
+            if [ -e "$j" ]; then journal=", with a journal"; fi
+        done
+    fi
+    echo "- file system of the secret and state files: $fstype$journal ($dev, $(cat "/sys/block/$(basename "$dev")/queue/write_cache" 2>/dev/null || echo '?') cache)"
     echo "- load average (1, 5, 15 min) before: $load_before; after: $load_after"
+    echo "- run took: $(( $(date +%s) - started_s )) s"
     echo "- modules: pam_permit, pam_google_authenticator $(dpkg-query -W -f '${Version}' libpam-google-authenticator 2>/dev/null || echo '?'),"\
          "pam_oath $(dpkg-query -W -f '${Version}' libpam-oath 2>/dev/null || echo '?'), pam_totp from $build"
+    if command -v readelf >/dev/null; then
+        echo "- pam_totp.so needs: $(readelf -d "$build/pam_totp.so" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' | tr '\n' ' ')"\
+             "(flags: $(readelf -d "$build/pam_totp.so" | sed -n 's/.*(FLAGS_1)[[:space:]]*Flags: //p'))"
+    fi
     echo
     if [ -f "$work/table.md" ]; then cat "$work/table.md"; fi
 } >"$results"
