@@ -18,6 +18,9 @@ PAM_LIBDIR := $(shell pkg-config --variable=libdir pam 2>/dev/null)
 # The module directory libpam searches: /lib/<multiarch>/security on Debian.
 PAMDIR    ?= $(if $(PAM_LIBDIR),$(PAM_LIBDIR)/security,$(if $(MULTIARCH),/lib/$(MULTIARCH)/security,/lib/security))
 BINDIR    ?= $(PREFIX)/bin
+# Where the PostgreSQL store's backend object is installed (the module
+# loads it from here when store=postgresql and store.conf names no other).
+PKGLIBDIR ?= $(PREFIX)/lib/$(if $(MULTIARCH),$(MULTIARCH)/)pam_totp
 SBINDIR   ?= $(PREFIX)/sbin
 MANDIR    ?= $(PREFIX)/share/man
 
@@ -75,10 +78,20 @@ MODULE_OBJS := $(MODULE_SRCS:%.cpp=$(BUILD)/%.o)
 
 # enroll_tool/: totp-enroll; all but main.cpp is an archive the tests and
 # fuzzers link too (enrollment editor, imports, otpauth URI, QR code).
+# pgsql_store/: the PostgreSQL backend, a separate object the module loads
+# on demand (store=postgresql): the only code that links libpq.
+PGSQL_BACKEND := $(BUILD)/pam_totp_pgsql.so
+PGSQL_CPPFLAGS := -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
+
 ENROLL      := $(BUILD)/totp-enroll
 ENROLL_SRCS := $(filter-out enroll_tool/main.cpp,$(wildcard enroll_tool/*.cpp))
 ENROLL_OBJS := $(ENROLL_SRCS:%.cpp=$(BUILD)/%.o)
 ENROLL_LIB  := $(BUILD)/libtotp_enroll.a
+
+# admin_tool/: totp-admin (root's command).
+ADMIN      := $(BUILD)/totp-admin
+ADMIN_SRCS := $(wildcard admin_tool/*.cpp)
+ADMIN_OBJS := $(ADMIN_SRCS:%.cpp=$(BUILD)/%.o)
 
 UNIT_SRCS  := $(wildcard tests/unit/test_*.cpp)
 UNIT_BINS  := $(UNIT_SRCS:%.cpp=$(BUILD)/%)
@@ -101,11 +114,14 @@ FAULTINJECT := $(BUILD)/faultinject.so
 # Keep the objects of the test programs: they are intermediate files to make.
 .SECONDARY:
 
-all: $(CORE_LIB) $(MODULE) $(ENROLL)
+all: $(CORE_LIB) $(MODULE) $(ENROLL) $(ADMIN) $(PGSQL_BACKEND)
 
 $(BUILD)/%.o: %.cpp
 	@mkdir -p $(@D)
 	$(CXX) $(ALL_CPPFLAGS) $(ALL_CXXFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/pam_module/pam_glue.o $(BUILD)/admin_tool/migrate.o: PROJECT_CPPFLAGS += -DPAM_TOTP_PKGLIBDIR='"$(PKGLIBDIR)"'
+$(BUILD)/admin_tool/store_admin.o: PROJECT_CPPFLAGS += $(PGSQL_CPPFLAGS)
 
 $(CORE_LIB): $(CORE_OBJS)
 	@mkdir -p $(@D)
@@ -123,8 +139,17 @@ $(MODULE): $(MODULE_OBJS) $(CORE_LIB) pam_module/pam_totp.map
 	$(CXX) $(ALL_CXXFLAGS) -shared -o $@ $(MODULE_OBJS) $(CORE_LIB) $(ALL_LDFLAGS) \
 	  -Wl,-z,defs -Wl,--version-script=pam_module/pam_totp.map $(MODULE_RUNTIME) $(MODULE_LIBS)
 
+$(BUILD)/pgsql_store/%.o: PROJECT_CPPFLAGS += $(PGSQL_CPPFLAGS)
+
+$(PGSQL_BACKEND): $(BUILD)/pgsql_store/pgsql_backend.o pgsql_store/pam_totp_pgsql.map
+	$(CXX) $(ALL_CXXFLAGS) -shared -o $@ $(BUILD)/pgsql_store/pgsql_backend.o $(ALL_LDFLAGS) \
+	  -Wl,-z,defs -Wl,--version-script=pgsql_store/pam_totp_pgsql.map $(MODULE_RUNTIME) -lpq
+
 $(ENROLL): $(BUILD)/enroll_tool/main.o $(ENROLL_LIB) $(CORE_LIB)
 	$(CXX) $(ALL_CXXFLAGS) -pie -o $@ $^ $(ALL_LDFLAGS) $(ENROLL_LIBS)
+
+$(ADMIN): $(ADMIN_OBJS) $(CORE_LIB)
+	$(CXX) $(ALL_CXXFLAGS) -pie -o $@ $^ $(ALL_LDFLAGS) $(CORE_LIBS) -lpq
 
 # --- test programs ---------------------------------------------------------
 
@@ -335,7 +360,7 @@ rpm:
 
 # --- static analysis -------------------------------------------------------
 
-TIDY_SRCS = $(wildcard core/*/*.cpp pam_module/*.cpp enroll_tool/*.cpp)
+TIDY_SRCS = $(wildcard core/*/*.cpp pam_module/*.cpp enroll_tool/*.cpp admin_tool/*.cpp pgsql_store/*.cpp)
 
 # clang-format (layout), clang-tidy (.clang-tidy: bugprone, cert, ...) and
 # cppcheck, all clean. cppcheck's style class is on, less two checks:
@@ -348,7 +373,7 @@ lint:
 	  sh -c 'clang-tidy --quiet {} -- -std=c++20 -I. -D_FORTIFY_SOURCE=2 2>/dev/null'
 	@echo "== cppcheck"; cppcheck --quiet --std=c++20 --language=c++ --enable=warning,style,performance,portability \
 	  --suppress=noExplicitConstructor --suppress=useStlAlgorithm --inline-suppr --error-exitcode=1 -I. \
-	  core pam_module enroll_tool
+	  core pam_module enroll_tool admin_tool pgsql_store
 	@echo "ok - lint clean"
 
 # --- demo ------------------------------------------------------------------
@@ -365,8 +390,12 @@ demo: all $(PAM_LOGIN) $(TIME_SHIM)
 install: all
 	install -d $(DESTDIR)$(PAMDIR)
 	install -m 0644 $(MODULE) $(DESTDIR)$(PAMDIR)/pam_totp.so
+	install -d $(DESTDIR)$(PKGLIBDIR)
+	install -m 0644 $(PGSQL_BACKEND) $(DESTDIR)$(PKGLIBDIR)/pam_totp_pgsql.so
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 0755 $(ENROLL) $(DESTDIR)$(BINDIR)/totp-enroll
+	install -d $(DESTDIR)$(SBINDIR)
+	install -m 0755 $(ADMIN) $(DESTDIR)$(SBINDIR)/totp-admin
 	@set -e; for m in $(MAN_PAGES); do \
 	  sec=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$sec; \
 	  echo "install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$sec/"; \
@@ -374,12 +403,12 @@ install: all
 	done
 
 install-strip: install
-	strip --strip-unneeded $(DESTDIR)$(PAMDIR)/pam_totp.so
-	strip $(DESTDIR)$(BINDIR)/totp-enroll
+	strip --strip-unneeded $(DESTDIR)$(PAMDIR)/pam_totp.so $(DESTDIR)$(PKGLIBDIR)/pam_totp_pgsql.so
+	strip $(DESTDIR)$(BINDIR)/totp-enroll $(DESTDIR)$(SBINDIR)/totp-admin
 
 clean:
 	rm -rf $(BUILD)
 
--include $(CORE_OBJS:.o=.d) $(MODULE_OBJS:.o=.d) $(ENROLL_OBJS:.o=.d) $(BUILD)/enroll_tool/main.d \
+-include $(CORE_OBJS:.o=.d) $(MODULE_OBJS:.o=.d) $(BUILD)/pgsql_store/pgsql_backend.d $(ADMIN_OBJS:.o=.d) $(ENROLL_OBJS:.o=.d) $(BUILD)/enroll_tool/main.d \
   $(UNIT_BINS:=.d) $(UNIT_HOBJS:.o=.d) $(PAM_TEST_BINS:=.d) $(PAM_TEST_HOBJS:.o=.d) \
   $(BUILD)/tests/tools/pam_login.d $(BUILD)/bench/bench_logins.d

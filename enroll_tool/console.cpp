@@ -1,5 +1,7 @@
 #include "console.h"
 
+#include "core/util/write_all.h"
+
 #include <unistd.h>
 
 #include <cerrno>
@@ -8,20 +10,6 @@ namespace totp_enroll {
 namespace {
 
 constexpr std::size_t max_answer = 256;
-
-void write_all(int fd, std::string_view text) {
-    std::size_t done = 0;
-    while (done < text.size()) {
-        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return;  // nowhere left to report it
-        }
-        done += static_cast<std::size_t>(n);
-    }
-}
 
 }  // namespace
 
@@ -63,10 +51,10 @@ std::optional<pam_totp::SecureBuffer> read_answer() {
 }
 
 void out(std::string_view text) {
-    write_all(STDOUT_FILENO, text);
+    (void)pam_totp::write_all(STDOUT_FILENO, text);
 }
 void err(std::string_view text) {
-    write_all(STDERR_FILENO, text);
+    (void)pam_totp::write_all(STDERR_FILENO, text);
 }
 
 bool stdout_is_terminal() {

@@ -120,7 +120,11 @@ Status check_file(const struct stat& st, const std::string& path, const FileRule
         return make_error(Errc::unsafe, path + ": owned by uid " + std::to_string(st.st_uid) + ", expected " +
                                             expected + "; run chown to fix the owner");
     }
-    if ((st.st_mode & 077) != 0) {
+    if (rules.readable_by_others && (st.st_mode & 022) != 0) {
+        return make_error(Errc::unsafe, path + ": group or others may write it (mode " + mode_string(st.st_mode) +
+                                            "); run chmod go-w " + path);
+    }
+    if (!rules.readable_by_others && (st.st_mode & 077) != 0) {
         return make_error(Errc::unsafe, path + ": group or others have access (mode " + mode_string(st.st_mode) +
                                             "); run chmod 600 " + path);
     }

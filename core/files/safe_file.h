@@ -41,6 +41,9 @@ struct FileRules {
     // The file must have exactly one link (a state file: nobody may reach
     // it by a second name).
     bool single_link = false;
+    // Others may read it, not write it (a program, such as the store's
+    // backend object): only the group and world write bits are refused.
+    bool readable_by_others = false;
     // The directory holding the file must tell names apart by case (not
     // vfat, exFAT, NTFS, HFS+, SMB, or an ext4/f2fs casefold directory, and
     // the file's name with its letters' case swapped must not be the same

@@ -65,7 +65,7 @@ enum class SecretLookup {
     refused,  // a file that must not be used (logged): denied after the prompt
 };
 
-enum class Verdict { accepted, rejected, locked, error };
+enum class Verdict { accepted, rejected, locked, error, unavailable };
 
 // What the charge recorded about an answer, before it is looked at.
 struct Attempt {
@@ -99,6 +99,7 @@ class Login {
     LoginOutcome run();
 
   private:
+    LoginOutcome run_steps();
     // Before the prompt.
     SecretLookup locate_secret();
     SecretLookup read_root_controlled();
@@ -129,6 +130,9 @@ class Login {
     // the name when it was looked up to find the file, else the name the
     // root-controlled file was found by. Fixed once the file is found.
     [[nodiscard]] const std::string& state_key() const { return m_key; }
+    [[nodiscard]] std::string store_name() const {
+        return m_opts.store == StoreKind::file ? m_opts.state_dir : std::string("the shared store");
+    }
     void log(LogLevel level, const std::string& msg) {
         const std::string who = m_acct ? m_acct->name : m_user.value_or("(unknown)");
         m_io.log(level, "user " + who + ": " + msg);
@@ -152,6 +156,7 @@ class Login {
     bool m_as_user = false;
     std::string m_unlooked_refusal;  // why the lookup-free read refused a file, if it did
     std::string m_key;               // state_key()
+    bool m_store_unavailable = false;  // the last store error was Errc::unavailable
 };
 
 // Reads and parses the secret file. `missing` only when there is no file
@@ -374,7 +379,8 @@ std::unique_ptr<StateTransaction> Login::lock_state() {
         }
         auto tx = m_store.begin(state_key(), ids);
         if (!tx) {
-            log(LogLevel::err, "cannot use the state in " + m_opts.state_dir + ": " + tx.error().message +
+            m_store_unavailable = tx.error().code == Errc::unavailable;
+            log(LogLevel::err, "cannot use the state in " + store_name() + ": " + tx.error().message +
                                    "; denying (replay protection and the guessing budget cannot be skipped)");
             return nullptr;
         }
@@ -484,7 +490,8 @@ bool Login::charge(StateTransaction& tx, const SecureBuffer& code, std::time_t n
         }
     }
     if (Status st = tx.save(Durability::durable); !st) {
-        log(LogLevel::err, "cannot record the attempt in " + m_opts.state_dir + " before checking it: " +
+        m_store_unavailable = st.error().code == Errc::unavailable;
+        log(LogLevel::err, "cannot record the attempt in " + store_name() + " before checking it: " +
                                st.error().message + "; denying (the answer was not checked)");
         return false;
     }
@@ -587,7 +594,7 @@ Settled Login::settle(StateTransaction& tx, const Attempt& attempt, const Outcom
         settled.locked_now = record_failure(account.budget, m_opts.rate, now);
     }
     if (Status st = tx.save(Durability::relaxed); !st) {
-        log(LogLevel::warning, "cannot settle the attempt in " + m_opts.state_dir + ": " + st.error().message +
+        log(LogLevel::warning, "cannot settle the attempt in " + store_name() + ": " + st.error().message +
                                    " (it stays charged: the next login counts it)");
     }
     return settled;
@@ -640,7 +647,7 @@ void Login::report(StateTransaction& tx, const Outcome& outcome, const Settled& 
 Verdict Login::check(const SecureBuffer& code) {
     const auto tx = lock_state();
     if (tx == nullptr) {
-        return Verdict::error;
+        return m_store_unavailable ? Verdict::unavailable : Verdict::error;
     }
     // From here to the settling nothing the caller sends or sets (signals,
     // the file-size limit) may cut the login short between two writes.
@@ -664,7 +671,7 @@ Verdict Login::check(const SecureBuffer& code) {
     }
     Attempt attempt;
     if (!charge(*tx, code, now, attempt)) {
-        return Verdict::error;
+        return m_store_unavailable ? Verdict::unavailable : Verdict::error;
     }
     const Outcome outcome = evaluate(*tx, attempt, code, now);
     const Settled settled = settle(*tx, attempt, outcome, now);
@@ -686,7 +693,14 @@ bool Login::accept(const Answer& answer) {
     return true;
 }
 
+// A denial because a shared store could not be used is told apart, so that
+// the module answers PAM_AUTHINFO_UNAVAIL (pam_totp(8), FLEET).
 LoginOutcome Login::run() {
+    const LoginOutcome outcome = run_steps();
+    return outcome == LoginOutcome::denied && m_store_unavailable ? LoginOutcome::unavailable : outcome;
+}
+
+LoginOutcome Login::run_steps() {
     LoginOutcome outcome = LoginOutcome::denied;  // the one way out is a checked, recorded code
     const SecretLookup found = locate_secret();
     if (found == SecretLookup::missing) {

@@ -74,9 +74,10 @@ class LoginIo {
 };
 
 enum class LoginOutcome {
-    success,  // a valid, fresh code or an unused recovery code, durably recorded
-    denied,   // anything else
-    ignore,   // nullok and no secret file; or forward_pass defer, which only collects
+    success,      // a valid, fresh code or an unused recovery code, durably recorded
+    denied,       // anything else
+    ignore,       // nullok and no secret file; or forward_pass defer, which only collects
+    unavailable,  // denied because a shared store could not be used (PAM_AUTHINFO_UNAVAIL)
 };
 
 // Never throws on purpose; the PAM shim still guards against bad_alloc.

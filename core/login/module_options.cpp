@@ -78,7 +78,7 @@ struct OptionSpec {
 };
 
 // Every option, once: its name, whether it takes a value, and what it does.
-constexpr std::array<OptionSpec, 16> options{{
+constexpr std::array<OptionSpec, 18> options{{
     {"secret", true,
      [](ModuleOptions& o, std::string_view n, std::string_view v) -> Status {
          auto p = path(n, v, false);
@@ -95,6 +95,26 @@ constexpr std::array<OptionSpec, 16> options{{
              return p.error();
          }
          o.state_dir = std::move(p).value();
+         return {};
+     }},
+    {"store", true,
+     [](ModuleOptions& o, std::string_view n, std::string_view v) -> Status {
+         if (v == "file") {
+             o.store = StoreKind::file;
+         } else if (v == "postgresql") {
+             o.store = StoreKind::postgresql;
+         } else {
+             return bad(n, "must be file or postgresql");
+         }
+         return {};
+     }},
+    {"store_config", true,
+     [](ModuleOptions& o, std::string_view n, std::string_view v) -> Status {
+         auto p = path(n, v, true);
+         if (!p) {
+             return p.error();
+         }
+         o.store_config = std::move(p).value();
          return {};
      }},
     {"nullok", false, set_flag<&ModuleOptions::nullok>},

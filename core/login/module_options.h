@@ -15,9 +15,16 @@ enum class FirstPass {
     use,   // PAM_AUTHTOK only; never prompt
 };
 
+enum class StoreKind {
+    file,        // state_dir on this host (the embedded default)
+    postgresql,  // one store for a fleet (pam_totp(8), FLEET)
+};
+
 struct ModuleOptions {
     std::string secret = "~/.pam_totp";
     std::string state_dir = "/var/lib/pam_totp";
+    StoreKind store = StoreKind::file;
+    std::string store_config = "/etc/pam_totp/store.conf";
     bool nullok = false;
     std::optional<unsigned> window;  // unset: the secret file's, else default_window
     RateLimitConfig rate;

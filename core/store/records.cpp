@@ -27,8 +27,17 @@ bool settle_stale_pending(TokenRecord& token) {
     return any;
 }
 
-void remember_used_recovery(TokenRecord& token, const UsedRecovery& used) {
-    // One entry per code: a later, fuller record of it replaces an earlier one.
+void remember_used_recovery(TokenRecord& token, const UsedRecovery& used_in) {
+    UsedRecovery used = used_in;
+    // One entry per code, as full as what is known of it.
+    for (const UsedRecovery& u : token.used_recovery) {
+        if (used.tag && u.tag == used.tag && used.setting.empty()) {
+            used.setting = u.setting;
+        }
+        if (!used.tag && !used.setting.empty() && u.setting == used.setting) {
+            used.tag = u.tag;
+        }
+    }
     std::erase_if(token.used_recovery, [&used](const UsedRecovery& u) {
         return (used.tag && u.tag == used.tag) || (!used.setting.empty() && u.setting == used.setting);
     });
@@ -73,6 +82,33 @@ std::size_t recovery_codes_left(const TokenRecord& token, const std::vector<std:
     return static_cast<std::size_t>(std::count_if(hashes.begin(), hashes.end(), [&used](const std::string& hash) {
         return std::find(used.begin(), used.end(), recovery_code_setting(hash)) == used.end();
     }));
+}
+
+void merge_into(AccountRecord& into, const AccountRecord& from) {
+    Budget& b = into.budget;
+    b.locked_until = std::max(b.locked_until, from.budget.locked_until);
+    b.debt_until = std::max(b.debt_until, from.budget.debt_until);
+    b.lockouts = std::max(b.lockouts, from.budget.lockouts);
+    b.since_success = std::max(b.since_success, from.budget.since_success);
+    b.recent.insert(b.recent.end(), from.budget.recent.begin(), from.budget.recent.end());
+    std::sort(b.recent.begin(), b.recent.end());
+    b.recent.erase(std::unique(b.recent.begin(), b.recent.end()), b.recent.end());
+    if (b.recent.size() > max_deny) {
+        b.recent.erase(b.recent.begin(), b.recent.begin() + static_cast<std::ptrdiff_t>(b.recent.size() - max_deny));
+    }
+    if (from.last_login && (!into.last_login || from.last_login->when > into.last_login->when)) {
+        into.last_login = from.last_login;
+    }
+}
+
+void merge_into(TokenRecord& into, const TokenRecord& from) {
+    into.used_until = std::max(into.used_until, from.used_until);
+    for (const UsedRecovery& used : from.used_recovery) {
+        remember_used_recovery(into, used);
+    }
+    for (const RecoveryTag& tag : from.maybe_used_recovery) {
+        remember_maybe_used_recovery(into, tag);
+    }
 }
 
 }  // namespace pam_totp

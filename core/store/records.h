@@ -92,6 +92,13 @@ bool recovery_used(const TokenRecord& token, const RecoveryTag& tag) noexcept;
 // the codes of a file that are left).
 std::vector<std::string> used_settings(const TokenRecord& token);
 
+// Folds what `from` records into `into`, the strict way: the later lockout
+// and debt, every wrong code, every used code (a host's state joining a
+// shared store, pam_totp(8), FLEET). Both must be settled (no charge or
+// pending attempt left).
+void merge_into(AccountRecord& into, const AccountRecord& from);
+void merge_into(TokenRecord& into, const TokenRecord& from);
+
 // How many of `hashes` are not used.
 std::size_t recovery_codes_left(const TokenRecord& token, const std::vector<std::string>& hashes);
 

@@ -17,6 +17,7 @@ enum class Errc {
     permission,        // the caller lacks the privilege to do this
     busy,              // a lock could not be taken
     not_durable,       // the change is in place, but the directory fsync failed
+    unavailable,       // a shared store (PostgreSQL) cannot be reached, answers too late, or is read-only
 };
 
 struct Error {

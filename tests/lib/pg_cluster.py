@@ -1,0 +1,198 @@
+"""A throwaway PostgreSQL cluster for the fleet tests, the demo and the
+benchmark: initdb as the postgres user in a temporary directory, a port
+below 32768 on 127.0.0.1 only, its Unix socket in that directory, SCRAM
+passwords, and TLS with a test CA made here (openssl), so that
+sslmode=verify-full can be tested. Stopped and removed at the end, also
+when the caller fails; the system cluster is never touched.
+
+    with Cluster() as pg:
+        pg.psql("SELECT 1")                       # as the superuser
+        pg.conninfo(user="pam_totp_host", password="...", tls=True)
+        pg.stop(); pg.start()                    # restart with the data kept
+        pg.signal("SIGSTOP")                     # the postmaster
+
+Standard library only; the server binaries come from Debian's
+postgresql-15 (/usr/lib/postgresql/15/bin).
+"""
+
+import glob
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+
+def _bindir():
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        raise RuntimeError("no PostgreSQL server binaries (install postgresql: scripts/install-deps)")
+    return os.path.dirname(found[-1])
+
+
+def free_port(low=20000, high=32767):
+    """A TCP port below 32768 that nothing listens on at 127.0.0.1 now."""
+    for port in range(low + os.getpid() % 1000, high):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below 32768")
+
+
+class Cluster:
+    SUPERUSER = "postgres"
+
+    def __init__(self, tls=True):
+        self.bindir = _bindir()
+        self.tls = tls
+        self.dir = None
+        self.port = None
+        self.started = False
+
+    # --- life cycle ---------------------------------------------------------
+
+    def __enter__(self):
+        try:
+            self.create()
+            self.start()
+        except BaseException:
+            self.destroy()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.destroy()
+        return False
+
+    def _as_postgres(self, argv, **kw):
+        return subprocess.run(["runuser", "-u", "postgres", "--"] + argv, check=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+
+    def create(self):
+        self.dir = tempfile.mkdtemp(prefix="pam_totp-pg.")
+        pw = pwd.getpwnam("postgres")
+        os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+        os.chmod(self.dir, 0o700)
+        self.data = os.path.join(self.dir, "data")
+        self.port = free_port()
+        self._as_postgres([os.path.join(self.bindir, "initdb"), "-D", self.data, "-U", self.SUPERUSER,
+                           "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync"])
+        conf = [
+            "listen_addresses = '127.0.0.1'",
+            "port = %d" % self.port,
+            "unix_socket_directories = '%s'" % self.dir,
+            "password_encryption = 'scram-sha-256'",
+            "fsync = on",
+            "synchronous_commit = on",
+            "logging_collector = off",
+            "max_connections = 50",
+        ]
+        if self.tls:
+            self._make_tls()
+            conf += ["ssl = on", "ssl_cert_file = '%s'" % self.server_cert, "ssl_key_file = '%s'" % self.server_key]
+        with open(os.path.join(self.data, "postgresql.auto.conf"), "a") as f:
+            f.write("\n".join(conf) + "\n")
+        hba = ["local all all trust",
+               "hostssl all all 127.0.0.1/32 scram-sha-256" if self.tls else "",
+               "host all all 127.0.0.1/32 scram-sha-256"]
+        with open(os.path.join(self.data, "pg_hba.conf"), "w") as f:
+            f.write("\n".join(line for line in hba if line) + "\n")
+
+    def _make_tls(self):
+        """A test CA and a server certificate for 127.0.0.1 and localhost."""
+        d = os.path.join(self.dir, "tls")
+        os.mkdir(d)
+        self.ca_cert = os.path.join(d, "ca.crt")
+        ca_key = os.path.join(d, "ca.key")
+        self.server_cert = os.path.join(d, "server.crt")
+        self.server_key = os.path.join(d, "server.key")
+        csr = os.path.join(d, "server.csr")
+        ext = os.path.join(d, "ext.cnf")
+        run = lambda argv: subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+             "-keyout", ca_key, "-out", self.ca_cert, "-days", "2", "-subj", "/CN=pam_totp test CA"])
+        run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+             "-keyout", self.server_key, "-out", csr, "-subj", "/CN=localhost"])
+        with open(ext, "w") as f:
+            f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+        run(["openssl", "x509", "-req", "-in", csr, "-CA", self.ca_cert, "-CAkey", ca_key, "-CAcreateserial",
+             "-out", self.server_cert, "-days", "2", "-extfile", ext])
+        pw = pwd.getpwnam("postgres")
+        for path in (self.server_cert, self.server_key):
+            os.chown(path, pw.pw_uid, pw.pw_gid)
+        os.chmod(self.server_key, 0o600)
+        os.chmod(self.ca_cert, 0o644)
+        os.chmod(d, 0o755)
+
+    def start(self):
+        self._as_postgres([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-w", "-t", "30",
+                           "-l", os.path.join(self.dir, "server.log"), "start"])
+        self.started = True
+
+    def stop(self, mode="fast"):
+        if self.started:
+            subprocess.run(["runuser", "-u", "postgres", "--", os.path.join(self.bindir, "pg_ctl"), "-D", self.data,
+                            "-w", "-t", "30", "-m", mode, "stop"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.started = False
+
+    def postmaster_pid(self):
+        with open(os.path.join(self.data, "postmaster.pid")) as f:
+            return int(f.readline())
+
+    def signal(self, sig):
+        os.kill(self.postmaster_pid(), getattr(signal, sig) if isinstance(sig, str) else sig)
+
+    def destroy(self):
+        if self.dir is None:
+            return
+        try:
+            if self.started:
+                try:
+                    self.signal(signal.SIGCONT)
+                except (OSError, ValueError):
+                    pass
+                self.stop("immediate")
+        finally:
+            # Whatever is left of it (a postmaster that would not stop).
+            subprocess.run(["pkill", "-KILL", "-f", "postgres.*-D %s" % self.data],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+
+    # --- use ----------------------------------------------------------------
+
+    def psql(self, sql, db="postgres", user=None, check=True):
+        """Runs SQL as the superuser over the Unix socket; returns stdout."""
+        argv = ["runuser", "-u", "postgres", "--", os.path.join(self.bindir, "psql"),
+                "-h", self.dir, "-p", str(self.port), "-U", user or self.SUPERUSER, "-d", db,
+                "-v", "ON_ERROR_STOP=1", "-At", "-c", sql]
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if check and r.returncode != 0:
+            raise RuntimeError("psql failed: %s\n%s" % (sql, r.stderr))
+        return r.stdout
+
+    def conninfo(self, user, password=None, db="pam_totp", tls=False, socket=False, extra=""):
+        """A libpq connection string for the cluster."""
+        parts = ["dbname=%s" % db, "user=%s" % user, "port=%d" % self.port]
+        if socket:
+            parts.append("host=%s" % self.dir)
+        else:
+            parts.append("host=127.0.0.1")
+            if tls:
+                parts += ["sslmode=verify-full", "sslrootcert=%s" % self.ca_cert, "host=localhost",
+                          "hostaddr=127.0.0.1"]
+                parts.remove("host=127.0.0.1")
+            else:
+                parts.append("sslmode=disable")
+        if password is not None:
+            parts.append("password=%s" % password)
+        if extra:
+            parts.append(extra)
+        return " ".join(parts)
