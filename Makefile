@@ -108,8 +108,8 @@ MODULE_CYCLES := $(BUILD)/module_cycles
 TIME_SHIM  := $(BUILD)/timeshim.so
 FAULTINJECT := $(BUILD)/faultinject.so
 
-.PHONY: all demo bench deb rpm lint fuzz check check-unit check-pam check-cli check-e2e check-faults \
-        check-security check-man check-install check-packaging check-crash install clean FORCE
+.PHONY: all demo demo-fleet bench deb rpm lint fuzz check check-unit check-pam check-cli check-e2e check-faults \
+        check-security check-fleet check-man check-install check-packaging check-crash install install-strip clean FORCE
 .DELETE_ON_ERROR:
 # Keep the objects of the test programs: they are intermediate files to make.
 .SECONDARY:
@@ -120,7 +120,7 @@ $(BUILD)/%.o: %.cpp
 	@mkdir -p $(@D)
 	$(CXX) $(ALL_CPPFLAGS) $(ALL_CXXFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/pam_module/pam_glue.o $(BUILD)/admin_tool/migrate.o: PROJECT_CPPFLAGS += -DPAM_TOTP_PKGLIBDIR='"$(PKGLIBDIR)"'
+$(BUILD)/pam_module/pam_glue.o $(BUILD)/admin_tool/migrate.o $(BUILD)/admin_tool/reset.o: PROJECT_CPPFLAGS += -DPAM_TOTP_PKGLIBDIR='"$(PKGLIBDIR)"'
 $(BUILD)/admin_tool/store_admin.o: PROJECT_CPPFLAGS += $(PGSQL_CPPFLAGS)
 
 $(CORE_LIB): $(CORE_OBJS)
@@ -192,7 +192,8 @@ TEST_PROGRAMS := all $(UNIT_BINS) $(PAM_TEST_BINS) $(PAM_LOGIN) $(MODULE_CYCLES)
 # a tool missing), as in automake.
 
 TEST_ENV = TESTS_DATA=$(CURDIR)/tests/data PAM_TOTP_MODULE=$(abspath $(MODULE)) TOTP_ENROLL=$(abspath $(ENROLL)) \
-           PAM_LOGIN=$(abspath $(PAM_LOGIN)) TIME_SHIM=$(abspath $(TIME_SHIM)) FAULTINJECT=$(abspath $(FAULTINJECT))
+           PAM_LOGIN=$(abspath $(PAM_LOGIN)) TIME_SHIM=$(abspath $(TIME_SHIM)) FAULTINJECT=$(abspath $(FAULTINJECT)) \
+           TOTP_ADMIN=$(abspath $(ADMIN)) PGSQL_BACKEND=$(abspath $(PGSQL_BACKEND))
 
 comma := ,
 
@@ -214,9 +215,10 @@ CLI_RESULTS      := $(RESULTS)/cli
 E2E_RESULTS      := $(RESULTS)/e2e
 FAULT_RESULTS    := $(RESULTS)/faults
 SECURITY_RESULTS := $(RESULTS)/security
+FLEET_RESULTS    := $(RESULTS)/fleet
 OTHER_RESULTS    := $(RESULTS)/man $(RESULTS)/install $(RESULTS)/packaging
 ALL_RESULTS := $(UNIT_RESULTS) $(PAM_RESULTS) $(CLI_RESULTS) $(E2E_RESULTS) $(FAULT_RESULTS) $(SECURITY_RESULTS) \
-               $(OTHER_RESULTS)
+               $(FLEET_RESULTS) $(OTHER_RESULTS)
 
 # $(call check_layer,RESULT FILES): builds, runs them (in parallel under -j) and summarises.
 define check_layer
@@ -239,6 +241,8 @@ check-faults: $(TEST_PROGRAMS)
 	$(call check_layer,$(FAULT_RESULTS))
 check-security: $(TEST_PROGRAMS)
 	$(call check_layer,$(SECURITY_RESULTS))
+check-fleet: $(TEST_PROGRAMS)
+	$(call check_layer,$(FLEET_RESULTS))
 check-man check-install check-packaging: check-%: $(TEST_PROGRAMS)
 	$(call check_layer,$(RESULTS)/$*)
 
@@ -287,6 +291,15 @@ ifeq ($(SANITIZE),1)
 	$(call run_test,echo "skipped under SANITIZE=1: su cannot load an ASan module"; exit 77)
 else
 	$(call run_test,/usr/bin/python3 tests/security/run.py)
+endif
+
+# The PostgreSQL store across two hosts (private mount namespaces) sharing a
+# throwaway cluster the suite starts and stops itself: tests/fleet.
+$(RESULTS)/fleet: FORCE
+ifeq ($(SANITIZE),1)
+	$(call run_test,echo "skipped under SANITIZE=1: sshd cannot load an ASan module"; exit 77)
+else
+	$(call run_test,/usr/bin/python3 tests/fleet/run.py)
 endif
 
 # mandoc -Tlint reports any warning (and exits non-zero) for the man pages.
@@ -380,6 +393,12 @@ lint:
 
 demo: all $(PAM_LOGIN) $(TIME_SHIM)
 	./scripts/demo $(BUILD)
+
+# Two hosts (private mount namespaces, each with its own state_dir and PAM
+# configuration) sharing one throwaway PostgreSQL: a code used on one is
+# refused on the other, and wrong codes on one lock the other.
+demo-fleet: all $(PAM_LOGIN) $(TIME_SHIM)
+	./scripts/demo-fleet $(BUILD)
 
 # --- install ---------------------------------------------------------------
 

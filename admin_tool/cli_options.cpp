@@ -17,6 +17,8 @@ enum LongOnly {
     opt_state_dir,
     opt_conninfo,
     opt_host_role,
+    opt_reset,
+    opt_store,
     opt_help,
     opt_version,
 };
@@ -28,6 +30,8 @@ constexpr struct option long_options[] = {
     {"state-dir", required_argument, nullptr, opt_state_dir},
     {"conninfo", required_argument, nullptr, opt_conninfo},
     {"host-role", required_argument, nullptr, opt_host_role},
+    {"reset", required_argument, nullptr, opt_reset},
+    {"store", required_argument, nullptr, opt_store},
     {"help", no_argument, nullptr, opt_help},
     {"version", no_argument, nullptr, opt_version},
     {nullptr, 0, nullptr, 0},
@@ -40,9 +44,13 @@ pam_totp::Error usage(const std::string& problem) {
 }  // namespace
 
 const char* usage_text() {
-    return "Usage: totp-admin --init-store [--store-config PATH] [--conninfo CONNINFO] [--host-role ROLE]\n"
+    return "Usage: totp-admin --reset USER [--store file|postgresql] [--state-dir DIR] [--store-config PATH]\n"
+           "       totp-admin --init-store [--store-config PATH] [--conninfo CONNINFO] [--host-role ROLE]\n"
            "       totp-admin --migrate-to-store [--state-dir DIR] [--store-config PATH]\n"
            "\n"
+           "  --reset USER         end USER's lockout and forget the wrong codes, keeping every used code\n"
+           "                       used (no code works twice after it)\n"
+           "  --store KIND         file (default: state_dir) or postgresql (store.conf), as the module's store=\n"
            "  --init-store         create or upgrade the schema of the shared PostgreSQL store and print\n"
            "                       the grants its hosts' role needs (run as the database's owner)\n"
            "  --migrate-to-store   copy this host's state (state_dir) into the shared store, keeping\n"
@@ -83,6 +91,19 @@ pam_totp::Result<CliOptions> parse_cli(int argc, char** argv) {
                 break;
             case opt_migrate:
                 st = set_mode(Mode::migrate_to_store, "--migrate-to-store");
+                break;
+            case opt_reset:
+                st = set_mode(Mode::reset, "--reset");
+                o.user = std::string(arg);
+                break;
+            case opt_store:
+                if (arg == "file") {
+                    o.store = Store::file;
+                } else if (arg == "postgresql") {
+                    o.store = Store::postgresql;
+                } else {
+                    return usage("--store must be file or postgresql");
+                }
                 break;
             case opt_help:
                 st = set_mode(Mode::help, "--help");

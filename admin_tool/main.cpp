@@ -7,6 +7,7 @@
 
 #include "admin_tool/cli_options.h"
 #include "admin_tool/migrate.h"
+#include "admin_tool/reset.h"
 #include "admin_tool/store_admin.h"
 #include "core/util/write_all.h"
 
@@ -23,6 +24,8 @@ int run(int argc, char** argv) {
             return totp_admin::run_init_store(opts.value());
         case totp_admin::Mode::migrate_to_store:
             return totp_admin::run_migrate_to_store(opts.value());
+        case totp_admin::Mode::reset:
+            return totp_admin::run_reset(opts.value());
         case totp_admin::Mode::version:
             (void)pam_totp::write_all(STDOUT_FILENO, "totp-admin (pam_totp) 0.2.0\n");
             return totp_admin::exit_done;

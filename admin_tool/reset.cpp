@@ -1,0 +1,83 @@
+#include "admin_tool/reset.h"
+
+#include <unistd.h>
+
+#include <ctime>
+#include <memory>
+#include <string>
+
+#include "admin_tool/store_admin.h"
+#include "core/files/file_lock.h"
+#include "core/files/path_template.h"
+#include "core/files/store_config.h"
+#include "core/store/claim_store.h"
+#include "core/store/file_store.h"
+#include "core/store/plugin_backend.h"
+#include "core/util/write_all.h"
+
+namespace totp_admin {
+namespace {
+
+int fail(const std::string& message) {
+    (void)pam_totp::write_all(STDERR_FILENO, "totp-admin: " + message + "\n");
+    return exit_not_done;
+}
+
+}  // namespace
+
+pam_totp::Result<std::unique_ptr<pam_totp::StateStore>> open_store(const CliOptions& opts) {
+    if (opts.store == Store::file) {
+        return std::unique_ptr<pam_totp::StateStore>(std::make_unique<pam_totp::FileStateStore>(opts.state_dir, 0));
+    }
+    auto config = pam_totp::read_store_config(opts.store_config, PAM_TOTP_PKGLIBDIR "/pam_totp_pgsql.so");
+    if (!config) {
+        return config.error();
+    }
+    auto backend = pam_totp::PluginBackend::load(std::move(config).value(), pam_totp::default_lock_wait);
+    if (!backend) {
+        return backend.error();
+    }
+    return std::unique_ptr<pam_totp::StateStore>(std::make_unique<pam_totp::ClaimStore>(std::move(backend).value()));
+}
+
+int run_reset(const CliOptions& opts) {
+    if (pam_totp::Status st = pam_totp::validate_user_name(opts.user); !st) {
+        return fail("--reset: " + st.error().message);
+    }
+    auto store = open_store(opts);
+    if (!store) {
+        return fail(store.error().message);
+    }
+    auto existing = store.value()->peek(opts.user);
+    if (!existing) {
+        return fail(existing.error().message);
+    }
+    if (!existing.value()) {
+        return fail(opts.user + " has no state here: nothing to reset (check the name, and --store)");
+    }
+    // The account's record only: the replay records of its secrets (until
+    // when codes are used, the used recovery codes) stay as they are, so no
+    // code works twice after a reset (deleting the state would forget them).
+    auto tx = store.value()->begin(opts.user, {});
+    if (!tx) {
+        return fail(tx.error().message);
+    }
+    if (tx.value()->fresh()) {
+        return fail(opts.user + " has no state here: nothing to reset");
+    }
+    pam_totp::AccountRecord& account = tx.value()->account();
+    const bool was_locked = pam_totp::is_locked(account.budget, ::time(nullptr));
+    const unsigned wrong = account.budget.since_success;
+    account.budget = pam_totp::Budget{};
+    account.charge.reset();  // a login cut short: forgiven with the rest
+    if (pam_totp::Status st = tx.value()->save(pam_totp::Durability::durable); !st) {
+        return fail(st.error().message);
+    }
+    (void)pam_totp::write_all(STDOUT_FILENO, "Reset " + opts.user + ": " +
+                                                 (was_locked ? "the lockout ended, " : "not locked, ") +
+                                                 std::to_string(wrong) +
+                                                 " wrong codes forgotten; used codes stay used.\n");
+    return exit_done;
+}
+
+}  // namespace totp_admin
