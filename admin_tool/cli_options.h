@@ -18,8 +18,8 @@ struct CliOptions {
     std::string state_dir = "/var/lib/pam_totp";
     std::optional<std::string> conninfo;   // --init-store: the owner's connection (else store.conf's)
     std::optional<std::string> host_role;  // --init-store: the role the GRANTs name (else store.conf's user)
-    Store store = Store::file;              // --reset: which store (as the module's store=)
-    std::string user;                       // --reset USER
+    Store store = Store::file;             // --reset: which store (as the module's store=)
+    std::string user;                      // --reset USER
 };
 
 // Errc::invalid_argument with a message that says what to type instead.

@@ -100,8 +100,8 @@ int run_migrate_to_store(const CliOptions& opts) {
         }
         tokens += state.value().tokens.size();
         if (pam_totp::Status st = merge_one(store, std::move(state).value()); !st) {
-            return fail("copying " + host.where(name) + ": " + st.error().message + " (" +
-                        std::to_string(copied) + " accounts copied before it; running it again is safe)");
+            return fail("copying " + host.where(name) + ": " + st.error().message + " (" + std::to_string(copied) +
+                        " accounts copied before it; running it again is safe)");
         }
         ++copied;
     }

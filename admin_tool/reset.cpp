@@ -73,10 +73,9 @@ int run_reset(const CliOptions& opts) {
     if (pam_totp::Status st = tx.value()->save(pam_totp::Durability::durable); !st) {
         return fail(st.error().message);
     }
-    (void)pam_totp::write_all(STDOUT_FILENO, "Reset " + opts.user + ": " +
-                                                 (was_locked ? "the lockout ended, " : "not locked, ") +
-                                                 std::to_string(wrong) +
-                                                 " wrong codes forgotten; used codes stay used.\n");
+    (void)pam_totp::write_all(STDOUT_FILENO,
+                              "Reset " + opts.user + ": " + (was_locked ? "the lockout ended, " : "not locked, ") +
+                                  std::to_string(wrong) + " wrong codes forgotten; used codes stay used.\n");
     return exit_done;
 }
 

@@ -5,9 +5,9 @@
 #include <optional>
 #include <string>
 
-#include "enroll_tool/qr_text.h"
-#include "core/util/result.h"
 #include "core/otp/totp.h"
+#include "core/util/result.h"
+#include "enroll_tool/qr_text.h"
 
 namespace totp_enroll {
 

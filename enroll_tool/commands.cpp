@@ -8,18 +8,18 @@
 #include <string>
 
 #include "console.h"
-#include "enroll_tool/enrollment.h"
 #include "core/files/fs_identity.h"
-#include "enroll_tool/ga_import.h"
 #include "core/files/kv_format.h"
-#include "enroll_tool/otpauth_uri.h"
-#include "enroll_tool/qr_text.h"
-#include "core/util/random.h"
-#include "core/otp/recovery.h"
 #include "core/files/safe_file.h"
+#include "core/otp/recovery.h"
 #include "core/otp/token.h"
 #include "core/store/file_store.h"
 #include "core/util/critical_section.h"
+#include "core/util/random.h"
+#include "enroll_tool/enrollment.h"
+#include "enroll_tool/ga_import.h"
+#include "enroll_tool/otpauth_uri.h"
+#include "enroll_tool/qr_text.h"
 #include "report.h"
 
 namespace totp_enroll {
@@ -170,8 +170,7 @@ bool show_intro(const CliOptions& opts, const Target& t, const SecretFile& file,
 
 // Asks for the code from the app, up to confirm_tries times. The end of the
 // time step it matched, or an error to print (nothing is written then).
-pam_totp::Result<std::time_t> confirm_code(const CliOptions& opts, const SecretFile& file,
-                                           const std::string& account) {
+pam_totp::Result<std::time_t> confirm_code(const CliOptions& opts, const SecretFile& file, const std::string& account) {
     for (int attempt = 1; attempt <= confirm_tries; ++attempt) {
         auto code = ask_code();
         if (!code) {

@@ -7,12 +7,12 @@
 
 #include <cerrno>
 
-#include "core/files/kv_format.h"
-#include "core/util/random.h"
-#include "core/otp/recovery.h"
 #include "core/files/atomic_replace.h"
 #include "core/files/file_lock.h"
+#include "core/files/kv_format.h"
 #include "core/files/safe_file.h"
+#include "core/otp/recovery.h"
+#include "core/util/random.h"
 #include "core/util/text.h"
 
 namespace pam_totp {
@@ -28,7 +28,8 @@ constexpr std::chrono::milliseconds editor_lock_wait{10000};
 // it, let alone hold it (a lock on the directory itself could be taken by
 // any local user who can read it).
 Result<UniqueFd> open_lock_file(int dir_fd, const std::string& name, const std::string& path) {
-    UniqueFd fd(::openat(dir_fd, name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600));
+    UniqueFd fd(
+        ::openat(dir_fd, name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600));
     if (!fd.valid()) {
         const int err = errno;
         if (err == ELOOP) {

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "core/util/result.h"
 #include "core/files/secret_file.h"
-#include "core/util/secure_buffer.h"
 #include "core/otp/totp.h"
+#include "core/util/result.h"
+#include "core/util/secure_buffer.h"
 #include "core/util/unique_fd.h"
 
 namespace pam_totp {

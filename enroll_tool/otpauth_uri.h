@@ -8,9 +8,9 @@
 #include <string>
 #include <string_view>
 
+#include "core/otp/totp.h"
 #include "core/util/result.h"
 #include "core/util/secure_buffer.h"
-#include "core/otp/totp.h"
 
 namespace pam_totp {
 

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "core/files/secret_file.h"
-#include "core/util/secure_buffer.h"
 #include "core/otp/totp.h"
+#include "core/util/secure_buffer.h"
 
 namespace totp_enroll {
 

@@ -9,17 +9,17 @@
 #include <array>
 #include <cerrno>
 #include <cstdlib>
-#include <memory>
 #include <cstring>
 #include <ctime>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "core/files/fs_identity.h"
+#include "core/files/path_template.h"
+#include "core/files/store_config.h"
 #include "core/login/login_flow.h"
 #include "core/login/module_options.h"
-#include "core/files/path_template.h"
-#include "core/files/fs_identity.h"
-#include "core/files/store_config.h"
 #include "core/store/file_store.h"
 #include "core/store/plugin_backend.h"
 

@@ -17,7 +17,6 @@ namespace pam_totp {
 // maps the outcome to a PAM return code (deny unless the login succeeded).
 int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv);
 
-
 // Runs `body` and turns every escaping exception into a failure (after
 // Botan's ffi_guard_thunk): nothing may unwind into libpam's C frames, and
 // an internal error must never read as success.

@@ -12,8 +12,8 @@
 // relaxed one with synchronous_commit off for its transaction.
 #include <libpq-fe.h>
 #include <poll.h>
-#include <cerrno>
 #include <time.h>
+#include <cerrno>
 
 #include <algorithm>
 #include <chrono>
@@ -104,8 +104,8 @@ bool wait_socket(PGconn* conn, short events, Clock::time_point deadline) {
 // result, or nullptr with *status and err set: UNAVAILABLE when the server
 // could not be reached or answered too late, UNKNOWN when a statement that
 // writes may have run (`writes`), INVALID for an error the server reported.
-PgResult run(pam_totp_backend* b, const char* sql, const std::vector<const char*>& params, bool writes,
-             int* status, pam_totp_backend_error* err) {
+PgResult run(pam_totp_backend* b, const char* sql, const std::vector<const char*>& params, bool writes, int* status,
+             pam_totp_backend_error* err) {
     const auto deadline = Clock::now() + std::chrono::milliseconds(b->timeout_ms);
     const auto fail = [&](int code, const std::string& what) {
         *status = code;
@@ -302,7 +302,8 @@ int backend_lock(pam_totp_backend* b, const char* name, unsigned wait_ms, pam_to
             return PAM_TOTP_BACKEND_OK;
         }
         if (remaining_ms(deadline) <= 0) {
-            set_error(err, std::string("PostgreSQL: the state ") + name + " stays locked by another login for more than " +
+            set_error(err, std::string("PostgreSQL: the state ") + name +
+                               " stays locked by another login for more than " +
                                std::to_string(std::min(wait_ms, b->timeout_ms)) + " ms");
             return PAM_TOTP_BACKEND_BUSY;
         }
@@ -336,8 +337,7 @@ int backend_read(pam_totp_backend* b, const char* name, char** text, pam_totp_ba
     return PAM_TOTP_BACKEND_OK;
 }
 
-int backend_write(pam_totp_backend* b, const char* name, const char* text, int durable,
-                  pam_totp_backend_error* err) {
+int backend_write(pam_totp_backend* b, const char* name, const char* text, int durable, pam_totp_backend_error* err) {
     int status = 0;
     const PgResult r = run(b, pgsql::save_state, {name, text, durable != 0 ? "t" : "f"}, true, &status, err);
     return r ? PAM_TOTP_BACKEND_OK : status;
@@ -370,7 +370,8 @@ constexpr pam_totp_backend_ops ops = {
         }
     },
     [](pam_totp_backend* b) noexcept { backend_close(b); },
-    [](pam_totp_backend* b, const char* const* ids, std::size_t n, char** holders, pam_totp_backend_error* err) noexcept {
+    [](pam_totp_backend* b, const char* const* ids, std::size_t n, char** holders,
+       pam_totp_backend_error* err) noexcept {
         return guarded(err, [&] { return backend_read_claims(b, ids, n, holders, err); });
     },
     [](pam_totp_backend* b, const char* id, const char* holder, pam_totp_backend_error* err) noexcept {

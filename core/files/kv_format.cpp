@@ -70,8 +70,9 @@ Result<KvLine> split_kv_line(std::string_view line, std::size_t line_no, std::st
     }
     const std::string_view key = line.substr(0, space);
     if (!is_key(key)) {
-        return line_error(what, line_no,
-                          "malformed key (expected 1 to " + std::to_string(max_kv_key_length) + " characters a-z or _)");
+        return line_error(
+            what, line_no,
+            "malformed key (expected 1 to " + std::to_string(max_kv_key_length) + " characters a-z or _)");
     }
     const std::string_view value = line.substr(space + 1);
     const std::string quoted = "'" + std::string(key) + "'";

@@ -76,8 +76,7 @@ Result<UniqueFd> open_checked_directory(const std::string& path, const std::stri
         if (::fstat(cur.get(), &st) != 0) {
             return errno_error(path + ": directory " + walked, errno);
         }
-        if (Status ok = check_directory(st, path + ": parent directory " + walked, DirRules{.owner = owner});
-            !ok) {
+        if (Status ok = check_directory(st, path + ": parent directory " + walked, DirRules{.owner = owner}); !ok) {
             return ok.error();
         }
         if (pos >= resolved.size()) {
@@ -139,7 +138,6 @@ Status check_file(const struct stat& st, const std::string& path, const FileRule
     }
     return {};
 }
-
 
 Result<std::pair<std::string, std::string>> split_path(const std::string& path) {
     if (path.empty() || path.front() != '/') {

@@ -21,9 +21,9 @@
 #include <string_view>
 #include <vector>
 
+#include "core/otp/totp.h"
 #include "core/util/result.h"
 #include "core/util/secure_buffer.h"
-#include "core/otp/totp.h"
 
 namespace pam_totp {
 

@@ -83,7 +83,7 @@ struct Outcome {
     std::optional<TokenId> token;     // the token that matched
     std::time_t used_until = 0;       // TOTP: the end of the matched step
     bool recovery = false;
-    std::string setting;              // recovery: the matched hash's setting
+    std::string setting;  // recovery: the matched hash's setting
 };
 
 // What the settling found for the report.
@@ -154,8 +154,8 @@ class Login {
     std::string m_path;              // where m_secret was read, and how
     FileRules m_rules;
     bool m_as_user = false;
-    std::string m_unlooked_refusal;  // why the lookup-free read refused a file, if it did
-    std::string m_key;               // state_key()
+    std::string m_unlooked_refusal;    // why the lookup-free read refused a file, if it did
+    std::string m_key;                 // state_key()
     bool m_store_unavailable = false;  // the last store error was Errc::unavailable
 };
 
@@ -417,8 +417,8 @@ bool Login::carry_over_legacy(StateTransaction& tx) {
     const std::optional<uid_t> uid = m_acct ? std::optional<uid_t>(m_acct->uid) : std::nullopt;
     auto legacy = m_store.legacy_state(state_key(), uid);
     if (!legacy) {
-        log(LogLevel::err, "cannot read the state of an earlier pam_totp to carry it over: " +
-                               legacy.error().message + "; denying");
+        log(LogLevel::err,
+            "cannot read the state of an earlier pam_totp to carry it over: " + legacy.error().message + "; denying");
         return false;
     }
     if (!legacy.value()) {
@@ -491,8 +491,8 @@ bool Login::charge(StateTransaction& tx, const SecureBuffer& code, std::time_t n
     }
     if (Status st = tx.save(Durability::durable); !st) {
         m_store_unavailable = st.error().code == Errc::unavailable;
-        log(LogLevel::err, "cannot record the attempt in " + store_name() + " before checking it: " +
-                               st.error().message + "; denying (the answer was not checked)");
+        log(LogLevel::err, "cannot record the attempt in " + store_name() +
+                               " before checking it: " + st.error().message + "; denying (the answer was not checked)");
         return false;
     }
     return true;
@@ -624,9 +624,8 @@ void Login::report(StateTransaction& tx, const Outcome& outcome, const Settled& 
     const Budget& budget = tx.account().budget;
     if (settled.locked_now) {
         const std::time_t left = lock_remaining(budget, now);
-        log(LogLevel::warning, outcome.what + "; too many wrong codes: code entry locked for " +
-                                   std::to_string(left) + " seconds (lockout " + std::to_string(budget.lockouts) +
-                                   " in a row)");
+        log(LogLevel::warning, outcome.what + "; too many wrong codes: code entry locked for " + std::to_string(left) +
+                                   " seconds (lockout " + std::to_string(budget.lockouts) + " in a row)");
         if (!m_opts.forward_pass) {
             m_io.tell("Too many wrong codes. Code entry is locked for " + duration_words(left) + ".", true);
         }
@@ -635,8 +634,8 @@ void Login::report(StateTransaction& tx, const Outcome& outcome, const Settled& 
     log(LogLevel::notice, outcome.what + " (" + std::to_string(recent_failures(budget, m_opts.rate, now)) + " of " +
                               std::to_string(m_opts.rate.deny) + " wrong codes within " +
                               std::to_string(m_opts.rate.fail_interval) + " s; long-run debt " +
-                              std::to_string(debt(budget, now)) + " of " +
-                              std::to_string(debt_allowance(m_opts.rate)) + " s)");
+                              std::to_string(debt(budget, now)) + " of " + std::to_string(debt_allowance(m_opts.rate)) +
+                              " s)");
     if (!outcome.hint.empty()) {
         m_io.tell(outcome.hint, true);
     }

@@ -161,11 +161,12 @@ constexpr std::array<OptionSpec, 18> options{{
 // An unknown argument is named in the log only when it looks like an
 // option name (a-z and _, short): anything else may be a pasted secret.
 Error unknown(std::string_view name, int position) {
-    const bool option_like = !name.empty() && name.size() <= 32 && name.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") == std::string_view::npos;
-    return make_error(Errc::invalid_argument, (option_like ? "unknown option '" + std::string(name) + "'"
-                                                           : "unknown option (argument " + std::to_string(position) +
-                                                                 ", not shown)") +
-                                                  "; see pam_totp(8)");
+    const bool option_like = !name.empty() && name.size() <= 32 &&
+                             name.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") == std::string_view::npos;
+    return make_error(Errc::invalid_argument,
+                      (option_like ? "unknown option '" + std::string(name) + "'"
+                                   : "unknown option (argument " + std::to_string(position) + ", not shown)") +
+                          "; see pam_totp(8)");
 }
 
 }  // namespace

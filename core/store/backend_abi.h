@@ -47,39 +47,39 @@ struct pam_totp_backend_ops {
     /* Connects with `config` (the conninfo line of store.conf); every
      * later call on it finishes within `timeout_ms` of its start. NULL
      * (with `err` set) on failure. */
-    struct pam_totp_backend *(*open)(const char *config, unsigned timeout_ms, struct pam_totp_backend_error *err);
+    struct pam_totp_backend* (*open)(const char* config, unsigned timeout_ms, struct pam_totp_backend_error* err);
     /* Releases its locks and disconnects. */
-    void (*close)(struct pam_totp_backend *b);
+    void (*close)(struct pam_totp_backend* b);
 
     /* holders[i] = the state name token_ids[i] is claimed by (allocated,
      * freed with free_text), or NULL when unclaimed. */
-    int (*read_claims)(struct pam_totp_backend *b, const char *const *token_ids, size_t n, char **holders,
-                       struct pam_totp_backend_error *err);
+    int (*read_claims)(struct pam_totp_backend* b, const char* const* token_ids, size_t n, char** holders,
+                       struct pam_totp_backend_error* err);
     /* Claims a token for a state; PAM_TOTP_BACKEND_EXISTS when it was. */
-    int (*add_claim)(struct pam_totp_backend *b, const char *token_id, const char *holder,
-                     struct pam_totp_backend_error *err);
+    int (*add_claim)(struct pam_totp_backend* b, const char* token_id, const char* holder,
+                     struct pam_totp_backend_error* err);
     /* Removes a claim, only if it still names `holder`. */
-    int (*drop_claim)(struct pam_totp_backend *b, const char *token_id, const char *holder,
-                      struct pam_totp_backend_error *err);
+    int (*drop_claim)(struct pam_totp_backend* b, const char* token_id, const char* holder,
+                      struct pam_totp_backend_error* err);
 
     /* Takes the exclusive lock on a state name, waiting at most wait_ms
      * (and the call's time limit); held until unlock_all or close. */
-    int (*lock)(struct pam_totp_backend *b, const char *name, unsigned wait_ms, struct pam_totp_backend_error *err);
-    int (*unlock_all)(struct pam_totp_backend *b, struct pam_totp_backend_error *err);
+    int (*lock)(struct pam_totp_backend* b, const char* name, unsigned wait_ms, struct pam_totp_backend_error* err);
+    int (*unlock_all)(struct pam_totp_backend* b, struct pam_totp_backend_error* err);
 
     /* *text = the state's text (allocated, freed with free_text), or NULL
      * when it has none. */
-    int (*read)(struct pam_totp_backend *b, const char *name, char **text, struct pam_totp_backend_error *err);
+    int (*read)(struct pam_totp_backend* b, const char* name, char** text, struct pam_totp_backend_error* err);
     /* Stores the state's text; `durable`: only once it cannot be lost
      * (committed and flushed, and on a synchronous standby when there is
      * one); else it may be lost in a crash (an asynchronous commit). */
-    int (*write)(struct pam_totp_backend *b, const char *name, const char *text, int durable,
-                 struct pam_totp_backend_error *err);
+    int (*write)(struct pam_totp_backend* b, const char* name, const char* text, int durable,
+                 struct pam_totp_backend_error* err);
 
-    void (*free_text)(char *text);
+    void (*free_text)(char* text);
 };
 
-typedef const struct pam_totp_backend_ops *(*pam_totp_backend_entry)(void);
+typedef const struct pam_totp_backend_ops* (*pam_totp_backend_entry)(void);
 
 #ifdef __cplusplus
 }

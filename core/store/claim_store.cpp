@@ -342,8 +342,8 @@ Result<std::unique_ptr<StateTransaction>> ClaimStore::begin(std::string_view acc
         }
         return transaction_of(*m_backend, account, own, claims.value(), std::move(held));
     }
-    return make_error(Errc::busy, "the claims of " + std::string(account) +
-                                      "'s tokens kept changing while this login read them");
+    return make_error(Errc::busy,
+                      "the claims of " + std::string(account) + "'s tokens kept changing while this login read them");
 }
 
 Result<std::optional<LegacyState>> ClaimStore::legacy_state(std::string_view account, std::optional<uid_t> uid) {

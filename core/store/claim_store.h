@@ -29,8 +29,7 @@ class ClaimStore : public StateStore {
 
     Result<std::optional<AccountRecord>> peek(std::string_view account) override;
     Result<std::optional<TokenRecord>> peek_token(const TokenId& id) override;
-    Result<std::unique_ptr<StateTransaction>> begin(std::string_view account,
-                                                    std::span<const TokenId> tokens) override;
+    Result<std::unique_ptr<StateTransaction>> begin(std::string_view account, std::span<const TokenId> tokens) override;
     Result<std::optional<LegacyState>> legacy_state(std::string_view account, std::optional<uid_t> uid) override;
 
     // "u-NAME", or "h-" and 64 hex digits of SHA-256 for a name longer than

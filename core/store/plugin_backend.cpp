@@ -120,8 +120,8 @@ Result<pam_totp_backend*> PluginBackend::connection() {
         return m_connection;
     }
     pam_totp_backend_error err{};
-    const auto timeout_ms = static_cast<unsigned>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(m_config.timeout).count());
+    const auto timeout_ms =
+        static_cast<unsigned>(std::chrono::duration_cast<std::chrono::milliseconds>(m_config.timeout).count());
     // The connection string is copied with its terminating NUL for the C side.
     SecureBuffer conninfo = m_config.conninfo.clone();
     conninfo.append("", 1);
@@ -235,8 +235,8 @@ Status PluginBackend::write(const std::string& name, std::string_view text, Dura
     }
     pam_totp_backend_error err{};
     const std::string copy(text);  // NUL-terminated for the C side
-    const int rc = m_ops->write(conn.value(), name.c_str(), copy.c_str(),
-                                durability == Durability::durable ? 1 : 0, &err);
+    const int rc =
+        m_ops->write(conn.value(), name.c_str(), copy.c_str(), durability == Durability::durable ? 1 : 0, &err);
     if (rc != PAM_TOTP_BACKEND_OK) {
         return failure(rc, err);
     }

@@ -65,10 +65,10 @@ struct UsedRecovery {
 };
 
 struct TokenRecord {
-    std::time_t used_until = 0;                   // codes of time steps starting before this are used
-    std::optional<std::time_t> pending_until;     // an unsettled attempt could have used codes up to this
-    std::optional<RecoveryTag> pending_recovery;  // an unsettled attempt's recovery code
-    std::vector<UsedRecovery> used_recovery;      // used, oldest first
+    std::time_t used_until = 0;                    // codes of time steps starting before this are used
+    std::optional<std::time_t> pending_until;      // an unsettled attempt could have used codes up to this
+    std::optional<RecoveryTag> pending_recovery;   // an unsettled attempt's recovery code
+    std::vector<UsedRecovery> used_recovery;       // used, oldest first
     std::vector<RecoveryTag> maybe_used_recovery;  // tried by attempts that died unsettled, oldest first
 
     bool operator==(const TokenRecord&) const = default;

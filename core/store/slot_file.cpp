@@ -107,8 +107,7 @@ Decoded decode(std::span<const std::uint8_t> slot) {
     }
     const std::uint32_t length = get_u32(slot.data() + 16);
     const std::uint32_t flags = get_u32(slot.data() + 20);
-    if (length > slot.size() - slot_header_size || (flags & ~flag_durable) != 0 ||
-        get_u64(slot.data() + 24) != 0) {
+    if (length > slot.size() - slot_header_size || (flags & ~flag_durable) != 0 || get_u64(slot.data() + 24) != 0) {
         return d;
     }
     const Sha256Digest sum = sha256({slot.subspan(0, checked_header), slot.subspan(slot_header_size, length)});
@@ -147,7 +146,8 @@ Result<SlotFile> SlotFile::open_locked(int dir_fd, const std::string& name, cons
         if (!fd) {
             return std::move(fd).error();
         }
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (Status locked = lock_exclusive(fd.value().get(), std::max(left, std::chrono::milliseconds{0}), path);
             !locked) {
             return locked.error();
@@ -233,8 +233,9 @@ Status SlotFile::load() {
         if (slots[0].zero || slots[1].zero) {
             return {};  // its creator died before the first record was complete
         }
-        return make_error(Errc::format, m_path + ": damaged state file (no slot holds a valid record); see "
-                                                 "pam_totp(8), FILES");
+        return make_error(Errc::format, m_path +
+                                            ": damaged state file (no slot holds a valid record); see "
+                                            "pam_totp(8), FILES");
     }
     const std::size_t newest = (!slots[1].valid || (slots[0].valid && slots[0].seq > slots[1].seq)) ? 0 : 1;
     m_text = std::string(slots[newest].text);
@@ -269,9 +270,8 @@ Status SlotFile::write_slot(int fd, std::size_t slot_size, std::size_t index, st
     put_u32(slot.data() + 16, static_cast<std::uint32_t>(text.size()));
     put_u32(slot.data() + 20, durable ? flag_durable : 0);
     std::memcpy(slot.data() + slot_header_size, text.data(), text.size());
-    const Sha256Digest sum =
-        sha256({std::span<const std::uint8_t>(slot.data(), checked_header),
-                std::span<const std::uint8_t>(slot.data() + slot_header_size, text.size())});
+    const Sha256Digest sum = sha256({std::span<const std::uint8_t>(slot.data(), checked_header),
+                                     std::span<const std::uint8_t>(slot.data() + slot_header_size, text.size())});
     std::memcpy(slot.data() + checked_header, sum.data(), sum.size());
     if (Status st = pwrite_all(fd, slot.data(), slot.size(), static_cast<off_t>(index * slot_size), m_path); !st) {
         return st;
@@ -328,8 +328,7 @@ Status SlotFile::grow(std::string_view text) {
     const std::string next_path = m_path.substr(0, m_path.size() - m_name.size()) + next;
     // A leftover of a grow that died is taken over (O_TRUNC): under the
     // account's lock nobody else writes it, and at most one exists per file.
-    UniqueFd fd(::openat(m_dir_fd, next.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
-                         0600));
+    UniqueFd fd(::openat(m_dir_fd, next.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600));
     if (!fd.valid()) {
         return errno_error(next_path, errno);
     }

@@ -31,8 +31,8 @@ enum AccountKey : std::size_t {
     a_count
 };
 constexpr std::array<std::string_view, a_count> account_keys = {
-    "account", "lockouts", "locked_until", "debt_until", "since_success", "charge", "last_login", "last_service", "last_rhost",
-    "last_tty"};
+    "account", "lockouts",   "locked_until", "debt_until", "since_success",
+    "charge",  "last_login", "last_service", "last_rhost", "last_tty"};
 enum TokenKey : std::size_t { t_used_until, t_pending_until, t_pending_recovery, t_count };
 constexpr std::array<std::string_view, t_count> token_keys = {"used_until", "pending_until", "pending_recovery"};
 constexpr std::string_view failure_key = "failure";
@@ -99,8 +99,9 @@ std::string apply_account(AccountKey key, std::string_view value, AccountState& 
             if (value.size() > max_item || sanitise_item(value) != value) {
                 return quoted_key(name) + ": not as pam_totp writes it";
             }
-            (key == a_last_service ? last().service : key == a_last_rhost ? last().rhost : last().tty) =
-                std::string(value);
+            (key == a_last_service ? last().service
+             : key == a_last_rhost ? last().rhost
+                                   : last().tty) = std::string(value);
             return {};
         case a_count:
             break;
@@ -132,8 +133,9 @@ Result<UsedRecovery> parse_used(std::string_view value) {
     const auto tag = RecoveryTag::from_hex(value.substr(0, colon));
     const std::string_view setting = colon == std::string_view::npos ? std::string_view{} : value.substr(colon + 1);
     if (!tag || (colon != std::string_view::npos && !is_recovery_setting(setting))) {
-        return make_error(Errc::format, "'recovery_used' must be 16 lower-case hex digits, then optionally ':' and a "
-                                        "recovery-code setting ($y$j9T$salt)");
+        return make_error(Errc::format,
+                          "'recovery_used' must be 16 lower-case hex digits, then optionally ':' and a "
+                          "recovery-code setting ($y$j9T$salt)");
     }
     return UsedRecovery{*tag, std::string(setting)};
 }
@@ -170,11 +172,12 @@ class Reader {
         if (!m_account_keys.seen(a_account)) {
             return make_error(Errc::format, std::string(what) + ": missing 'account'");
         }
-        const bool any_last = m_account_keys.seen(a_last_service) || m_account_keys.seen(a_last_rhost) ||
-                              m_account_keys.seen(a_last_tty);
+        const bool any_last =
+            m_account_keys.seen(a_last_service) || m_account_keys.seen(a_last_rhost) || m_account_keys.seen(a_last_tty);
         if (any_last && !m_account_keys.seen(a_last_login)) {
-            return make_error(Errc::format, std::string(what) + ": 'last_service', 'last_rhost' or 'last_tty' "
-                                                                "without 'last_login'");
+            return make_error(Errc::format, std::string(what) +
+                                                ": 'last_service', 'last_rhost' or 'last_tty' "
+                                                "without 'last_login'");
         }
         return std::move(m_state);
     }

@@ -8,9 +8,9 @@
 #include <cstdint>
 #include <string>
 
-#include "enroll_tool/ga_import.h"
 #include "core/files/secret_file.h"
 #include "core/otp/totp.h"
+#include "enroll_tool/ga_import.h"
 #include "tests/fuzz/fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -4,9 +4,9 @@
 // module lets him, waiting out each lockout, and (ii) paced under the
 // short horizon (deny - 1 guesses per fail_interval), also waiting out
 // lockouts, and (iii) as fast as it can between the victim's own logins,
-// every three hours (a success must not give the budget back). Each guess that the module evaluates is one chance in 10^6 for
-// each of the 2 x window + 1 codes it accepts: 3e-6 at window=1. The yearly
-// success probability 1 - (1 - 3e-6)^n must stay below 1 % for both.
+// every three hours (a success must not give the budget back). Each guess that the module evaluates is one chance in
+// 10^6 for each of the 2 x window + 1 codes it accepts: 3e-6 at window=1. The yearly success probability 1 - (1 -
+// 3e-6)^n must stay below 1 % for both.
 #include <cmath>
 #include <cstdio>
 #include <ctime>

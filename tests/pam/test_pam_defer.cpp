@@ -141,7 +141,8 @@ void defer_without_check_line_is_logged(void** state) {
 // on it does not let a login through.
 void defer_line_grants_nothing(void** state) {
     Fixture& f = pamtest::get(state);
-    f.service_text("sufficient", "auth sufficient " + f.module_args() + " forward_pass defer\nauth required pam_deny.so\n");
+    f.service_text("sufficient",
+                   "auth sufficient " + f.module_args() + " forward_pass defer\nauth required pam_deny.so\n");
     const auto& e = f.enroll("root", {}, 0);
     assert_int_equal(f.login("sufficient", "root", {password + Fixture::code(e)}).rc, PAM_AUTH_ERR);
 }

@@ -4,8 +4,8 @@
 #include <string_view>
 
 #include "cmocka.hpp"
-#include "enroll_tool/ga_import.h"
 #include "core/otp/totp.h"
+#include "enroll_tool/ga_import.h"
 
 namespace {
 

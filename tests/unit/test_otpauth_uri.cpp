@@ -4,8 +4,8 @@
 #include <string_view>
 
 #include "cmocka.hpp"
-#include "enroll_tool/otpauth_uri.h"
 #include "core/otp/totp.h"
+#include "enroll_tool/otpauth_uri.h"
 
 namespace {
 
