@@ -29,7 +29,7 @@ CPPFLAGS  ?=
 LDFLAGS   ?=
 WERROR    ?= -Werror
 WARNINGS  := -Wall -Wextra -Wpedantic -Wconversion -Wshadow $(WERROR)
-PROJECT_CPPFLAGS := -I. -D_FORTIFY_SOURCE=2
+PROJECT_CPPFLAGS = -I. -D_FORTIFY_SOURCE=2 -DPAM_TOTP_PKGLIBDIR='"$(PKGLIBDIR)"'
 PROJECT_CXXFLAGS := -std=c++20 $(WARNINGS) -fstack-protector-strong -fPIC -fvisibility=hidden
 ALL_CPPFLAGS = $(PROJECT_CPPFLAGS) $(CPPFLAGS)
 ALL_CXXFLAGS = $(PROJECT_CXXFLAGS) $(CXXFLAGS)
@@ -120,7 +120,6 @@ $(BUILD)/%.o: %.cpp
 	@mkdir -p $(@D)
 	$(CXX) $(ALL_CPPFLAGS) $(ALL_CXXFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/pam_module/pam_glue.o $(BUILD)/admin_tool/migrate.o $(BUILD)/admin_tool/reset.o: PROJECT_CPPFLAGS += -DPAM_TOTP_PKGLIBDIR='"$(PKGLIBDIR)"'
 $(BUILD)/admin_tool/store_admin.o: PROJECT_CPPFLAGS += $(PGSQL_CPPFLAGS)
 
 $(CORE_LIB): $(CORE_OBJS)
@@ -383,9 +382,10 @@ TIDY_SRCS = $(wildcard core/*/*.cpp pam_module/*.cpp enroll_tool/*.cpp admin_too
 lint:
 	@echo "== clang-format"; clang-format --dry-run -Werror $$(git ls-files '*.cpp' '*.h' '*.hpp' '*.c')
 	@echo "== clang-tidy"; printf '%s\n' $(TIDY_SRCS) | xargs -P"$$(nproc)" -I{} \
-	  sh -c 'clang-tidy --quiet {} -- -std=c++20 -I. -D_FORTIFY_SOURCE=2 2>/dev/null'
+	  sh -c 'clang-tidy --quiet {} -- -std=c++20 -I. $(PGSQL_CPPFLAGS) -D_FORTIFY_SOURCE=2 -DPAM_TOTP_PKGLIBDIR=\"/usr/lib/pam_totp\" 2>/dev/null'
 	@echo "== cppcheck"; cppcheck --quiet --std=c++20 --language=c++ --enable=warning,style,performance,portability \
 	  --suppress=noExplicitConstructor --suppress=useStlAlgorithm --inline-suppr --error-exitcode=1 -I. \
+	  -DPAM_TOTP_PKGLIBDIR=\"/usr/lib/pam_totp\" \
 	  core pam_module enroll_tool admin_tool pgsql_store
 	@echo "ok - lint clean"
 

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "core/files/kv_format.h"
 #include "core/files/store_config.h"
 #include "core/util/write_all.h"
 #include "pgsql_store/pgsql_sql.h"
@@ -64,7 +65,12 @@ int current_version(PGconn* c, std::string& problem) {
     if (!problem.empty() || ::PQntuples(r.get()) != 1) {
         return 0;
     }
-    return std::atoi(::PQgetvalue(r.get(), 0, 0));
+    const auto version = pam_totp::parse_decimal(::PQgetvalue(r.get(), 0, 0), 1000000);
+    if (!version) {
+        problem = "pam_totp.meta holds a schema_version that is not a number; fix it by hand";
+        return 0;
+    }
+    return static_cast<int>(version.value());
 }
 
 // The user= of a connection string; empty when it names none.
@@ -87,20 +93,13 @@ std::string user_of(const std::string& conninfo) {
 }  // namespace
 
 int run_init_store(const CliOptions& opts) {
-    std::string conninfo;
-    std::string host_role = opts.host_role.value_or("");
     auto config = pam_totp::read_store_config(opts.store_config, "");
-    if (config) {
-        const std::string store_conninfo(config.value().conninfo.view());
-        conninfo = opts.conninfo.value_or(store_conninfo);
-        if (host_role.empty()) {
-            host_role = user_of(store_conninfo);
-        }
-    } else if (opts.conninfo) {
-        conninfo = *opts.conninfo;
-    } else {
+    if (!config && !opts.conninfo) {
         return fail(config.error().message + "; write it first (pam_totp(8), FLEET), or give --conninfo");
     }
+    const std::string store_conninfo = config ? std::string(config.value().conninfo.view()) : std::string();
+    const std::string conninfo = opts.conninfo.value_or(store_conninfo);
+    std::string host_role = opts.host_role.value_or(config ? user_of(store_conninfo) : std::string());
     Conn c(::PQconnectdb(conninfo.c_str()));
     if (!c || ::PQstatus(c.get()) != CONNECTION_OK) {
         return fail("cannot connect: " + message_of(c ? ::PQerrorMessage(c.get()) : "out of memory") +

@@ -54,7 +54,7 @@ void set_error(pam_totp_backend_error* err, const std::string& message) {
     if (err == nullptr) {
         return;
     }
-    std::snprintf(err->message, sizeof err->message, "%s", message.c_str());
+    (void)std::snprintf(err->message, sizeof err->message, "%s", message.c_str());
 }
 
 // libpq's message, which may quote the connection string; the password

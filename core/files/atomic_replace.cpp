@@ -112,6 +112,8 @@ Status atomic_replace_at(int dir_fd, const std::string& name, const std::string&
     }
     if (filled) {
         if (::renameat(dirfd.get(), temp.value().name.c_str(), dirfd.get(), name.c_str()) == 0) {
+            // Read by TempFile's destructor: the file is in place, not to be removed.
+            // cppcheck-suppress unreadVariable
             temp.value().renamed = true;
         } else {
             filled = errno_error(what + ": rename", errno);

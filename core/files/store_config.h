@@ -32,7 +32,7 @@ inline constexpr std::string_view default_store_config = "/etc/pam_totp/store.co
 struct StoreConfig {
     SecureBuffer conninfo;  // may hold a password: wiped when it goes
     std::chrono::seconds timeout{3};
-    std::string backend;  // the backend object's absolute path
+    std::string backend{};  // the backend object's absolute path
 };
 
 // Parses the text of a store.conf; `default_backend` when it names none.

@@ -67,7 +67,8 @@ struct RecoveryTag {
 
     [[nodiscard]] std::string hex() const;  // 16 lower-case hex digits
     static std::optional<RecoveryTag> from_hex(std::string_view text);
-    auto operator<=>(const RecoveryTag&) const = default;
+    // clang-tidy 14 misreads a defaulted <=> as a comparison with 0.
+    auto operator<=>(const RecoveryTag&) const = default;  // NOLINT(modernize-use-nullptr)
 };
 
 RecoveryTag recovery_tag(const SecureBuffer& token_key, const SecureBuffer& canonical);

@@ -189,10 +189,10 @@ Result<std::optional<LegacyState>> FileBackend::legacy_state(std::string_view ac
         const std::string path = join_path(m_dir, name);
         // pam_totp 0.1 (still loaded in a process started before the
         // upgrade) writes it under KEY.lock: read it the same way.
-        const UniqueFd lock(
+        const UniqueFd legacy_lock(
             ::openat(dir.value(), (key + ".lock").c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
-        if (lock.valid()) {
-            if (Status locked = lock_exclusive(lock.get(), legacy_lock_wait, path); !locked) {
+        if (legacy_lock.valid()) {
+            if (Status locked = lock_exclusive(legacy_lock.get(), legacy_lock_wait, path); !locked) {
                 return locked.error();
             }
         }
