@@ -125,12 +125,11 @@ Result<pam_totp_backend*> PluginBackend::connection() {
     // The connection string is copied with its terminating NUL for the C side.
     SecureBuffer conninfo = m_config.conninfo.clone();
     conninfo.append("", 1);
-    // The backend fills `err` and keeps no pointer to it.
-    // cppcheck-suppress danglingLifetime
-    m_connection = m_ops->open(conninfo.chars(), timeout_ms, &err);
-    if (m_connection == nullptr) {
+    pam_totp_backend* const opened = m_ops->open(conninfo.chars(), timeout_ms, &err);
+    if (opened == nullptr) {
         return make_error(Errc::unavailable, std::string(err.message));
     }
+    m_connection = opened;
     return m_connection;
 }
 
