@@ -129,6 +129,9 @@ Result<pam_totp_backend*> PluginBackend::connection() {
     if (opened == nullptr) {
         return make_error(Errc::unavailable, std::string(err.message));
     }
+    // cppcheck takes the address of `err` passed to open() for one the
+    // connection keeps; the backend fills it and keeps no pointer to it.
+    // cppcheck-suppress danglingLifetime
     m_connection = opened;
     return m_connection;
 }
