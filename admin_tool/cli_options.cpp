@@ -97,10 +97,8 @@ pam_totp::Result<CliOptions> parse_cli(int argc, char** argv) {
                 o.user = std::string(arg);
                 break;
             case opt_store:
-                if (arg == "file") {
-                    o.store = Store::file;
-                } else if (arg == "postgresql") {
-                    o.store = Store::postgresql;
+                if (const auto kind = pam_totp::parse_store_kind(arg)) {
+                    o.store = *kind;
                 } else {
                     return usage("--store must be file or postgresql");
                 }

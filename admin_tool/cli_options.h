@@ -4,13 +4,12 @@
 #include <optional>
 #include <string>
 
+#include "core/store/store_kind.h"
 #include "core/util/result.h"
 
 namespace totp_admin {
 
 enum class Mode { init_store, migrate_to_store, reset, help, version };
-
-enum class Store { file, postgresql };
 
 struct CliOptions {
     Mode mode = Mode::help;
@@ -18,8 +17,8 @@ struct CliOptions {
     std::string state_dir = "/var/lib/pam_totp";
     std::optional<std::string> conninfo;   // --init-store: the owner's connection (else store.conf's)
     std::optional<std::string> host_role;  // --init-store: the role the GRANTs name (else store.conf's user)
-    Store store = Store::file;             // --reset: which store (as the module's store=)
-    std::string user;                      // --reset USER
+    pam_totp::StoreKind store = pam_totp::StoreKind::file;  // --reset: which store (as the module's store=)
+    std::string user;                                       // --reset USER
 };
 
 // Errc::invalid_argument with a message that says what to type instead.

@@ -7,12 +7,8 @@
 #include <string>
 
 #include "admin_tool/store_admin.h"
-#include "core/files/file_lock.h"
 #include "core/files/path_template.h"
-#include "core/files/store_config.h"
-#include "core/store/claim_store.h"
-#include "core/store/file_store.h"
-#include "core/store/plugin_backend.h"
+#include "core/store/open_store.h"
 #include "core/util/write_all.h"
 
 namespace totp_admin {
@@ -25,26 +21,11 @@ int fail(const std::string& message) {
 
 }  // namespace
 
-pam_totp::Result<std::unique_ptr<pam_totp::StateStore>> open_store(const CliOptions& opts) {
-    if (opts.store == Store::file) {
-        return std::unique_ptr<pam_totp::StateStore>(std::make_unique<pam_totp::FileStateStore>(opts.state_dir, 0));
-    }
-    auto config = pam_totp::read_store_config(opts.store_config, PAM_TOTP_PKGLIBDIR "/pam_totp_pgsql.so");
-    if (!config) {
-        return config.error();
-    }
-    auto backend = pam_totp::PluginBackend::load(std::move(config).value(), pam_totp::default_lock_wait);
-    if (!backend) {
-        return backend.error();
-    }
-    return std::unique_ptr<pam_totp::StateStore>(std::make_unique<pam_totp::ClaimStore>(std::move(backend).value()));
-}
-
 int run_reset(const CliOptions& opts) {
     if (pam_totp::Status st = pam_totp::validate_user_name(opts.user); !st) {
         return fail("--reset: " + st.error().message);
     }
-    auto store = open_store(opts);
+    auto store = pam_totp::open_state_store({opts.store, opts.state_dir, opts.store_config});
     if (!store) {
         return fail(store.error().message);
     }

@@ -29,6 +29,8 @@ enum LongOnly {
     opt_remove,
     opt_import,
     opt_state_dir,
+    opt_store,
+    opt_store_config,
     opt_help,
     opt_version,
 };
@@ -50,6 +52,8 @@ constexpr struct option long_options[] = {
     {"remove", no_argument, nullptr, opt_remove},
     {"import-google-authenticator", required_argument, nullptr, opt_import},
     {"state-dir", required_argument, nullptr, opt_state_dir},
+    {"store", required_argument, nullptr, opt_store},
+    {"store-config", required_argument, nullptr, opt_store_config},
     {"help", no_argument, nullptr, opt_help},
     {"version", no_argument, nullptr, opt_version},
     {nullptr, 0, nullptr, 0},
@@ -88,7 +92,9 @@ const char* usage_text() {
            "  --remove                 delete the secret file (asks first)\n"
            "  --import-google-authenticator FILE\n"
            "                           convert a google-authenticator file (TOTP only)\n"
-           "  --state-dir DIR          pam_totp's state_dir, for --status (default /var/lib/pam_totp)\n"
+           "  --store file|postgresql  pam_totp's store=, for --status (default file)\n"
+           "  --state-dir DIR          pam_totp's state_dir=, for --status (default /var/lib/pam_totp)\n"
+           "  --store-config PATH      pam_totp's store_config=, for --status (default /etc/pam_totp/store.conf)\n"
            "\n"
            "Exit status: 0 done, 1 not done, 2 usage error. See totp-enroll(1).\n";
 }
@@ -189,6 +195,19 @@ pam_totp::Result<CliOptions> parse_cli(int argc, char** argv) {
                     return usage("--state-dir must be an absolute path");
                 }
                 o.state_dir = std::string(arg);
+                break;
+            case opt_store:
+                if (const auto kind = pam_totp::parse_store_kind(arg)) {
+                    o.store = *kind;
+                } else {
+                    return usage("--store must be file or postgresql");
+                }
+                break;
+            case opt_store_config:
+                if (arg.empty() || arg.front() != '/') {
+                    return usage("--store-config must be an absolute path");
+                }
+                o.store_config = std::string(arg);
                 break;
             case opt_help:
                 set_mode(Mode::help);

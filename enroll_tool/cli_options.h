@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/otp/totp.h"
+#include "core/store/store_kind.h"
 #include "core/util/result.h"
 #include "enroll_tool/qr_text.h"
 
@@ -24,7 +25,11 @@ struct CliOptions {
     std::optional<pam_totp::QrStyle> qr;  // unset: utf8 on a terminal, none otherwise
     bool force = false;
     bool json = false;
+    // --status: where pam_totp keeps the used recovery codes (its store=,
+    // state_dir= and store_config= options).
+    pam_totp::StoreKind store = pam_totp::StoreKind::file;
     std::string state_dir = "/var/lib/pam_totp";
+    std::string store_config = "/etc/pam_totp/store.conf";
     std::string import_file;
 };
 

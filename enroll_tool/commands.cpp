@@ -13,7 +13,7 @@
 #include "core/files/safe_file.h"
 #include "core/otp/recovery.h"
 #include "core/otp/token.h"
-#include "core/store/file_store.h"
+#include "core/store/open_store.h"
 #include "core/util/critical_section.h"
 #include "core/util/random.h"
 #include "enroll_tool/enrollment.h"
@@ -133,12 +133,24 @@ int write_and_show(const SecretFileEditor& editor, const SecretFile& file, const
 }
 
 // How many of the file's recovery codes are not used yet, from the state
-// pam_totp keeps (root only): nullopt when it cannot be read.
+// pam_totp keeps (root only; --store names which): nullopt when it cannot
+// be read.
 std::optional<std::size_t> recovery_left(const CliOptions& opts, const SecretFile& file) {
-    pam_totp::FileStateStore store(opts.state_dir);
-    auto record = store.peek_token(pam_totp::token_id_of(file.key));
-    if (!record) {
+    if (::geteuid() != 0) {
+        return std::nullopt;  // the state is root's: not even tried
+    }
+    const auto unknown = [](const pam_totp::Error& e) {
+        err("totp-enroll: warning: how many recovery codes are used is not known: " + e.message +
+            " (check --store, --state-dir and --store-config against the PAM configuration)\n");
         return std::nullopt;
+    };
+    auto store = pam_totp::open_state_store({opts.store, opts.state_dir, opts.store_config});
+    if (!store) {
+        return unknown(store.error());
+    }
+    auto record = store.value()->peek_token(pam_totp::token_id_of(file.key));
+    if (!record) {
+        return unknown(record.error());
     }
     const pam_totp::TokenRecord none;
     return pam_totp::recovery_codes_left(record.value().value_or(none), file.recovery_hashes);

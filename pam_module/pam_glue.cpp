@@ -17,11 +17,9 @@
 
 #include "core/files/fs_identity.h"
 #include "core/files/path_template.h"
-#include "core/files/store_config.h"
 #include "core/login/login_flow.h"
 #include "core/login/module_options.h"
-#include "core/store/file_store.h"
-#include "core/store/plugin_backend.h"
+#include "core/store/open_store.h"
 
 namespace pam_totp {
 namespace {
@@ -219,26 +217,16 @@ class PamIo final : public LoginIo {
     const struct passwd* m_pw = nullptr;  // &m_pwd once found
 };
 
-// The store the options name. State files belong to root: the module runs
-// as root in every login service; a caller that is not root cannot update
-// them and is denied. The PostgreSQL store is loaded only when configured.
-// Null (logged) when it cannot be set up: no silent fallback to the files.
+// The store the options name (open_store.h). Null (logged) when it cannot
+// be set up: no silent fallback to the files.
 std::unique_ptr<StateStore> open_store(pam_handle_t* pamh, const ModuleOptions& opts) {
-    if (opts.store == StoreKind::file) {
-        return std::make_unique<FileStateStore>(opts.state_dir, 0);
-    }
-    auto config = read_store_config(opts.store_config, PAM_TOTP_PKGLIBDIR "/pam_totp_pgsql.so");
-    if (!config) {
-        ::pam_syslog(pamh, LOG_ERR, "store=postgresql: %s; denying (fix %s)", config.error().message.c_str(),
+    auto store = open_state_store({opts.store, opts.state_dir, opts.store_config});
+    if (!store) {
+        ::pam_syslog(pamh, LOG_ERR, "store=postgresql: %s; denying (fix %s)", store.error().message.c_str(),
                      opts.store_config.c_str());
         return nullptr;
     }
-    auto backend = PluginBackend::load(std::move(config).value(), default_lock_wait);
-    if (!backend) {
-        ::pam_syslog(pamh, LOG_ERR, "store=postgresql: %s; denying", backend.error().message.c_str());
-        return nullptr;
-    }
-    return std::make_unique<ClaimStore>(std::move(backend).value());
+    return std::move(store).value();
 }
 
 }  // namespace

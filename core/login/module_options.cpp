@@ -99,13 +99,11 @@ constexpr std::array<OptionSpec, 18> options{{
      }},
     {"store", true,
      [](ModuleOptions& o, std::string_view n, std::string_view v) -> Status {
-         if (v == "file") {
-             o.store = StoreKind::file;
-         } else if (v == "postgresql") {
-             o.store = StoreKind::postgresql;
-         } else {
+         const auto kind = parse_store_kind(v);
+         if (!kind) {
              return bad(n, "must be file or postgresql");
          }
+         o.store = *kind;
          return {};
      }},
     {"store_config", true,

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/otp/rate_limit.h"
+#include "core/store/store_kind.h"
 #include "core/util/result.h"
 
 namespace pam_totp {
@@ -13,11 +14,6 @@ enum class FirstPass {
     none,  // always prompt
     try_,  // try PAM_AUTHTOK first, prompt if it does not carry a valid code
     use,   // PAM_AUTHTOK only; never prompt
-};
-
-enum class StoreKind {
-    file,        // state_dir on this host (the embedded default)
-    postgresql,  // one store for a fleet (pam_totp(8), FLEET)
 };
 
 struct ModuleOptions {

@@ -1047,6 +1047,27 @@ def status_counts_used_recovery_codes(ctx):
 
 
 @test
+def status_names_the_store_it_could_not_read(ctx):
+    """--status --store postgresql reads the shared store (store.conf); when
+    that cannot be read the count is unknown (null), never a full count from
+    the wrong store, and stderr says why and what to check."""
+    needs_root()
+    path = ctx.path("secret")
+    conf = ctx.path("no-store.conf")
+    enroll_pipe(ctx, path, ["--recovery-codes", "3"], expect_codes=3)
+    rc, out, err = run_tool(ctx, ["--status", "--json", "--secret-file", path, "--store", "postgresql",
+                                  "--store-config", conf])
+    assert rc == 0, err
+    st = json.loads(out)
+    assert st["recovery_codes"] == 3 and st["recovery_codes_unused"] is None, st
+    assert conf in err and "--store-config" in err, err
+    rc, out, err = run_tool(ctx, ["--status", "--secret-file", path, "--store", "ldap"])
+    assert rc == 2 and "--store must be file or postgresql" in err, (rc, err)
+    rc, out, err = run_tool(ctx, ["--status", "--secret-file", path, "--store-config", "store.conf"])
+    assert rc == 2 and "--store-config must be an absolute path" in err, (rc, err)
+
+
+@test
 def status_counts_used_recovery_codes_by_secret(ctx):
     # The replay record belongs to the secret, whatever path reaches it: a
     # login through secret=DIR/%u uses a recovery code, and --status of the
