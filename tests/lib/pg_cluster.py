@@ -10,6 +10,7 @@ when the caller fails; the system cluster is never touched.
         pg.conninfo(user="pam_totp_host", password="...", tls=True)
         pg.stop(); pg.start()                    # restart with the data kept
         pg.signal("SIGSTOP")                     # the postmaster
+        pg.crash(); pg.start()                   # SIGKILL, wait for the rest, restart
 
 Standard library only; the server binaries come from Debian's
 postgresql-15 (/usr/lib/postgresql/15/bin).
@@ -45,6 +46,66 @@ def free_port(low=20000, high=32767):
     raise RuntimeError("no free port below 32768")
 
 
+def _proc_stat(pid):
+    """(state, ppid, pgrp) of a process, or None when it is gone."""
+    try:
+        with open("/proc/%s/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return fields[0], int(fields[1]), int(fields[2])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _live(pids):
+    """Those of PIDS still running (zombies of this process are reaped)."""
+    out = []
+    for pid in pids:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                continue
+        except ChildProcessError:
+            pass
+        st = _proc_stat(pid)
+        if st is not None and st[0] not in ("Z", "X"):
+            out.append(pid)
+    return out
+
+
+def _wait_gone(find, timeout=15.0):
+    """Waits until find() (live pids) is empty."""
+    deadline = time.monotonic() + timeout
+    while _live(find()):
+        if time.monotonic() > deadline:
+            raise RuntimeError("processes %s did not exit" % _live(find()))
+        time.sleep(0.02)
+
+
+def _group(pgid):
+    return [int(e) for e in os.listdir("/proc") if e.isdigit() and (_proc_stat(e) or (0, 0, 0))[2] == pgid]
+
+
+def _pids_naming(path):
+    """The processes whose command line names PATH (initdb -D PATH/data, postgres -D ...)."""
+    out = []
+    for e in os.listdir("/proc"):
+        if e.isdigit() and int(e) != os.getpid():
+            try:
+                with open("/proc/%s/cmdline" % e, "rb") as f:
+                    if os.fsencode(path) in f.read():
+                        out.append(int(e))
+            except OSError:
+                continue
+    return out
+
+
+def _kill_group(pgid):
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except OSError:
+        return
+    _wait_gone(lambda: _group(pgid))
+
+
 class Cluster:
     SUPERUSER = "postgres"
 
@@ -71,8 +132,22 @@ class Cluster:
         return False
 
     def _as_postgres(self, argv, **kw):
-        return subprocess.run(["runuser", "-u", "postgres", "--"] + argv, check=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+        """Runs ARGV as postgres, in a process group of its own: when the
+        caller is interrupted meanwhile (an exception from a signal
+        handler), the whole group (runuser, initdb and its children) is
+        killed and waited for, so that nothing still writes in the
+        directory destroy() removes."""
+        p = subprocess.Popen(["runuser", "-u", "postgres", "--"] + argv, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, start_new_session=True, **kw)
+        try:
+            out, _ = p.communicate()
+        except BaseException:
+            _kill_group(p.pid)
+            p.wait()
+            raise
+        if p.returncode != 0:
+            raise subprocess.CalledProcessError(p.returncode, p.args, out)
+        return subprocess.CompletedProcess(p.args, 0, out)
 
     def create(self):
         self.dir = tempfile.mkdtemp(prefix="pam_totp-pg.")
@@ -149,6 +224,31 @@ class Cluster:
     def signal(self, sig):
         os.kill(self.postmaster_pid(), getattr(signal, sig) if isinstance(sig, str) else sig)
 
+    def server_pids(self):
+        """The postmaster and the server processes it started (backends,
+        checkpointer, walwriter, ...)."""
+        master = self.postmaster_pid()
+        pids = [master]
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open("/proc/%s/stat" % entry) as f:
+                        if int(f.read().rsplit(")", 1)[1].split()[1]) == master:
+                            pids.append(int(entry))
+                except (OSError, IndexError, ValueError):
+                    continue
+        return pids
+
+    def crash(self, timeout=15.0):
+        """SIGKILLs the postmaster, as a crash would, then waits until it
+        and every server process it had are gone (they notice its death
+        and exit), so that start() can run again on the same data. A
+        zombie left to this process (a subreaper) is reaped."""
+        pids = self.server_pids()
+        os.kill(pids[0], signal.SIGKILL)
+        _wait_gone(lambda: pids, timeout)
+        self.started = False
+
     def destroy(self):
         if self.dir is None:
             return
@@ -160,20 +260,32 @@ class Cluster:
                     pass
                 self.stop("immediate")
         finally:
-            # Whatever is left of it (a postmaster that would not stop).
+            # Whatever is left of it (a postmaster that would not stop, one
+            # started by a pg_ctl that was interrupted), gone before the
+            # directory is removed.
             subprocess.run(["pkill", "-KILL", "-f", "postgres.*-D %s" % self.data],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                _wait_gone(lambda: _pids_naming(self.dir))
+            except RuntimeError:
+                pass  # removed as far as it can be
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
 
     # --- use ----------------------------------------------------------------
 
-    def psql(self, sql, db="postgres", user=None, check=True):
-        """Runs SQL as the superuser over the Unix socket; returns stdout."""
+    def psql_run(self, sql, db="postgres", user=None):
+        """Runs SQL over the Unix socket (as the superuser, or as USER:
+        local connections are trusted); the CompletedProcess, with
+        returncode, stdout and stderr."""
         argv = ["runuser", "-u", "postgres", "--", os.path.join(self.bindir, "psql"),
                 "-h", self.dir, "-p", str(self.port), "-U", user or self.SUPERUSER, "-d", db,
                 "-v", "ON_ERROR_STOP=1", "-At", "-c", sql]
-        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def psql(self, sql, db="postgres", user=None, check=True):
+        """Runs SQL as the superuser (or USER) over the Unix socket; returns stdout."""
+        r = self.psql_run(sql, db, user)
         if check and r.returncode != 0:
             raise RuntimeError("psql failed: %s\n%s" % (sql, r.stderr))
         return r.stdout
