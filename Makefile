@@ -29,7 +29,8 @@ CPPFLAGS  ?=
 LDFLAGS   ?=
 WERROR    ?= -Werror
 WARNINGS  := -Wall -Wextra -Wpedantic -Wconversion -Wshadow $(WERROR)
-PROJECT_CPPFLAGS = -I. -D_FORTIFY_SOURCE=2 -DPAM_TOTP_PKGLIBDIR='"$(PKGLIBDIR)"'
+PROJECT_CPPFLAGS = -I. -D_FORTIFY_SOURCE=2 -DPAM_TOTP_PKGLIBDIR='"$(PKGLIBDIR)"' \
+                   -DPAM_TOTP_HELPER='"$(SBINDIR)/pam_totp_check"'
 PROJECT_CXXFLAGS := -std=c++20 $(WARNINGS) -fstack-protector-strong -fPIC -fvisibility=hidden
 ALL_CPPFLAGS = $(PROJECT_CPPFLAGS) $(CPPFLAGS)
 ALL_CXXFLAGS = $(PROJECT_CXXFLAGS) $(CXXFLAGS)
@@ -93,6 +94,13 @@ ADMIN      := $(BUILD)/totp-admin
 ADMIN_SRCS := $(wildcard admin_tool/*.cpp)
 ADMIN_OBJS := $(ADMIN_SRCS:%.cpp=$(BUILD)/%.o)
 
+# check_tool/: pam_totp_check, the setuid helper through which a caller
+# that is not root (a screen locker) logs in (pam_totp(8), UNPRIVILEGED
+# CALLERS).
+CHECK      := $(BUILD)/pam_totp_check
+CHECK_SRCS := $(wildcard check_tool/*.cpp)
+CHECK_OBJS := $(CHECK_SRCS:%.cpp=$(BUILD)/%.o)
+
 UNIT_SRCS  := $(wildcard tests/unit/test_*.cpp)
 UNIT_BINS  := $(UNIT_SRCS:%.cpp=$(BUILD)/%)
 UNIT_HELP  := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.cpp))
@@ -109,12 +117,12 @@ TIME_SHIM  := $(BUILD)/timeshim.so
 FAULTINJECT := $(BUILD)/faultinject.so
 
 .PHONY: all demo demo-fleet bench deb rpm lint fuzz check check-unit check-pam check-cli check-e2e check-faults \
-        check-security check-fleet check-man check-install check-packaging check-crash install install-strip clean FORCE
+        check-security check-fleet check-locker check-man check-install check-packaging check-crash install install-strip clean FORCE
 .DELETE_ON_ERROR:
 # Keep the objects of the test programs: they are intermediate files to make.
 .SECONDARY:
 
-all: $(CORE_LIB) $(MODULE) $(ENROLL) $(ADMIN) $(PGSQL_BACKEND)
+all: $(CORE_LIB) $(MODULE) $(ENROLL) $(ADMIN) $(CHECK) $(PGSQL_BACKEND)
 
 $(BUILD)/%.o: %.cpp
 	@mkdir -p $(@D)
@@ -149,6 +157,9 @@ $(ENROLL): $(BUILD)/enroll_tool/main.o $(ENROLL_LIB) $(CORE_LIB)
 
 $(ADMIN): $(ADMIN_OBJS) $(CORE_LIB)
 	$(CXX) $(ALL_CXXFLAGS) -pie -o $@ $^ $(ALL_LDFLAGS) $(CORE_LIBS) -lpq
+
+$(CHECK): $(CHECK_OBJS) $(CORE_LIB)
+	$(CXX) $(ALL_CXXFLAGS) -pie -o $@ $^ $(ALL_LDFLAGS) $(CORE_LIBS)
 
 # --- test programs ---------------------------------------------------------
 
@@ -192,7 +203,7 @@ TEST_PROGRAMS := all $(UNIT_BINS) $(PAM_TEST_BINS) $(PAM_LOGIN) $(MODULE_CYCLES)
 
 TEST_ENV = TESTS_DATA=$(CURDIR)/tests/data PAM_TOTP_MODULE=$(abspath $(MODULE)) TOTP_ENROLL=$(abspath $(ENROLL)) \
            PAM_LOGIN=$(abspath $(PAM_LOGIN)) TIME_SHIM=$(abspath $(TIME_SHIM)) FAULTINJECT=$(abspath $(FAULTINJECT)) \
-           TOTP_ADMIN=$(abspath $(ADMIN)) PGSQL_BACKEND=$(abspath $(PGSQL_BACKEND))
+           TOTP_ADMIN=$(abspath $(ADMIN)) PGSQL_BACKEND=$(abspath $(PGSQL_BACKEND)) PAM_TOTP_CHECK=$(abspath $(CHECK))
 
 comma := ,
 
@@ -215,9 +226,10 @@ E2E_RESULTS      := $(RESULTS)/e2e
 FAULT_RESULTS    := $(RESULTS)/faults
 SECURITY_RESULTS := $(RESULTS)/security
 FLEET_RESULTS    := $(RESULTS)/fleet
+LOCKER_RESULTS   := $(RESULTS)/locker
 OTHER_RESULTS    := $(RESULTS)/man $(RESULTS)/install $(RESULTS)/packaging
 ALL_RESULTS := $(UNIT_RESULTS) $(PAM_RESULTS) $(CLI_RESULTS) $(E2E_RESULTS) $(FAULT_RESULTS) $(SECURITY_RESULTS) \
-               $(FLEET_RESULTS) $(OTHER_RESULTS)
+               $(FLEET_RESULTS) $(LOCKER_RESULTS) $(OTHER_RESULTS)
 
 # $(call check_layer,RESULT FILES): builds, runs them (in parallel under -j) and summarises.
 define check_layer
@@ -242,6 +254,8 @@ check-security: $(TEST_PROGRAMS)
 	$(call check_layer,$(SECURITY_RESULTS))
 check-fleet: $(TEST_PROGRAMS)
 	$(call check_layer,$(FLEET_RESULTS))
+check-locker: $(TEST_PROGRAMS)
+	$(call check_layer,$(LOCKER_RESULTS))
 check-man check-install check-packaging: check-%: $(TEST_PROGRAMS)
 	$(call check_layer,$(RESULTS)/$*)
 
@@ -299,6 +313,16 @@ ifeq ($(SANITIZE),1)
 	$(call run_test,echo "skipped under SANITIZE=1: sshd cannot load an ASan module"; exit 77)
 else
 	$(call run_test,/usr/bin/python3 tests/fleet/run.py)
+endif
+
+# Screen lockers and other programs that run PAM as the user: pamtester and
+# vlock as an unprivileged user, through the setuid helper (a root-owned
+# copy the suite makes), in a private mount namespace: tests/locker.
+$(RESULTS)/locker: FORCE
+ifeq ($(SANITIZE),1)
+	$(call run_test,echo "skipped under SANITIZE=1: pamtester and vlock cannot load an ASan module"; exit 77)
+else
+	$(call run_test,/usr/bin/python3 tests/locker/run.py)
 endif
 
 # mandoc -Tlint reports any warning (and exits non-zero) for the man pages.
@@ -372,7 +396,7 @@ rpm:
 
 # --- static analysis -------------------------------------------------------
 
-TIDY_SRCS = $(wildcard core/*/*.cpp pam_module/*.cpp enroll_tool/*.cpp admin_tool/*.cpp pgsql_store/*.cpp)
+TIDY_SRCS = $(wildcard core/*/*.cpp pam_module/*.cpp enroll_tool/*.cpp admin_tool/*.cpp check_tool/*.cpp pgsql_store/*.cpp)
 
 # clang-format (layout), clang-tidy (.clang-tidy: bugprone, cert, ...) and
 # cppcheck, all clean. cppcheck's style class is on, less two checks:
@@ -382,11 +406,11 @@ TIDY_SRCS = $(wildcard core/*/*.cpp pam_module/*.cpp enroll_tool/*.cpp admin_too
 lint:
 	@echo "== clang-format"; clang-format --dry-run -Werror $$(git ls-files '*.cpp' '*.h' '*.hpp' '*.c')
 	@echo "== clang-tidy"; printf '%s\n' $(TIDY_SRCS) | xargs -P"$$(nproc)" -I{} \
-	  sh -c 'clang-tidy --quiet {} -- -std=c++20 -I. $(PGSQL_CPPFLAGS) -D_FORTIFY_SOURCE=2 -DPAM_TOTP_PKGLIBDIR=\"/usr/lib/pam_totp\" 2>/dev/null'
+	  sh -c 'clang-tidy --quiet {} -- -std=c++20 -I. $(PGSQL_CPPFLAGS) -D_FORTIFY_SOURCE=2 -DPAM_TOTP_PKGLIBDIR=\"/usr/lib/pam_totp\" -DPAM_TOTP_HELPER=\"/usr/sbin/pam_totp_check\" 2>/dev/null'
 	@echo "== cppcheck"; cppcheck --quiet --std=c++20 --language=c++ --enable=warning,style,performance,portability \
 	  --suppress=noExplicitConstructor --suppress=useStlAlgorithm --inline-suppr --error-exitcode=1 -I. \
-	  -DPAM_TOTP_PKGLIBDIR=\"/usr/lib/pam_totp\" \
-	  core pam_module enroll_tool admin_tool pgsql_store
+	  -DPAM_TOTP_PKGLIBDIR=\"/usr/lib/pam_totp\" -DPAM_TOTP_HELPER=\"/usr/sbin/pam_totp_check\" \
+	  core pam_module enroll_tool admin_tool check_tool pgsql_store
 	@echo "ok - lint clean"
 
 # --- demo ------------------------------------------------------------------
@@ -415,6 +439,7 @@ install: all
 	install -m 0755 $(ENROLL) $(DESTDIR)$(BINDIR)/totp-enroll
 	install -d $(DESTDIR)$(SBINDIR)
 	install -m 0755 $(ADMIN) $(DESTDIR)$(SBINDIR)/totp-admin
+	install -m 4755 $(CHECK) $(DESTDIR)$(SBINDIR)/pam_totp_check
 	@set -e; for m in $(MAN_PAGES); do \
 	  sec=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$sec; \
 	  echo "install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$sec/"; \
@@ -423,11 +448,11 @@ install: all
 
 install-strip: install
 	strip --strip-unneeded $(DESTDIR)$(PAMDIR)/pam_totp.so $(DESTDIR)$(PKGLIBDIR)/pam_totp_pgsql.so
-	strip $(DESTDIR)$(BINDIR)/totp-enroll $(DESTDIR)$(SBINDIR)/totp-admin
+	strip $(DESTDIR)$(BINDIR)/totp-enroll $(DESTDIR)$(SBINDIR)/totp-admin $(DESTDIR)$(SBINDIR)/pam_totp_check
 
 clean:
 	rm -rf $(BUILD)
 
--include $(CORE_OBJS:.o=.d) $(MODULE_OBJS:.o=.d) $(BUILD)/pgsql_store/pgsql_backend.d $(ADMIN_OBJS:.o=.d) $(ENROLL_OBJS:.o=.d) $(BUILD)/enroll_tool/main.d \
+-include $(CORE_OBJS:.o=.d) $(MODULE_OBJS:.o=.d) $(BUILD)/pgsql_store/pgsql_backend.d $(ADMIN_OBJS:.o=.d) $(CHECK_OBJS:.o=.d) $(ENROLL_OBJS:.o=.d) $(BUILD)/enroll_tool/main.d \
   $(UNIT_BINS:=.d) $(UNIT_HOBJS:.o=.d) $(PAM_TEST_BINS:=.d) $(PAM_TEST_HOBJS:.o=.d) \
   $(BUILD)/tests/tools/pam_login.d $(BUILD)/bench/bench_logins.d

@@ -74,4 +74,17 @@ FsIdentity::~FsIdentity() {
     }
 }
 
+Result<SecureBuffer> read_file_as(uid_t uid, gid_t gid, const std::string& path, const FileRules& rules) {
+    auto identity = FsIdentity::assume(uid, gid);
+    if (!identity) {
+        return make_error(Errc::permission,
+                          "cannot switch to the user's file-system identity: " + identity.error().message);
+    }
+    auto result = safe_read_file(path, rules);
+    if (Status back = identity.value().restore(); !back) {
+        return back.error();
+    }
+    return result;
+}
+
 }  // namespace pam_totp

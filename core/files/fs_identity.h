@@ -10,7 +10,9 @@
 
 #include <vector>
 
+#include "core/files/safe_file.h"
 #include "core/util/result.h"
+#include "core/util/secure_buffer.h"
 
 namespace pam_totp {
 
@@ -41,5 +43,10 @@ class FsIdentity {
     std::vector<gid_t> m_old_groups;
     bool m_active = true;
 };
+
+// safe_read_file under the identity of (uid, gid), given back before it
+// returns: how root reads a file in a user's home. An identity that cannot
+// be given back is an error, whatever was read.
+Result<SecureBuffer> read_file_as(uid_t uid, gid_t gid, const std::string& path, const FileRules& rules);
 
 }  // namespace pam_totp

@@ -78,7 +78,7 @@ struct OptionSpec {
 };
 
 // Every option, once: its name, whether it takes a value, and what it does.
-constexpr std::array<OptionSpec, 18> options{{
+constexpr std::array<OptionSpec, 19> options{{
     {"secret", true,
      [](ModuleOptions& o, std::string_view n, std::string_view v) -> Status {
          auto p = path(n, v, false);
@@ -104,6 +104,15 @@ constexpr std::array<OptionSpec, 18> options{{
              return bad(n, "must be file or postgresql");
          }
          o.store = *kind;
+         return {};
+     }},
+    {"helper", true,
+     [](ModuleOptions& o, std::string_view n, std::string_view v) -> Status {
+         auto p = path(n, v, true);
+         if (!p) {
+             return p.error();
+         }
+         o.helper = std::move(p).value();
          return {};
      }},
     {"store_config", true,

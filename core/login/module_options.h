@@ -33,6 +33,8 @@ struct ModuleOptions {
     bool defer = false;
     bool no_recovery = false;
     bool debug = false;
+    // The setuid helper a caller that is not root logs in through.
+    std::string helper = PAM_TOTP_HELPER;
 };
 
 inline constexpr unsigned default_window = 1;

@@ -11,6 +11,9 @@ FUZZ_BUILD ?= build/fuzz
 FUZZ_CXX   ?= clang++
 FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_FLAGS := -std=c++20 -O1 -g -Wall -Wextra -Wpedantic -Wconversion -Wshadow -Werror -I. $(FUZZ_SAN)
+# Where core/ looks for the store's backend and the setuid helper (as the
+# top-level Makefile's defaults; the fuzzers load and run neither).
+FUZZ_FLAGS += -DPAM_TOTP_PKGLIBDIR='"/usr/lib/pam_totp"' -DPAM_TOTP_HELPER='"/usr/sbin/pam_totp_check"'
 
 FUZZ_CORE_SRCS := $(wildcard core/*/*.cpp) enroll_tool/ga_import.cpp
 FUZZ_CORE_OBJS := $(FUZZ_CORE_SRCS:%.cpp=$(FUZZ_BUILD)/%.o)

@@ -39,12 +39,16 @@ void defaults(void** /*state*/) {
     assert_false(o.defer);
     assert_false(o.no_recovery);
     assert_false(o.debug);
+    assert_true(o.store == pam_totp::StoreKind::file);
+    assert_string_equal(o.store_config.c_str(), "/etc/pam_totp/store.conf");
+    assert_string_equal(o.helper.c_str(), PAM_TOTP_HELPER);
 }
 
 void every_option(void** /*state*/) {
     const auto r = parse({"secret=/etc/pam_totp/%u", "state_dir=/run/totp", "nullok", "window=3", "deny=7",
                           "fail_interval=60", "unlock_time=30", "max_unlock_time=120", "prompt=Code: ", "echo_code",
-                          "try_first_pass", "forward_pass", "defer", "no_recovery", "debug"});
+                          "try_first_pass", "forward_pass", "defer", "no_recovery", "debug", "store=postgresql",
+                          "store_config=/etc/pam_totp/fleet.conf", "helper=/usr/local/sbin/pam_totp_check"});
     if (!r) {
         fail_msg("%s", r.error().message.c_str());
     }
@@ -64,6 +68,9 @@ void every_option(void** /*state*/) {
     assert_true(o.defer);
     assert_true(o.no_recovery);
     assert_true(o.debug);
+    assert_true(o.store == pam_totp::StoreKind::postgresql);
+    assert_string_equal(o.store_config.c_str(), "/etc/pam_totp/fleet.conf");
+    assert_string_equal(o.helper.c_str(), "/usr/local/sbin/pam_totp_check");
 
     const auto u = parse({"use_first_pass"});
     assert_true(u.ok());
@@ -121,6 +128,11 @@ void each_error_names_the_option(void** /*state*/) {
         {{"defer", "nullok"}, "defer"},
         {{"forward_pass", "defer=1"}, "defer"},
         {{"forward_pass", "defer", "defer"}, "defer"},
+        {{"store=ldap"}, "store"},
+        {{"store"}, "store"},
+        {{"store_config=store.conf"}, "store_config"},
+        {{"helper=pam_totp_check"}, "helper"},
+        {{"helper="}, "helper"},
     };
     for (const BadCase& c : cases) {
         const auto r = parse(c.args);
@@ -196,10 +208,10 @@ void malformed_values_are_not_quoted(void** /*state*/) {
 
 // The one table: every option is known, once; and a second time is refused.
 void every_option_once_and_only_once(void** /*state*/) {
-    const std::vector<std::string> all = {"secret=/x", "state_dir=/y",    "nullok",         "window=1",
-                                          "deny=2",    "fail_interval=3", "unlock_time=4",  "max_unlock_time=5",
-                                          "prompt=P",  "echo_code",       "try_first_pass", "forward_pass",
-                                          "defer",     "no_recovery",     "debug"};
+    const std::vector<std::string> all = {
+        "secret=/x",     "state_dir=/y",      "nullok",   "window=1",   "deny=2",          "fail_interval=3",
+        "unlock_time=4", "max_unlock_time=5", "prompt=P", "echo_code",  "try_first_pass",  "forward_pass",
+        "defer",         "no_recovery",       "debug",    "store=file", "store_config=/z", "helper=/h"};
     assert_true(parse(all).ok());
     for (const std::string& arg : all) {
         std::vector<std::string> twice = all;
