@@ -377,10 +377,17 @@ $(BENCH_FRESH): bench/fresh.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -Wall -Wextra -Wpedantic $(WERROR) -o $@ $< $(ALL_LDFLAGS) -lpam -lcrypt
 
+BENCH_PQ_CLOCK := $(BUILD)/bench_pq_clock.so
+# The fleet rows' timer of libpq calls (bench/pq_clock.c): preloaded into a
+# bench_fresh of its own; links nothing of PostgreSQL (its header only).
+$(BENCH_PQ_CLOCK): bench/pq_clock.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Wpedantic -Wconversion -Wshadow $(WERROR) $(PGSQL_CPPFLAGS) -fPIC -shared -o $@ $< -ldl
+
 # Logins timed through the real libpam against google-authenticator and
 # pam_oath, in-process and in a fresh process per login (bench/README.md);
 # writes bench/RESULTS.md. Needs root.
-bench: $(BENCH_LOGINS) $(BENCH_LOAD_ONCE) $(BENCH_FRESH) $(MODULE) $(ENROLL)
+bench: $(BENCH_LOGINS) $(BENCH_LOAD_ONCE) $(BENCH_FRESH) $(BENCH_PQ_CLOCK) $(MODULE) $(ENROLL) $(ADMIN) $(PGSQL_BACKEND)
 	sh bench/run.sh $(BUILD)
 
 # --- packages --------------------------------------------------------------

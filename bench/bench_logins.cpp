@@ -17,6 +17,7 @@
 // codes; each model has its own copy of every module's files. The lanes
 // (model, stack) take turns user by user (in a shuffled order), so that a
 // change in the machine's load during the run touches all of them alike.
+#include <dirent.h>
 #include <fcntl.h>
 #include <liboath/oath.h>
 #include <pwd.h>
@@ -37,6 +38,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <functional>
 #include <map>
 #include <optional>
 #include <random>
@@ -194,6 +196,8 @@ struct Login {
     bool as_expected = false;
     std::array<std::int64_t, phase_count> phases{};  // fresh-process model only
     long minflt = 0;                                 // fresh-process model only: the child's page faults
+    long long cpu_us = 0;                            // fresh-process model only: the child's CPU time
+    int rc = PAM_SUCCESS;                            // what the stack answered
 };
 
 Login login(const std::string& confdir, const std::string& service, const std::string& user, const std::string& answer,
@@ -207,15 +211,36 @@ Login login(const std::string& confdir, const std::string& service, const std::s
     }
     ::pam_end(pamh, rc);
     const std::int64_t t1 = now_ns();
-    return Login{t1 - t0, (rc == PAM_SUCCESS) == expect_success};
+    Login l{t1 - t0, (rc == PAM_SUCCESS) == expect_success};
+    l.rc = rc;
+    return l;
 }
 
 // `flush` is no stack: the reference lane, one flush per user (pwrite of a
 // 1 KiB slot in place + fdatasync, pam_totp's durable write) timed in the
 // same shuffled order as the logins, so that it meets the same disk.
-enum StackId : std::size_t { permit = 0, ga = 1, oath = 2, totp = 3, flush = 4, stack_count = 5 };
-constexpr const char* stack_names[stack_count] = {"pam_permit", "pam_google_authenticator", "pam_oath", "pam_totp",
-                                                  "one flush (pwrite 1 KiB + fdatasync)"};
+// The fleet stacks (bench/README.md, "Fleet") are pam_totp with store=postgresql,
+// reaching a throwaway cluster over its Unix socket or over TCP with TLS.
+enum StackId : std::size_t {
+    permit = 0,
+    ga = 1,
+    oath = 2,
+    totp = 3,
+    flush = 4,
+    fleet_socket = 5,
+    fleet_tls = 6,
+    stack_count = 7
+};
+constexpr const char* stack_names[stack_count] = {"pam_permit",
+                                                  "pam_google_authenticator",
+                                                  "pam_oath",
+                                                  "pam_totp",
+                                                  "one flush (pwrite 1 KiB + fdatasync)",
+                                                  "pam_totp_pgsql_socket",
+                                                  "pam_totp_pgsql_tls"};
+constexpr bool is_fleet(StackId s) {
+    return s == fleet_socket || s == fleet_tls;
+}
 
 enum class Scenario { valid, wrong, recovery };
 
@@ -235,6 +260,14 @@ struct Population {
     std::vector<std::size_t> valid;     // indices into users: valid and wrong-code samples
     std::vector<std::size_t> recovery;  // users with a scratch code (a subset of valid)
     std::vector<std::size_t> parallel;  // disjoint from valid
+    // The fleet pass (empty when not measured at this size): its stacks, each
+    // on stores of its own (a database each, a state_dir for the file store).
+    std::string confdir_fleet_in;       // in-process: pam_totp (files) and the two fleet stacks
+    std::string confdir_fleet_fresh;    // fresh-process: the same on other stores; also the capacity runs
+    std::string confdir_fleet_profile;  // the fleet stacks on a third pair of databases, for pq_clock
+    std::vector<std::size_t> fleet;     // a subset of valid
+    std::vector<std::size_t> profile;   // a subset of fleet
+    std::vector<std::size_t> capacity;  // a subset of parallel: one process on the first half, two on the rest
 };
 
 struct Options {
@@ -254,6 +287,14 @@ struct Options {
     bool only_fresh = false;  // --only in the fresh-process model
     std::string pamdir;       // where pam_permit.so and the peers are
     unsigned load_runs = 100;
+    // The fleet rows (bench/fleet_store.py made FLEET_DIR: NAME.conf per database, info).
+    std::string fleet_dir;
+    std::vector<unsigned> fleet_sizes{2000};
+    unsigned fleet_sample = 200;    // users timed through each fleet lane
+    unsigned fleet_capacity = 400;  // logins of each capacity run
+    unsigned fleet_profile = 150;   // logins per transport under pq_clock
+    std::string pq_clock;           // bench/pq_clock.c, built: where a fleet login's time goes
+    std::string sshd_libs;          // the libraries sshd links that libpq needs too (LD_PRELOAD list)
 };
 
 // A google-authenticator file: the secret, TOTP, no reuse, the scratch code if any.
@@ -315,6 +356,11 @@ std::vector<std::size_t> spread(const std::vector<std::size_t>& from, std::size_
         out.push_back(from[i * from.size() / count]);
     }
     return out;
+}
+
+bool fleet_at(const Options& opt, unsigned n) {
+    return !opt.fleet_dir.empty() &&
+           std::find(opt.fleet_sizes.begin(), opt.fleet_sizes.end(), n) != opt.fleet_sizes.end();
 }
 
 // Writes N users' secrets for all three modules. pam_totp's secret files are
@@ -430,6 +476,40 @@ Population provision(const Options& opt, unsigned n) {
     if (fresh) {
         write_stacks(pop.confdir_fresh, pop.root + "/fresh", pop.root + "/fresh/totp-state");
     }
+    if (fleet_at(opt, n)) {
+        // The fleet pass: pam_totp on the file store and on the PostgreSQL
+        // store, the same secret files; each stack on a store of its own
+        // (bench/fleet_store.py made a database for each NAME.conf).
+        pop.confdir_fleet_in = pop.root + "/pam.d-fleet-in";
+        pop.confdir_fleet_fresh = pop.root + "/pam.d-fleet-fresh";
+        pop.confdir_fleet_profile = pop.root + "/pam.d-fleet-profile";
+        make_dir(pop.root + "/fleet");
+        const std::string secrets = pop.root + "/totp/secrets/%u";
+        const auto fleet_stacks = [&opt, &secrets](const std::string& confdir, const std::string& model,
+                                                   const std::string& state_dir) {
+            make_dir(confdir);
+            write_file(confdir + "/other", "auth required pam_deny.so\n", 0644);
+            if (!state_dir.empty()) {
+                write_file(confdir + "/" + stack_names[totp],
+                           "auth required " + opt.module + " secret=" + secrets + " state_dir=" + state_dir + "\n",
+                           0644);
+            }
+            for (const auto& [s, transport] : {std::pair{fleet_socket, "socket"}, std::pair{fleet_tls, "tls"}}) {
+                write_file(confdir + "/" + stack_names[s],
+                           "auth required " + opt.module + " secret=" + secrets + " store=postgresql store_config=" +
+                               opt.fleet_dir + "/" + model + "_" + transport + ".conf\n",
+                           0644);
+            }
+        };
+        fleet_stacks(pop.confdir_fleet_in, "in", pop.root + "/fleet/state-in");
+        fleet_stacks(pop.confdir_fleet_fresh, "fresh", pop.root + "/fleet/state-fresh");
+        fleet_stacks(pop.confdir_fleet_profile, "profile", "");
+        pop.fleet = spread(pop.valid, opt.fleet_sample);
+        pop.profile = spread(pop.fleet, opt.fleet_profile);
+        if (pop.parallel.size() >= 2 * std::size_t{opt.fleet_capacity}) {
+            pop.capacity = spread(pop.parallel, 2 * std::size_t{opt.fleet_capacity});
+        }
+    }
     // Nothing of the set-up left dirty in the page cache to be written back
     // during (and charged to) the first timed fsyncs.
     ::sync();
@@ -487,7 +567,10 @@ struct Lane {
 // line to its stdin and one answer line from its stdout (bench/fresh.c).
 class FreshRunner {
   public:
-    explicit FreshRunner(const std::string& program) {
+    // `preload`, `preload_env`: profiling (bench/pq_clock.c): a library
+    // preloaded into this bench_fresh alone, and the variable naming its output.
+    explicit FreshRunner(const std::string& program, const std::string& preload = "",
+                         const std::string& preload_env = "") {
         int in[2];
         int out[2];
         if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) {
@@ -502,8 +585,16 @@ class FreshRunner {
                 ::_exit(127);
             }
             // Profiling only (bench/call_clock.c): a library preloaded into bench_fresh alone.
-            const char* preload = std::getenv("BENCH_FRESH_PRELOAD");
-            if (preload != nullptr && *preload != '\0' && ::setenv("LD_PRELOAD", preload, 1) != 0) {
+            const char* env_preload = std::getenv("BENCH_FRESH_PRELOAD");
+            if (!preload.empty()) {
+                env_preload = preload.c_str();
+                const std::size_t eq = preload_env.find('=');
+                if (eq == std::string::npos ||
+                    ::setenv(preload_env.substr(0, eq).c_str(), preload_env.substr(eq + 1).c_str(), 1) != 0) {
+                    ::_exit(127);
+                }
+            }
+            if (env_preload != nullptr && *env_preload != '\0' && ::setenv("LD_PRELOAD", env_preload, 1) != 0) {
                 ::_exit(127);
             }
             ::execl(program.c_str(), program.c_str(), static_cast<char*>(nullptr));
@@ -535,17 +626,20 @@ class FreshRunner {
         long long total = 0;
         std::array<long long, phase_count> ph{};
         long minflt = 0;
-        if (std::fscanf(m_from, "%d %lld %lld %lld %lld %lld %lld %ld", &rc, &total, &ph[fork_phase], &ph[start_phase],
-                        &ph[auth_phase], &ph[end_phase], &ph[exit_phase], &minflt) != 8) {
+        long long cpu_us = 0;
+        if (std::fscanf(m_from, "%d %lld %lld %lld %lld %lld %lld %ld %lld", &rc, &total, &ph[fork_phase],
+                        &ph[start_phase], &ph[auth_phase], &ph[end_phase], &ph[exit_phase], &minflt, &cpu_us) != 9) {
             die("bench_fresh died or answered otherwise than expected");
         }
         Login l;
         l.ns = total;
         l.as_expected = rc >= 0 && (rc == PAM_SUCCESS) == expect_success;
+        l.rc = rc;
         for (std::size_t i = 0; i < phase_count; ++i) {
             l.phases[i] = ph[i];
         }
         l.minflt = minflt;
+        l.cpu_us = cpu_us;
         return l;
     }
 
@@ -588,6 +682,7 @@ struct Series {
     std::vector<std::int64_t> ns;
     std::vector<std::array<std::int64_t, phase_count>> phases;  // fresh-process model only
     std::vector<long> minflt;                                   // fresh-process model only
+    std::vector<long long> cpu_us;                              // fresh-process model only
     unsigned unexpected = 0;
     std::int64_t wall_ns = 0;  // parallel runs: first start to last end
     unsigned procs = 1;
@@ -600,8 +695,13 @@ struct Series {
 // that one left for the disk to do (pam_oath rewrites its whole usersfile)
 // lands on it. The two models have each their own copy of every module's
 // files (bench/README.md), so a user logs in once per lane.
+// `confdir_in`, `confdir_fr`: the stacks of each model (default: the main
+// ones; the fleet pass has its own).
 void run_scenario(const Population& pop, Scenario sc, const std::vector<Lane>& lanes,
-                  const std::vector<std::size_t>& sample, FreshRunner* fresh, std::map<Lane, Series>& out) {
+                  const std::vector<std::size_t>& sample, FreshRunner* fresh, std::map<Lane, Series>& out,
+                  const std::string& confdir_in = "", const std::string& confdir_fr = "") {
+    const std::string& in_dir = confdir_in.empty() ? pop.confdir : confdir_in;
+    const std::string& fresh_dir = confdir_fr.empty() ? pop.confdir_fresh : confdir_fr;
     std::mt19937 order_rng(20261128U + static_cast<unsigned>(sc));
     std::vector<Lane> order = lanes;
     for (const std::size_t k : sample) {
@@ -618,15 +718,16 @@ void run_scenario(const Population& pop, Scenario sc, const std::vector<Lane>& l
                 if (fresh == nullptr) {
                     die("a fresh-process lane without bench_fresh");
                 }
-                l = fresh->login(pop.confdir_fresh, stack_names[s], u.name, answer, expect);
+                l = fresh->login(fresh_dir, stack_names[s], u.name, answer, expect);
             } else {
-                l = login(pop.confdir, stack_names[s], u.name, answer, expect);
+                l = login(in_dir, stack_names[s], u.name, answer, expect);
             }
             Series& series = out[lane];
             series.ns.push_back(l.ns);
             if (lane.model == Model::fresh) {
                 series.phases.push_back(l.phases);
                 series.minflt.push_back(l.minflt);
+                series.cpu_us.push_back(l.cpu_us);
             }
             series.unexpected += l.as_expected ? 0U : 1U;
         }
@@ -715,6 +816,8 @@ struct Stats {
     double p90 = 0;
     double p99 = 0;
     double per_second = 0;
+    double cpu_median = std::nan("");  // fresh-process model: the login process's CPU time, µs
+    double cpu_mean = std::nan("");
 };
 
 Stats stats(const Series& s) {
@@ -737,6 +840,16 @@ Stats stats(const Series& s) {
     }
     const double wall = s.wall_ns > 0 ? static_cast<double>(s.wall_ns) : sum;
     st.per_second = static_cast<double>(v.size()) / (wall / 1e9);
+    if (!s.cpu_us.empty()) {
+        std::vector<long long> c = s.cpu_us;
+        std::sort(c.begin(), c.end());
+        st.cpu_median = static_cast<double>(c[(c.size() - 1) / 2]);
+        double csum = 0;
+        for (const long long x : c) {
+            csum += static_cast<double>(x);
+        }
+        st.cpu_mean = csum / static_cast<double>(c.size());
+    }
     return st;
 }
 
@@ -818,7 +931,10 @@ double minflt_median(const Series& s) {
 // `probe` (bench/load_once.c), a C program that has libpam and libcrypt
 // loaded as sshd has: a new connection's process pays this for each module
 // of its stack, and this harness's own process (C++, liboath) hides it.
-double load_in_new_process_us(const std::string& probe, const std::string& module, unsigned runs) {
+// `preload`: libraries put in the probe's process first (LD_PRELOAD), as
+// those a real login process has loaded already.
+double load_in_new_process_us(const std::string& probe, const std::string& module, unsigned runs,
+                              const std::string& preload = "") {
     std::vector<double> v;
     for (unsigned i = 0; i < runs; ++i) {
         int fds[2];
@@ -830,7 +946,8 @@ double load_in_new_process_us(const std::string& probe, const std::string& modul
             die_errno("fork");
         }
         if (pid == 0) {
-            if (::dup2(fds[1], STDOUT_FILENO) < 0) {
+            if (::dup2(fds[1], STDOUT_FILENO) < 0 ||
+                (!preload.empty() && ::setenv("LD_PRELOAD", preload.c_str(), 1) != 0)) {
                 ::_exit(127);
             }
             ::execl(probe.c_str(), probe.c_str(), module.c_str(), static_cast<char*>(nullptr));
@@ -887,17 +1004,647 @@ struct Row {
 
 // pam_totp's first logins: one wrong code each (1 of deny=5), through
 // `confdir`, in this process. It makes their state (u-NAME, t-TOKEN) in
-// that stack's state_dir, so that the timed logins are of users who have
-// logged in before.
-Series first_logins(const Population& pop, const std::string& confdir, const std::vector<std::size_t>& users) {
+// that stack's state_dir (or store), so that the timed logins are of users
+// who have logged in before. A fleet stack must refuse the code
+// (PAM_AUTH_ERR), not fail to reach its store (PAM_AUTHINFO_UNAVAIL).
+Series first_logins(const Population& pop, const std::string& confdir, const std::vector<std::size_t>& users,
+                    StackId stack = totp) {
     Series series;
     for (const std::size_t k : users) {
         const User& u = pop.users[k];
-        const Login l = login(confdir, stack_names[totp], u.name, wrong_code(u.secret), false);
+        const Login l = login(confdir, stack_names[stack], u.name, wrong_code(u.secret), false);
         series.ns.push_back(l.ns);
-        series.unexpected += l.as_expected ? 0U : 1U;
+        series.unexpected += l.as_expected && (!is_fleet(stack) || l.rc == PAM_AUTH_ERR) ? 0U : 1U;
     }
     return series;
+}
+
+// --- The fleet rows (bench/README.md, "Fleet") ------------------------------
+
+// What bench/fleet_store.py wrote to FLEET_DIR/info: where the cluster is.
+struct FleetInfo {
+    std::string pgdata;
+    std::string socket_dir;
+    std::string port;
+    std::string psql;
+};
+
+FleetInfo read_fleet_info(const std::string& dir) {
+    FleetInfo fi;
+    FILE* f = std::fopen((dir + "/info").c_str(), "re");
+    if (f == nullptr) {
+        die_errno("read " + dir + "/info");
+    }
+    char line[4096];
+    while (std::fgets(line, sizeof line, f) != nullptr) {
+        std::string text(line);
+        while (!text.empty() && text.back() == '\n') {
+            text.pop_back();
+        }
+        const std::size_t sp = text.find(' ');
+        const std::string key = text.substr(0, sp);
+        const std::string value = sp == std::string::npos ? "" : text.substr(sp + 1);
+        if (key == "pgdata") {
+            fi.pgdata = value;
+        } else if (key == "socket_dir") {
+            fi.socket_dir = value;
+        } else if (key == "port") {
+            fi.port = value;
+        } else if (key == "psql") {
+            fi.psql = value;
+        }
+    }
+    (void)std::fclose(f);
+    if (fi.pgdata.empty() || fi.socket_dir.empty() || fi.port.empty() || fi.psql.empty()) {
+        die(dir + "/info: incomplete");
+    }
+    return fi;
+}
+
+// Runs argv and returns its standard output (nullopt when it fails).
+std::optional<std::string> run_capture(const std::vector<std::string>& argv) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+        die_errno("pipe2");
+    }
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+        die_errno("fork");
+    }
+    if (pid == 0) {
+        const int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (::dup2(fds[1], STDOUT_FILENO) < 0 || devnull < 0 || ::dup2(devnull, STDIN_FILENO) < 0 ||
+            ::dup2(devnull, STDERR_FILENO) < 0) {
+            ::_exit(127);
+        }
+        std::vector<char*> args;
+        for (const std::string& a : argv) {
+            args.push_back(const_cast<char*>(a.c_str()));
+        }
+        args.push_back(nullptr);
+        ::execv(args[0], args.data());
+        ::_exit(127);
+    }
+    ::close(fds[1]);
+    std::string out;
+    char buf[4096];
+    ssize_t n = 0;
+    while ((n = ::read(fds[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
+        if (n > 0) {
+            out.append(buf, static_cast<std::size_t>(n));
+        }
+    }
+    ::close(fds[0]);
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        return std::nullopt;
+    }
+    return out;
+}
+
+// The server's side of a run, sampled before and after it: the CPU time of
+// every PostgreSQL process (the postmaster, the backends it has reaped, and
+// its live children: walwriter, checkpointer, ...), and its own counters:
+// transactions committed in the database, WAL bytes written, WAL syncs.
+struct ServerSample {
+    double cpu_s = std::nan("");
+    double commits = std::nan("");
+    double wal_bytes = std::nan("");
+    double wal_syncs = std::nan("");
+};
+
+// utime + stime (and with `children`, cutime + cstime) of a process, in
+// clock ticks; `ppid` set to its parent. False when it is gone.
+bool proc_times(const std::string& pid, bool children, long long& ticks, long long& ppid) {
+    FILE* f = std::fopen(("/proc/" + pid + "/stat").c_str(), "re");
+    if (f == nullptr) {
+        return false;
+    }
+    char buf[1024];
+    const std::size_t got = std::fread(buf, 1, sizeof buf - 1, f);
+    (void)std::fclose(f);
+    buf[got] = '\0';
+    const char* p = std::strrchr(buf, ')');
+    if (p == nullptr) {
+        return false;
+    }
+    std::vector<long long> field;  // from field 3 (state) on: state is skipped as 0
+    for (const char* q = p + 2; *q != '\0' && field.size() < 16;) {
+        field.push_back(std::strtoll(q, nullptr, 10));
+        q = std::strchr(q, ' ');
+        if (q == nullptr) {
+            break;
+        }
+        ++q;
+    }
+    if (field.size() < 15) {
+        return false;
+    }
+    ppid = field[1];
+    ticks = field[11] + field[12] + (children ? field[13] + field[14] : 0);
+    return true;
+}
+
+ServerSample sample_server(const FleetInfo& fi, const std::string& db) {
+    ServerSample s;
+    FILE* f = std::fopen((fi.pgdata + "/postmaster.pid").c_str(), "re");
+    long long pm = 0;
+    if (f != nullptr) {
+        if (std::fscanf(f, "%lld", &pm) != 1) {
+            pm = 0;
+        }
+        (void)std::fclose(f);
+    }
+    long long total = 0;
+    long long ppid = 0;
+    if (pm > 0 && proc_times(std::to_string(pm), true, total, ppid)) {
+        if (DIR* d = ::opendir("/proc"); d != nullptr) {
+            while (const dirent* e = ::readdir(d)) {
+                long long ticks = 0;
+                if (e->d_name[0] >= '1' && e->d_name[0] <= '9' && proc_times(e->d_name, false, ticks, ppid) &&
+                    ppid == pm) {
+                    total += ticks;
+                }
+            }
+            ::closedir(d);
+        }
+        s.cpu_s = static_cast<double>(total) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+    }
+    const auto out =
+        run_capture({fi.psql, "-X", "-At", "-h", fi.socket_dir, "-p", fi.port, "-U", "postgres", "-d", db, "-c",
+                     "SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()), "
+                     "pg_current_wal_lsn() - '0/0'::pg_lsn, (SELECT wal_sync FROM pg_stat_wal)"});
+    if (out) {
+        double a = 0;
+        double b = 0;
+        double c = 0;
+        if (std::sscanf(out->c_str(), "%lf|%lf|%lf", &a, &b, &c) == 3) {
+            s.commits = a;
+            s.wal_bytes = b;
+            s.wal_syncs = c;
+        }
+    }
+    return s;
+}
+
+// `procs` fresh-process login loops at once (each its own bench_fresh,
+// started before the go), over disjoint shares of `users`; the wall time
+// runs from the go until both have ended.
+Series run_parallel_fresh(const Options& opt, const Population& pop, const std::string& confdir, StackId stack,
+                          const std::vector<std::size_t>& users, unsigned procs) {
+    Series series;
+    series.procs = procs;
+    int go[2];
+    if (::pipe2(go, O_CLOEXEC) != 0) {
+        die_errno("pipe2");
+    }
+    std::vector<std::pair<pid_t, int>> kids;
+    for (unsigned p = 0; p < procs; ++p) {
+        int res[2];
+        if (::pipe2(res, O_CLOEXEC) != 0) {
+            die_errno("pipe2");
+        }
+        const pid_t pid = ::fork();
+        if (pid < 0) {
+            die_errno("fork");
+        }
+        if (pid == 0) {
+            ::close(go[1]);
+            ::close(res[0]);
+            std::vector<std::int64_t> ns;
+            std::vector<std::int64_t> cpu;
+            std::uint32_t unexpected = 0;
+            {
+                FreshRunner runner(opt.fresh);
+                char c = 0;
+                while (::read(go[0], &c, 1) < 0 && errno == EINTR) {
+                    // EOF when the parent says go
+                }
+                for (std::size_t i = p; i < users.size(); i += procs) {
+                    const User& u = pop.users[users[i]];
+                    const Login l = runner.login(confdir, stack_names[stack], u.name,
+                                                 totp_code(u.secret, std::time(nullptr)), true);
+                    ns.push_back(l.ns);
+                    cpu.push_back(l.cpu_us);
+                    unexpected += l.as_expected ? 0U : 1U;
+                }
+            }
+            const auto count = static_cast<std::uint32_t>(ns.size());
+            const bool ok = write_all(res[1], &count, sizeof count) &&
+                            write_all(res[1], &unexpected, sizeof unexpected) &&
+                            write_all(res[1], ns.data(), ns.size() * sizeof(std::int64_t)) &&
+                            write_all(res[1], cpu.data(), cpu.size() * sizeof(std::int64_t));
+            ::_exit(ok ? 0 : 1);
+        }
+        ::close(res[1]);
+        kids.emplace_back(pid, res[0]);
+    }
+    ::close(go[0]);
+    const std::int64_t t0 = now_ns();
+    ::close(go[1]);
+    for (const auto& [pid, fd] : kids) {
+        std::uint32_t count = 0;
+        std::uint32_t unexpected = 0;
+        if (!read_all(fd, &count, sizeof count) || !read_all(fd, &unexpected, sizeof unexpected)) {
+            die("a capacity child died");
+        }
+        std::vector<std::int64_t> ns(count);
+        std::vector<std::int64_t> cpu(count);
+        if (!read_all(fd, ns.data(), ns.size() * sizeof(std::int64_t)) ||
+            !read_all(fd, cpu.data(), cpu.size() * sizeof(std::int64_t))) {
+            die("a capacity child died");
+        }
+        series.ns.insert(series.ns.end(), ns.begin(), ns.end());
+        series.cpu_us.insert(series.cpu_us.end(), cpu.begin(), cpu.end());
+        series.unexpected += unexpected;
+    }
+    series.wall_ns = now_ns() - t0;
+    for (const auto& [pid, fd] : kids) {
+        ::close(fd);
+        int status = 0;
+        (void)::waitpid(pid, &status, 0);
+    }
+    return series;
+}
+
+// bench/pq_clock.c's output: label names, and per login the ns and calls of each.
+struct PqClock {
+    std::vector<std::string> names;
+    std::vector<std::vector<long long>> ns;
+    std::vector<std::vector<long long>> calls;
+};
+
+PqClock read_pq_clock(const std::string& path) {
+    PqClock pq;
+    FILE* f = std::fopen(path.c_str(), "re");
+    if (f == nullptr) {
+        return pq;
+    }
+    std::string line;
+    for (int c = 0; (c = std::fgetc(f)) != EOF;) {
+        if (c != '\n') {
+            line += static_cast<char>(c);
+            continue;
+        }
+        if (line.starts_with("# pq_clock")) {
+            pq.names.clear();
+            std::size_t at = line.find('\t');
+            while (at != std::string::npos) {
+                const std::size_t next = line.find('\t', at + 1);
+                pq.names.push_back(line.substr(at + 1, next == std::string::npos ? std::string::npos : next - at - 1));
+                at = next;
+            }
+        } else if (!line.empty()) {
+            std::vector<long long> v;
+            const char* q = line.c_str();
+            char* end = nullptr;
+            for (long long x = std::strtoll(q, &end, 10); end != q; x = std::strtoll(q, &end, 10)) {
+                v.push_back(x);
+                q = end;
+            }
+            if (v.size() == 2 * pq.names.size()) {
+                pq.ns.emplace_back(v.begin(), v.begin() + static_cast<long>(pq.names.size()));
+                pq.calls.emplace_back(v.begin() + static_cast<long>(pq.names.size()), v.end());
+            }
+        }
+        line.clear();
+    }
+    (void)std::fclose(f);
+    return pq;
+}
+
+double median_of_values(std::vector<double> v) {
+    if (v.empty()) {
+        return std::nan("");
+    }
+    std::sort(v.begin(), v.end());
+    return v[(v.size() - 1) / 2];
+}
+
+double mean_of_values(const std::vector<double>& v) {
+    if (v.empty()) {
+        return std::nan("");
+    }
+    double sum = 0;
+    for (const double x : v) {
+        sum += x;
+    }
+    return sum / static_cast<double>(v.size());
+}
+
+struct CapacityRun {
+    StackId stack = totp;
+    unsigned procs = 1;
+    Series series;
+    ServerSample before;
+    ServerSample after;
+};
+
+// One transport's logins under pq_clock: bench_fresh's phases and the shim's labels, login by login.
+struct ProfileRun {
+    std::vector<Login> logins;
+    std::vector<std::vector<long long>> ns;
+    std::vector<std::vector<long long>> calls;
+};
+
+struct FleetResult {
+    std::vector<CapacityRun> capacity;
+    std::vector<std::string> labels;
+    std::map<StackId, ProfileRun> profile;
+};
+
+// The fleet pass at one size: first logins (untimed), valid codes through
+// pam_totp on the file store and on the PostgreSQL store (Unix socket,
+// TCP+TLS) in both models, the shuffled lanes user by user; then the same
+// fleet logins under pq_clock; then the capacity runs.
+FleetResult fleet_pass(const Options& opt, const Population& pop, FreshRunner* fresh, std::vector<Row>& rows) {
+    FleetResult result;
+    const unsigned n = pop.n;
+    const std::vector<StackId> stacks{totp, fleet_socket, fleet_tls};
+    std::fprintf(stderr, "bench_logins: %u users: fleet: first logins\n", n);
+    unsigned first_unexpected = 0;
+    for (const StackId s : stacks) {
+        first_unexpected += first_logins(pop, pop.confdir_fleet_in, pop.fleet, s).unexpected;
+        if (fresh != nullptr) {
+            first_unexpected += first_logins(pop, pop.confdir_fleet_fresh, pop.fleet, s).unexpected;
+        }
+    }
+    if (fresh != nullptr) {
+        for (const StackId s : {totp, fleet_socket}) {
+            first_unexpected += first_logins(pop, pop.confdir_fleet_fresh, pop.capacity, s).unexpected;
+        }
+        if (!opt.pq_clock.empty()) {
+            for (const StackId s : {fleet_socket, fleet_tls}) {
+                first_unexpected += first_logins(pop, pop.confdir_fleet_profile, pop.profile, s).unexpected;
+            }
+        }
+    }
+    if (first_unexpected != 0) {
+        die(std::to_string(first_unexpected) +
+            " first logins of the fleet stacks went wrong (is the store reachable? see the syslog lines)");
+    }
+
+    std::fprintf(stderr, "bench_logins: %u users: fleet: valid codes (%zu users)\n", n, pop.fleet.size());
+    std::vector<Lane> lanes;
+    for (const StackId s : stacks) {
+        lanes.push_back(Lane{Model::in_process, s});
+    }
+    if (fresh != nullptr) {
+        for (const StackId s : stacks) {
+            lanes.push_back(Lane{Model::fresh, s});
+        }
+    }
+    std::map<Lane, Series> valid;
+    run_scenario(pop, Scenario::valid, lanes, pop.fleet, fresh, valid, pop.confdir_fleet_in, pop.confdir_fleet_fresh);
+    for (const Lane& lane : lanes) {
+        rows.push_back(Row{n, "valid code, fleet pass", lane, valid[lane]});
+    }
+    if (fresh == nullptr) {
+        return result;
+    }
+
+    if (!opt.pq_clock.empty() && !pop.profile.empty()) {
+        std::fprintf(stderr, "bench_logins: %u users: fleet: where the time goes (%zu users)\n", n, pop.profile.size());
+        const std::string out = opt.work + "/pq_clock-" + std::to_string(n) + ".txt";
+        std::vector<StackId> order;
+        {
+            FreshRunner profiled(opt.fresh, opt.pq_clock, "PQ_CLOCK_OUT=" + out);
+            std::mt19937 rng(20261201U);
+            std::vector<StackId> pair{fleet_socket, fleet_tls};
+            for (const std::size_t k : pop.profile) {
+                const User& u = pop.users[k];
+                std::shuffle(pair.begin(), pair.end(), rng);
+                for (const StackId s : pair) {
+                    result.profile[s].logins.push_back(profiled.login(pop.confdir_fleet_profile, stack_names[s], u.name,
+                                                                      totp_code(u.secret, std::time(nullptr)), true));
+                    order.push_back(s);
+                }
+            }
+        }  // bench_fresh exits: pq_clock writes its file
+        const PqClock pq = read_pq_clock(out);
+        if (pq.ns.size() == order.size()) {
+            result.labels = pq.names;
+            for (std::size_t i = 0; i < order.size(); ++i) {
+                result.profile[order[i]].ns.push_back(pq.ns[i]);
+                result.profile[order[i]].calls.push_back(pq.calls[i]);
+            }
+        } else {
+            std::fprintf(stderr, "bench_logins: pq_clock recorded %zu logins of %zu: no breakdown\n", pq.ns.size(),
+                         order.size());
+        }
+    }
+
+    if (!pop.capacity.empty()) {
+        const FleetInfo fi = read_fleet_info(opt.fleet_dir);
+        const std::size_t half = pop.capacity.size() / 2;
+        const std::vector<std::size_t> one(pop.capacity.begin(), pop.capacity.begin() + static_cast<long>(half));
+        const std::vector<std::size_t> two(pop.capacity.begin() + static_cast<long>(half), pop.capacity.end());
+        for (const StackId s : {totp, fleet_socket}) {
+            for (const unsigned procs : {1U, 2U}) {
+                std::fprintf(stderr, "bench_logins: %u users: fleet: capacity, %s, %u process(es)\n", n, stack_names[s],
+                             procs);
+                CapacityRun run;
+                run.stack = s;
+                run.procs = procs;
+                run.before = sample_server(fi, "fresh_socket");
+                run.series = run_parallel_fresh(opt, pop, pop.confdir_fleet_fresh, s, procs == 1 ? one : two, procs);
+                run.after = sample_server(fi, "fresh_socket");
+                result.capacity.push_back(std::move(run));
+            }
+        }
+    }
+    return result;
+}
+
+// The fleet section of RESULTS.md for one size.
+std::string fleet_markdown(unsigned n, const FleetResult& fr,
+                           const std::map<std::tuple<unsigned, std::string, Lane>, Stats>& st_of,
+                           double main_fresh_totp) {
+    const auto name = [](StackId s) {
+        return std::string(s == totp           ? "pam_totp, file store"
+                           : s == fleet_socket ? "pam_totp, PostgreSQL store, Unix socket"
+                                               : "pam_totp, PostgreSQL store, TCP+TLS (verify-full, SCRAM)");
+    };
+    const auto get = [&st_of, n](Model m, StackId s) -> const Stats* {
+        const auto it = st_of.find({n, "valid code, fleet pass", Lane{m, s}});
+        return it == st_of.end() ? nullptr : &it->second;
+    };
+    const auto cell = [](const char* f, double x) { return std::isnan(x) ? std::string("–") : fmt(f, x); };
+    std::string md;
+    md += "\n### " + std::to_string(n) + " users: valid codes\n\n";
+    md +=
+        "| store | in-process median µs | p90 µs | ÷ file store | fresh-process median µs | p90 µs | ÷ file store | "
+        "÷ file store, main table | client CPU per fresh login, median µs |\n";
+    md += "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+    for (const StackId s : {totp, fleet_socket, fleet_tls}) {
+        md += "| " + name(s);
+        for (const Model m : {Model::in_process, Model::fresh}) {
+            const Stats* st = get(m, s);
+            const Stats* file = get(m, totp);
+            md += " | " + cell("%.0f", st != nullptr ? st->median : std::nan("")) + " | " +
+                  cell("%.0f", st != nullptr ? st->p90 : std::nan("")) + " | " +
+                  cell("%.1f", st != nullptr && file != nullptr ? st->median / file->median : std::nan(""));
+        }
+        const Stats* fr_st = get(Model::fresh, s);
+        md += " | " + cell("%.1f", fr_st != nullptr ? fr_st->median / main_fresh_totp : std::nan("")) + " | " +
+              cell("%.0f", fr_st != nullptr ? fr_st->cpu_median : std::nan("")) + " |\n";
+    }
+    md +=
+        "\nThe file store's row is pam_totp in this pass, on a state_dir of its own, its logins taking turns with "
+        "the fleet ones (and with what PostgreSQL does after each: a backend exiting, the WAL writer); \"main "
+        "table\": the same stack's fresh-process median at " +
+        std::to_string(n) + " users in the main pass above, " + cell("%.0f", main_fresh_totp) +
+        " µs, among the other modules' logins.\n";
+
+    if (!fr.capacity.empty()) {
+        md += "\n### " + std::to_string(n) + " users: capacity (fresh-process login loops, distinct users)\n\n";
+        md +=
+            "| store | client processes | logins | logins/s | median µs | p90 µs | client CPU per login µs | "
+            "server CPU per login µs | transactions per login | WAL bytes per login | WAL syncs per login |\n";
+        md += "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+        for (const CapacityRun& run : fr.capacity) {
+            const Stats st = stats(run.series);
+            const double logins = static_cast<double>(run.series.ns.size());
+            const bool pg = run.stack != totp;
+            const auto per = [&](double a, double b, double scale) {
+                return pg ? (b - a) * scale / logins : std::nan("");
+            };
+            std::string count = std::to_string(run.series.ns.size());
+            if (run.series.unexpected != 0) {
+                count += " (" + std::to_string(run.series.unexpected) + " unexpected)";
+            }
+            md += "| " + name(run.stack) + " | " + std::to_string(run.procs) + " | " + count + " | " +
+                  fmt("%.0f", st.per_second) + " | " + fmt("%.0f", st.median) + " | " + fmt("%.0f", st.p90) + " | " +
+                  cell("%.0f", st.cpu_mean) + " | " + cell("%.0f", per(run.before.cpu_s, run.after.cpu_s, 1e6)) +
+                  " | " + cell("%.1f", per(run.before.commits, run.after.commits, 1)) + " | " +
+                  cell("%.0f", per(run.before.wal_bytes, run.after.wal_bytes, 1)) + " | " +
+                  cell("%.2f", per(run.before.wal_syncs, run.after.wal_syncs, 1)) + " |\n";
+        }
+        double one = std::nan("");
+        double two = std::nan("");
+        double file_two = std::nan("");
+        for (const CapacityRun& run : fr.capacity) {
+            const double ps = stats(run.series).per_second;
+            if (run.stack == fleet_socket) {
+                (run.procs == 1 ? one : two) = ps;
+            } else if (run.procs == 2) {
+                file_two = ps;
+            }
+        }
+        md += "\nlogins/s: all logins ÷ the wall time from the go to the last login's end. 2 processes ÷ 1: " +
+              cell("%.2f", two / one) + "; PostgreSQL ÷ file store, 2 processes: " + cell("%.2f", two / file_two) +
+              ". Client CPU: the mean of the login processes' user + system time (wait4). Server CPU: every "
+              "PostgreSQL process's user + system time over the run (the postmaster with the backends it reaped, "
+              "and its live children), ÷ logins; transactions: pg_stat_database.xact_commit (every statement is "
+              "one); WAL syncs: pg_stat_wal.wal_sync. The clients and the server share this machine's CPUs.\n";
+    }
+
+    if (!fr.labels.empty()) {
+        md += "\n### " + std::to_string(n) + " users: where a fresh-process fleet login's time goes\n\n";
+        md +=
+            "bench/pq_clock.c preloaded into a bench_fresh of its own (these logins are not those of the tables "
+            "above; a database pair of their own): each label's median over the logins where it occurs, and its "
+            "mean over all logins (the means add up). A statement's time is one round trip: sent, run by the "
+            "server (with its COMMIT: each is a transaction of its own), answered.\n\n";
+        md +=
+            "| part | calls per login (socket, TLS) | Unix socket: median µs | mean µs | TCP+TLS: median µs | mean µs "
+            "|\n";
+        md += "|---|---:|---:|---:|---:|---:|\n";
+        std::string calls;  // the next row's calls per login
+        const auto row = [&md, &cell, &calls](const std::string& label, double a, double b, double c, double d) {
+            md += "| " + label + " | " + calls + " | " + cell("%.0f", a) + " | " + cell("%.0f", b) + " | " +
+                  cell("%.0f", c) + " | " + cell("%.0f", d) + " |\n";
+            calls.clear();
+        };
+        const auto phase = [&fr](StackId s, std::size_t p) {
+            std::vector<double> v;
+            const auto it = fr.profile.find(s);
+            if (it != fr.profile.end()) {
+                for (const Login& l : it->second.logins) {
+                    v.push_back(p == phase_count ? static_cast<double>(l.ns) / 1e3
+                                                 : static_cast<double>(l.phases[p]) / 1e3);
+                }
+            }
+            return v;
+        };
+        const auto both = [&](const std::string& label, const std::function<std::vector<double>(StackId)>& values,
+                              bool median_too) {
+            const auto a = values(fleet_socket);
+            const auto b = values(fleet_tls);
+            row(label, median_too ? median_of_values(a) : std::nan(""), mean_of_values(a),
+                median_too ? median_of_values(b) : std::nan(""), mean_of_values(b));
+        };
+        both(
+            "**whole login** (fork to wait4)", [&](StackId s) { return phase(s, phase_count); }, true);
+        both(
+            "pam_start (loads pam_totp.so)", [&](StackId s) { return phase(s, start_phase); }, true);
+        both(
+            "**pam_authenticate**", [&](StackId s) { return phase(s, auth_phase); }, true);
+        for (std::size_t li = 0; li < fr.labels.size(); ++li) {
+            const auto where = [&fr, li](StackId s, bool all) {
+                std::vector<double> v;
+                const auto it = fr.profile.find(s);
+                if (it != fr.profile.end()) {
+                    for (std::size_t k = 0; k < it->second.ns.size(); ++k) {
+                        if (all || it->second.calls[k][li] != 0) {
+                            v.push_back(static_cast<double>(it->second.ns[k][li]) / 1e3);
+                        }
+                    }
+                }
+                return v;
+            };
+            const auto a_some = where(fleet_socket, false);
+            const auto b_some = where(fleet_tls, false);
+            if (a_some.empty() && b_some.empty()) {
+                continue;
+            }
+            const auto calls_per_login = [&fr, li](StackId s) {
+                const auto it = fr.profile.find(s);
+                if (it == fr.profile.end() || it->second.calls.empty()) {
+                    return std::nan("");
+                }
+                double sum = 0;
+                for (const auto& c : it->second.calls) {
+                    sum += static_cast<double>(c[li]);
+                }
+                return sum / static_cast<double>(it->second.calls.size());
+            };
+            calls = cell("%.2f", calls_per_login(fleet_socket)) + ", " + cell("%.2f", calls_per_login(fleet_tls));
+            row("— " + fr.labels[li], median_of_values(a_some), mean_of_values(where(fleet_socket, true)),
+                median_of_values(b_some), mean_of_values(where(fleet_tls, true)));
+        }
+        both(
+            "— the rest of pam_authenticate (the module's own work: files, HMAC, log line)",
+            [&](StackId s) {
+                std::vector<double> v;
+                const auto it = fr.profile.find(s);
+                if (it != fr.profile.end()) {
+                    for (std::size_t k = 0; k < it->second.logins.size() && k < it->second.ns.size(); ++k) {
+                        double sum = 0;
+                        for (const long long x : it->second.ns[k]) {
+                            sum += static_cast<double>(x);
+                        }
+                        v.push_back((static_cast<double>(it->second.logins[k].phases[auth_phase]) - sum) / 1e3);
+                    }
+                }
+                return v;
+            },
+            true);
+        both(
+            "pam_end and exit → wait4",
+            [&](StackId s) {
+                auto a = phase(s, end_phase);
+                const auto b = phase(s, exit_phase);
+                for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
+                    a[i] += b[i];
+                }
+                return a;
+            },
+            true);
+    }
+    return md;
 }
 
 std::vector<unsigned> parse_sizes(const char* text) {
@@ -952,6 +1699,20 @@ Options parse(int argc, char** argv) {
             o.load_runs = static_cast<unsigned>(std::strtoul(v, nullptr, 10));
         } else if (k == "--parallel") {
             o.parallel = static_cast<unsigned>(std::strtoul(v, nullptr, 10));
+        } else if (k == "--fleet-dir") {
+            o.fleet_dir = v;
+        } else if (k == "--fleet-users") {
+            o.fleet_sizes = parse_sizes(v);
+        } else if (k == "--fleet-sample") {
+            o.fleet_sample = static_cast<unsigned>(std::strtoul(v, nullptr, 10));
+        } else if (k == "--fleet-capacity") {
+            o.fleet_capacity = static_cast<unsigned>(std::strtoul(v, nullptr, 10));
+        } else if (k == "--fleet-profile") {
+            o.fleet_profile = static_cast<unsigned>(std::strtoul(v, nullptr, 10));
+        } else if (k == "--pq-clock") {
+            o.pq_clock = v;
+        } else if (k == "--sshd-libs") {
+            o.sshd_libs = v;
         } else {
             die("unknown option " + k);
         }
@@ -961,7 +1722,8 @@ Options parse(int argc, char** argv) {
         die("usage: bench_logins --module /ABS/pam_totp.so --enroll TOTP_ENROLL --work DIR --out FILE "
             "[--log-fd FD] [--total 10000] [--users 100,2000,10000] [--sample 1000] [--recovery 50] "
             "[--parallel 500] [--only STACK] [--fresh BENCH_FRESH] [--load-probe BENCH_LOAD_ONCE] "
-            "[--pamdir DIR] [--load-runs 100]");
+            "[--pamdir DIR] [--load-runs 100] [--fleet-dir DIR [--fleet-users 2000] [--fleet-sample 200] "
+            "[--fleet-capacity 400] [--fleet-profile 150] [--pq-clock PQ_CLOCK_SO] [--sshd-libs LIBS]]");
     }
     if (o.only_fresh && o.fresh.empty()) {
         die("--only-model fresh needs --fresh BENCH_FRESH");
@@ -1020,6 +1782,7 @@ int main(int argc, char** argv) {
     }
     both.push_back(Lane{Model::in_process, flush});
     std::vector<Row> rows;
+    std::map<unsigned, FleetResult> fleet_results;
     std::map<unsigned, double> pwnam;
     for (const unsigned n : opt.sizes) {
         std::fprintf(stderr, "bench_logins: %u users: provisioning\n", n);
@@ -1091,6 +1854,9 @@ int main(int argc, char** argv) {
         if (fresh_first_unexpected != 0) {
             die(std::to_string(fresh_first_unexpected) + " first logins of the fresh-process stacks went wrong");
         }
+        if (fleet_at(opt, n)) {
+            fleet_results[n] = fleet_pass(opt, pop, fresh, rows);
+        }
     }
     const double quiet_flush = flush_us(opt.work);
     const double dw = durable_write_us(opt.work);
@@ -1099,6 +1865,17 @@ int main(int argc, char** argv) {
         for (const StackId s : stacks) {
             const std::string path = s == totp ? opt.module : opt.pamdir + "/" + stack_names[s] + ".so";
             loads.emplace_back(s, load_in_new_process_us(opt.load_probe, path, opt.load_runs));
+        }
+    }
+    // The fleet's backend, loaded by the module at each fleet login: alone,
+    // and with the libraries sshd already has that libpq needs too.
+    double backend_load = std::nan("");
+    double backend_load_sshd = std::nan("");
+    const std::string backend = opt.module.substr(0, opt.module.rfind('/') + 1) + "pam_totp_pgsql.so";
+    if (!opt.load_probe.empty() && opt.only.empty() && !fleet_results.empty()) {
+        backend_load = load_in_new_process_us(opt.load_probe, backend, opt.load_runs);
+        if (!opt.sshd_libs.empty()) {
+            backend_load_sshd = load_in_new_process_us(opt.load_probe, backend, opt.load_runs, opt.sshd_libs);
         }
     }
 
@@ -1113,14 +1890,19 @@ int main(int argc, char** argv) {
             st_of[{r.users, r.scenario, r.lane}] = stats(*r.series);
             series_of[{r.users, r.scenario, r.lane}] = &*r.series;
             unexpected += r.series->unexpected;
-            totp_unexpected += r.lane.stack == totp ? r.series->unexpected : 0U;
+            totp_unexpected += r.lane.stack == totp || is_fleet(r.lane.stack) ? r.series->unexpected : 0U;
         }
     }
     const auto median_of = [&st_of](unsigned n, const std::string& sc, Lane lane) {
         const auto it = st_of.find({n, sc, lane});
         return it == st_of.end() ? std::nan("") : it->second.median;
     };
-    const auto display = [](StackId s) { return std::string(s == permit ? "pam_permit (floor)" : stack_names[s]); };
+    const auto display = [](StackId s) {
+        return std::string(s == permit         ? "pam_permit (floor)"
+                           : s == fleet_socket ? "pam_totp, PostgreSQL store, Unix socket"
+                           : s == fleet_tls    ? "pam_totp, PostgreSQL store, TCP+TLS"
+                                               : stack_names[s]);
+    };
     const auto ratio = [](double a, double b) { return std::isnan(a) || std::isnan(b) ? std::nan("") : a / b; };
     const auto cell = [](const char* f, double x) { return std::isnan(x) ? std::string("–") : fmt(f, x); };
 
@@ -1248,6 +2030,22 @@ int main(int argc, char** argv) {
         }
     }
 
+    // 3b. The fleet.
+    if (!fleet_results.empty()) {
+        md += "\n## Fleet: pam_totp on the PostgreSQL store (issue 15)\n\n";
+        md +=
+            "A throwaway PostgreSQL 15 cluster on this machine (bench/fleet_store.py: fsync on, synchronous_commit "
+            "on, no standby, its data directory on the same disk as the state files), one database per store, "
+            "reached as a least-privilege role with a SCRAM password over the Unix socket, or over TCP to "
+            "127.0.0.1 with TLS (sslmode=verify-full, a test CA). Each fleet login connects, runs its statements "
+            "and disconnects; in a new process it also loads the backend (pam_totp_pgsql.so and libpq's "
+            "libraries). Same users, same 30-second step for every lane, in a shuffled order per user; each lane on "
+            "a store of its own.\n";
+        for (const auto& [n, fr] : fleet_results) {
+            md += fleet_markdown(n, fr, st_of, median_of(n, "valid code", Lane{Model::fresh, totp}));
+        }
+    }
+
     // 4. Reference points.
     md += "\n## Reference points measured in the same run\n\n";
     md +=
@@ -1270,6 +2068,15 @@ int main(int argc, char** argv) {
                   " µs";
         }
         md += ". The fresh-process logins above include it; the in-process ones pay it once.\n";
+    }
+    if (!std::isnan(backend_load)) {
+        md += "- loading the PostgreSQL backend in a new process (bench_load_once " + backend +
+              ": pam_totp_pgsql.so, libpq and the libraries libpq needs), median: " + fmt("%.0f", backend_load) + " µs";
+        if (!std::isnan(backend_load_sshd)) {
+            md += "; " + fmt("%.0f", backend_load_sshd) + " µs in a process that has loaded what sshd links of them (" +
+                  opt.sshd_libs + ")";
+        }
+        md += ". Every fresh-process fleet login pays it (in pam_authenticate, when the store is opened).\n";
     }
     for (const auto& [n, us] : pwnam) {
         md += "- getpwnam() of a bench user, " + std::to_string(n) + "-user sample, /etc/passwd of " +

@@ -12,7 +12,7 @@
  *   bench_fresh            serve: read requests on stdin, one a line,
  *                            CONFDIR \t SERVICE \t USER \t ANSWER
  *                          and answer each on stdout with one line,
- *                            RC TOTAL FORK START AUTH END EXIT MINFLT
+ *                            RC TOTAL FORK START AUTH END EXIT MINFLT CPU
  *                          RC the PAM result (-1: the child did not exit
  *                          normally); TOTAL fork to wait4, in ns, and its
  *                          phases: FORK to the child's first instruction,
@@ -20,7 +20,8 @@
  *                          loads its modules), AUTH pam_authenticate, END
  *                          pam_end (unloads them), EXIT from there until
  *                          wait4 returns (exit, address space torn down);
- *                          MINFLT the child's minor page faults (wait4).
+ *                          MINFLT the child's minor page faults and CPU
+ *                          its user + system time in µs (wait4).
  *                          Ends at end of input. With BENCH_FRESH_STAMPS=FILE
  *                          in the environment, it also appends to FILE, for
  *                          each login, "PID T0 CHILD START AUTH END T1":
@@ -151,12 +152,14 @@ static int serve(void) {
         const int64_t t1 = now_ns();
         const int rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
         const int stamped = st->after_end != 0;
-        printf("%d %lld %lld %lld %lld %lld %lld %ld\n", rc, (long long)(t1 - t0),
+        const long long cpu_us = (long long)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec +
+                                 (long long)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
+        printf("%d %lld %lld %lld %lld %lld %lld %ld %lld\n", rc, (long long)(t1 - t0),
                stamped ? (long long)(st->child_start - t0) : 0LL,
                stamped ? (long long)(st->after_start - st->child_start) : 0LL,
                stamped ? (long long)(st->after_auth - st->after_start) : 0LL,
                stamped ? (long long)(st->after_end - st->after_auth) : 0LL,
-               stamped ? (long long)(t1 - st->after_end) : 0LL, ru.ru_minflt);
+               stamped ? (long long)(t1 - st->after_end) : 0LL, ru.ru_minflt, cpu_us);
         if (fflush(stdout) != 0) {
             return 2;
         }

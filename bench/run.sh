@@ -18,6 +18,15 @@
 # through that stack only; BENCH_ONLY_MODEL=fresh: in the fresh-process
 # model) and BENCH_WRAP (a command put before the harness, e.g.
 # "strace -f -c -o FILE") for profiling.
+#
+# The fleet rows (bench/README.md, "Fleet"), when BUILD_DIR has
+# pam_totp_pgsql.so and totp-admin and PostgreSQL's server is installed:
+# a throwaway cluster started inside the run (bench/fleet_store.py) and
+# stopped at its end, also on failure. BENCH_FLEET=0 leaves them out;
+# BENCH_FLEET_USERS (sizes, default 2000), BENCH_FLEET_SAMPLE (users per
+# fleet lane, default 200), BENCH_FLEET_CAPACITY (logins per capacity run,
+# default 400), BENCH_FLEET_PROFILE (logins per transport under
+# BUILD_DIR/bench_pq_clock.so, default 150).
 set -eu
 
 if [ $# -lt 1 ]; then
@@ -57,6 +66,20 @@ load_probe=""
 if [ -x "$build/bench_load_once" ]; then
     load_probe=$build/bench_load_once
 fi
+fleet=""
+pq_clock=""
+sshd_libs=""
+if [ "${BENCH_FLEET:-1}" != 0 ] && [ -n "$fresh" ]; then
+    if [ -f "$build/pam_totp_pgsql.so" ] && [ -x "$build/totp-admin" ] &&
+       ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+        fleet=$build
+        if [ -f "$build/bench_pq_clock.so" ]; then
+            pq_clock=$build/bench_pq_clock.so
+        fi
+    else
+        echo "bench: the fleet rows are skipped (make bench builds pam_totp_pgsql.so and totp-admin; PostgreSQL's server: scripts/install-deps)" >&2
+    fi
+fi
 
 total=${BENCH_TOTAL:-10000}
 work=$(mktemp -d "${BENCH_TMPDIR:-/var/tmp}/pam_totp-bench.XXXXXX")
@@ -66,6 +89,14 @@ trap 'exit 130' INT TERM
 # google-authenticator file it imports with the user's identity.
 chmod 711 "$work"
 mkdir "$work/etc"
+if [ -n "$fleet" ] && [ -x /usr/sbin/sshd ]; then
+    # What sshd links of the libraries libpq needs: a real sshd process
+    # has them loaded before a fleet login loads the backend.
+    libs_of() { ldd "$1" | awk '$2 == "=>" && $3 ~ /^\// && $3 !~ /\/libc\.so/ { print $3 }' | sort -u; }
+    libs_of /usr/sbin/sshd >"$work/sshd.libs"
+    libs_of "$build/pam_totp_pgsql.so" >"$work/backend.libs"
+    sshd_libs=$(grep -Fx -f "$work/sshd.libs" "$work/backend.libs" | tr '\n' ' ' | sed 's/ $//' || true)
+fi
 # The host's users plus bt00000..bt09999 (uids from 3000000, no home, no
 # shell), for getpwnam in the modules; only the namespace sees this file.
 cp /etc/passwd "$work/etc/passwd"
@@ -79,14 +110,17 @@ started=$(date -u '+%Y-%m-%d %H:%M UTC')
 started_s=$(date +%s)
 # shellcheck disable=SC2086 # BENCH_WRAP is a command line, split on purpose
 BENCH_HOST_MNTNS=$(readlink /proc/self/ns/mnt) \
-unshare --mount --propagation private /usr/bin/python3 "$here/ns_bench.py" "$work" -- \
+unshare --mount --propagation private /usr/bin/python3 "$here/ns_bench.py" "$work" ${fleet:+--fleet "$fleet"} -- \
     ${BENCH_WRAP:-} "$build/bench_logins" ${BENCH_ONLY:+--only "$BENCH_ONLY"} --module "$build/pam_totp.so" --enroll "$build/totp-enroll" \
     --work "$work" --out "$work/table.md" --total "$total" \
     --users "${BENCH_USERS:-100,2000,10000}" --sample "${BENCH_SAMPLE:-1000}" \
     --recovery "${BENCH_RECOVERY:-50}" --parallel "${BENCH_PARALLEL:-500}" \
     --pamdir "$pamdir" ${BENCH_LOAD_RUNS:+--load-runs "$BENCH_LOAD_RUNS"} \
     ${BENCH_ONLY_MODEL:+--only-model "$BENCH_ONLY_MODEL"} \
-    ${fresh:+--fresh "$fresh"} ${load_probe:+--load-probe "$load_probe"} >/dev/null || status=$?
+    ${fresh:+--fresh "$fresh"} ${load_probe:+--load-probe "$load_probe"} \
+    ${fleet:+--fleet-users "${BENCH_FLEET_USERS:-2000}" --fleet-sample "${BENCH_FLEET_SAMPLE:-200}"} \
+    ${fleet:+--fleet-capacity "${BENCH_FLEET_CAPACITY:-400}" --fleet-profile "${BENCH_FLEET_PROFILE:-150}"} \
+    ${pq_clock:+--pq-clock "$pq_clock"} ${sshd_libs:+--sshd-libs "$sshd_libs"} >/dev/null || status=$?
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 {
