@@ -17,8 +17,10 @@
 
 #include "core/files/fs_identity.h"
 #include "core/files/path_template.h"
+#include "core/login/helper_client.h"
 #include "core/login/login_flow.h"
 #include "core/login/module_options.h"
+#include "core/login/passwd_entry.h"
 #include "core/store/open_store.h"
 
 namespace pam_totp {
@@ -108,51 +110,26 @@ class PamIo final : public LoginIo {
         if (!m_user) {
             return std::optional<Account>{};
         }
-        // getpwnam_r rather than pam_modutil_getpwnam: that returns NULL both
-        // for "no such account" and for a lookup that failed (a directory
-        // server down), and only the first may be taken as an answer.
-        long size = ::sysconf(_SC_GETPW_R_SIZE_MAX);
-        if (size <= 0) {
-            size = 16384;
+        auto entry = PasswdEntry::by_name(*m_user);
+        if (!entry) {
+            return std::move(entry).error();
         }
-        for (;;) {
-            m_pw_buf.assign(static_cast<std::size_t>(size), '\0');
-            struct passwd* found = nullptr;
-            const int rc = ::getpwnam_r(m_user->c_str(), &m_pwd, m_pw_buf.data(), m_pw_buf.size(), &found);
-            if (rc == ERANGE && size < max_pw_buffer) {
-                size *= 2;
-                continue;
-            }
-            if (rc != 0) {
-                return make_error(Errc::io, errno_message("getpwnam_r", rc));
-            }
-            if (found == nullptr) {
-                return std::optional<Account>{};
-            }
-            m_pw = found;
-            return std::optional<Account>(
-                Account{m_pw->pw_name, m_pw->pw_dir != nullptr ? m_pw->pw_dir : "", m_pw->pw_uid, m_pw->pw_gid});
+        m_pw = std::move(entry).value();
+        if (!m_pw) {
+            return std::optional<Account>{};
         }
+        const struct passwd& pw = m_pw->get();
+        return std::optional<Account>(Account{m_pw->name(), m_pw->home(), pw.pw_uid, pw.pw_gid});
     }
 
     Result<SecureBuffer> read_secret(const std::string& path, const FileRules& rules, bool as_user) override {
-        if (!as_user || ::geteuid() != 0 || m_pw == nullptr) {
+        if (!as_user || ::geteuid() != 0 || !m_pw) {
             return safe_read_file(path, rules);
         }
         // Read a file in the home with the user's file-system identity, so
         // that root's privilege cannot be turned against files the user
         // could not read (NFS root-squash homes, hard links, symlinks).
-        auto identity = FsIdentity::assume(m_pw->pw_uid, m_pw->pw_gid);
-        if (!identity) {
-            return make_error(Errc::permission,
-                              "cannot switch to the user's file-system identity: " + identity.error().message);
-        }
-        auto result = safe_read_file(path, rules);
-        if (Status back = identity.value().restore(); !back) {
-            // Whatever was read, this process is in an unknown state: deny.
-            return back.error();
-        }
-        return result;
+        return read_file_as(m_pw->get().pw_uid, m_pw->get().pw_gid, path, rules);
     }
 
     std::optional<SecureBuffer> authtok() override {
@@ -208,13 +185,8 @@ class PamIo final : public LoginIo {
   private:
     pam_handle_t* m_pamh;
     bool m_silent;
-    // A passwd entry is a few hundred bytes; a buffer this large is a loop.
-    static constexpr long max_pw_buffer = 1L << 20;
-
     std::optional<std::string> m_user;  // as user() accepted it
-    struct passwd m_pwd {};
-    std::vector<char> m_pw_buf;           // holds m_pwd's strings
-    const struct passwd* m_pw = nullptr;  // &m_pwd once found
+    std::optional<PasswdEntry> m_pw;    // once account() found it
 };
 
 // The store the options name (open_store.h). Null (logged) when it cannot
@@ -239,11 +211,20 @@ int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
         return rc;
     }
     PamIo io(pamh, flags);
-    auto store = open_store(pamh, opts.value());
-    if (!store) {
-        return PAM_AUTHINFO_UNAVAIL;
+    LoginOutcome outcome = LoginOutcome::denied;
+    if (::geteuid() != 0) {
+        // A screen locker: the state is root's, so the setuid helper does
+        // the login, for this user only (pam_totp(8), UNPRIVILEGED CALLERS).
+        const std::vector<std::string> args(argv, argv + argc);
+        outcome = run_login_via_helper(io, opts.value(), args);
+    } else {
+        auto store = open_store(pamh, opts.value());
+        if (!store) {
+            return PAM_AUTHINFO_UNAVAIL;
+        }
+        outcome = run_login(io, opts.value(), *store);
     }
-    switch (run_login(io, opts.value(), *store)) {
+    switch (outcome) {
         case LoginOutcome::success:
             rc = PAM_SUCCESS;
             break;

@@ -334,11 +334,14 @@ int unprivileged_login(Fixture& f, const std::string& code) {
     return f.reap(pid);
 }
 
+// A caller that is not root (a screen locker) logs in through the setuid
+// helper (tests/locker runs it for real); without a usable one the module
+// denies, says why, and never touches the state itself.
 void unprivileged_caller_refused(void** state) {
     Fixture& f = pamtest::get(state);
     assert_int_equal(::chmod(f.root().c_str(), 0755), 0);
     assert_int_equal(::chmod(f.secrets_dir().c_str(), 0755), 0);
-    f.service("totp", "");
+    f.service("totp", "helper=" + f.root() + "/no-such-helper");
     const auto& e = f.enroll("nobody", {}, 0, "", nobody_uid, nobody_gid);
 
     // state_dir exists (root, 0700): no lock file may appear.
@@ -350,7 +353,14 @@ void unprivileged_caller_refused(void** state) {
     }
     assert_int_equal(rc, PAM_AUTH_ERR);
     assert_true(dir_entries(f.state_dir()).empty());
-    f.expect_log("replay protection and the guessing budget cannot be skipped", LOG_ERR);
+    f.expect_log("install pam_totp_check", LOG_ERR);
+
+    // A helper that is not setuid root (here /bin/true, which would "succeed").
+    f.service("totp", "helper=/bin/true");
+    rc = unprivileged_login(f, Fixture::code(e));
+    assert_int_equal(rc, PAM_AUTH_ERR);
+    assert_true(dir_entries(f.state_dir()).empty());
+    f.expect_log("is not a setuid-root program", LOG_ERR);
 
     // state_dir missing: it must not be created by the unprivileged caller.
     assert_int_equal(::rmdir(f.state_dir().c_str()), 0);
