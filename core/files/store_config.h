@@ -11,8 +11,9 @@
 //
 // A key, one space, and the value to the end of the line (it may hold
 // spaces). conninfo is required (a libpq connection string, or service=NAME
-// for pg_service.conf); timeout is the most any one exchange with the
-// server may take, 1 to 60 seconds (default 3); backend names the object
+// for pg_service.conf); timeout bounds each piece of a login's work on the
+// store as a whole (the look before the prompt; the work after an answer),
+// connecting included, 1 to 60 seconds (default 3); backend names the object
 // that talks to the server (default: the one installed with pam_totp).
 // Unknown or repeated keys, and malformed lines, are errors that name the
 // line and never quote a value.

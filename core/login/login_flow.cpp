@@ -282,9 +282,17 @@ bool Login::look_up_account() {
 
 // Before prompting, a locked-out user is told so and not asked for a code.
 // A quick look without the lock: check() decides under it. True when the
-// login must stop here.
+// login must stop here: also when a shared store cannot be used, since
+// the answer could not be checked either (and asking would only make the
+// user wait for a denial; pam_totp(8), FLEET).
 bool Login::announce_lockout() {
     auto record = m_store.peek(state_key());
+    if (!record && record.error().code == Errc::unavailable) {
+        m_store_unavailable = true;
+        log(LogLevel::err, "cannot read the state in " + store_name() +
+                               " before the prompt: " + record.error().message + "; denying without asking for a code");
+        return true;
+    }
     if (!record || !record.value()) {
         return false;  // no record, or unreadable: check() will say why
     }
@@ -731,7 +739,9 @@ LoginOutcome Login::run_steps() {
             if (m_secret && accept(*answer)) {
                 return LoginOutcome::success;
             }
-            if (m_opts.first_pass == FirstPass::use) {
+            // No prompt when the store cannot be used: that answer could
+            // not be checked either.
+            if (m_opts.first_pass == FirstPass::use || m_store_unavailable) {
                 return outcome;
             }
         } else if (m_opts.first_pass == FirstPass::use) {

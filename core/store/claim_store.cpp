@@ -54,9 +54,10 @@ struct Held {
 
 class ClaimTransaction final : public StateTransaction {
   public:
-    ClaimTransaction(StateBackend& backend, std::vector<Held> held, std::size_t own,
+    ClaimTransaction(StateBackend& backend, bool& resume_work, std::vector<Held> held, std::size_t own,
                      std::map<TokenId, std::size_t> holder, std::set<TokenId> unclaimed, bool fresh)
         : m_backend(backend),
+          m_resume_work(resume_work),
           m_held(std::move(held)),
           m_own(own),
           m_holder(std::move(holder)),
@@ -85,6 +86,7 @@ class ClaimTransaction final : public StateTransaction {
     [[nodiscard]] bool fresh() const override { return m_fresh; }
 
     Status save(Durability durability) override {
+        m_resume_work = false;  // work done: a later begin() is new work
         if (Status st = claim_written_tokens(); !st) {
             return st;
         }
@@ -143,6 +145,7 @@ class ClaimTransaction final : public StateTransaction {
     }
 
     StateBackend& m_backend;
+    bool& m_resume_work;       // ClaimStore's
     std::vector<Held> m_held;  // in name order
     std::size_t m_own;
     std::map<TokenId, std::size_t> m_holder;
@@ -195,9 +198,9 @@ Result<Round> lock_holders(StateBackend& backend, const std::string& own, const 
 }
 
 // Parses the locked states into the transaction.
-Result<std::unique_ptr<StateTransaction>> transaction_of(StateBackend& backend, std::string_view account,
-                                                         const std::string& own, const Claims& claims,
-                                                         std::vector<Held> held) {
+Result<std::unique_ptr<StateTransaction>> transaction_of(StateBackend& backend, bool& resume_work,
+                                                         std::string_view account, const std::string& own,
+                                                         const Claims& claims, std::vector<Held> held) {
     std::map<TokenId, std::size_t> holder_index;
     std::set<TokenId> unclaimed;
     for (const auto& [id, holder] : claims) {
@@ -234,8 +237,22 @@ Result<std::unique_ptr<StateTransaction>> transaction_of(StateBackend& backend, 
         }
     }
     return std::unique_ptr<StateTransaction>(std::make_unique<ClaimTransaction>(
-        backend, std::move(held), own_index, std::move(holder_index), std::move(unclaimed), fresh));
+        backend, resume_work, std::move(held), own_index, std::move(holder_index), std::move(unclaimed), fresh));
 }
+
+// Ends a look however it returns (StateBackend::idle).
+class IdleAfter {
+  public:
+    explicit IdleAfter(StateBackend& backend) : m_backend(backend) {}
+    IdleAfter(const IdleAfter&) = delete;
+    IdleAfter& operator=(const IdleAfter&) = delete;
+    IdleAfter(IdleAfter&&) = delete;
+    IdleAfter& operator=(IdleAfter&&) = delete;
+    ~IdleAfter() { m_backend.idle(); }
+
+  private:
+    StateBackend& m_backend;
+};
 
 Result<std::optional<AccountState>> peek_state(StateBackend& backend, const std::string& name) {
     auto text = backend.peek(name);
@@ -279,6 +296,9 @@ Result<std::optional<AccountRecord>> ClaimStore::peek(std::string_view account) 
     if (Status st = check_account(account); !st) {
         return st.error();
     }
+    m_backend->start_work();
+    m_resume_work = false;
+    const IdleAfter idle_after{*m_backend};
     auto state = peek_state(*m_backend, state_name(account));
     if (!state) {
         return std::move(state).error();
@@ -290,6 +310,9 @@ Result<std::optional<AccountRecord>> ClaimStore::peek(std::string_view account) 
 }
 
 Result<std::optional<TokenRecord>> ClaimStore::peek_token(const TokenId& id) {
+    m_backend->start_work();
+    m_resume_work = false;
+    const IdleAfter idle_after{*m_backend};
     auto holder = m_backend->read_claim(id);
     if (!holder) {
         return std::move(holder).error();
@@ -315,6 +338,10 @@ Result<std::unique_ptr<StateTransaction>> ClaimStore::begin(std::string_view acc
     if (Status st = check_account(account); !st) {
         return st.error();
     }
+    if (!m_resume_work) {
+        m_backend->start_work();
+    }
+    m_resume_work = true;  // until the transaction saves
     const std::string own = state_name(account);
     for (int round = 0; round < claim_rounds; ++round) {
         auto claims = read_claims(*m_backend, tokens);
@@ -340,7 +367,7 @@ Result<std::unique_ptr<StateTransaction>> ClaimStore::begin(std::string_view acc
             m_backend->release_all();
             continue;
         }
-        return transaction_of(*m_backend, account, own, claims.value(), std::move(held));
+        return transaction_of(*m_backend, m_resume_work, account, own, claims.value(), std::move(held));
     }
     return make_error(Errc::busy,
                       "the claims of " + std::string(account) + "'s tokens kept changing while this login read them");

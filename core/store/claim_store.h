@@ -12,6 +12,14 @@
 // A login locks its account's state and the states holding its tokens'
 // records, in name order (so two logins never wait for each other in a
 // circle), each wait bounded.
+//
+// Time (StateBackend::start_work): a look (peek, peek_token) is one piece
+// of work, a transaction from begin() to its end another, so that a login
+// waits on the store at most one time limit before its prompt and one
+// after each answer, never while the user types. A begin() right after a
+// transaction that was given up before it saved anything (the login locks
+// again: the secret file changed under it) goes on with that
+// transaction's piece: locking again gets no new time.
 #pragma once
 
 #include <memory>
@@ -45,6 +53,9 @@ class ClaimStore : public StateStore {
 
   private:
     std::unique_ptr<StateBackend> m_backend;
+    // The last transaction was given up before it saved: a begin() now
+    // goes on with its piece of work.
+    bool m_resume_work = false;
 };
 
 }  // namespace pam_totp

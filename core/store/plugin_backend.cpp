@@ -1,6 +1,7 @@
 #include "core/store/plugin_backend.h"
 
 #include <dlfcn.h>
+#include <time.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -11,6 +12,13 @@
 namespace pam_totp {
 
 namespace {
+
+// CLOCK_MONOTONIC in milliseconds, the clock of the backend's deadlines.
+pam_totp_deadline monotonic_ms() noexcept {
+    timespec ts{};
+    (void)::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<pam_totp_deadline>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
 
 // A text the backend allocated, freed by the backend.
 class BackendText {
@@ -97,6 +105,24 @@ PluginBackend::~PluginBackend() {
     ::dlclose(m_handle);
 }
 
+void PluginBackend::start_work() {
+    m_deadline = monotonic_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(m_config.timeout).count();
+}
+
+void PluginBackend::idle() {
+    if (m_connection != nullptr) {
+        m_ops->close(m_connection);  // a look holds no lock: nothing to give back first
+        m_connection = nullptr;
+    }
+}
+
+pam_totp_deadline PluginBackend::deadline() {
+    if (!m_deadline) {
+        start_work();
+    }
+    return *m_deadline;
+}
+
 std::string PluginBackend::where(const std::string& name) const {
     return "the shared store's " + name;
 }
@@ -119,15 +145,21 @@ Result<pam_totp_backend*> PluginBackend::connection() {
     if (m_connection != nullptr) {
         return m_connection;
     }
+    // Connecting again would wait the whole time again (a hung server
+    // answers no better the second time): the first failure stands.
+    if (m_connect_failure) {
+        return *m_connect_failure;
+    }
     pam_totp_backend_error err{};
     const auto timeout_ms =
         static_cast<unsigned>(std::chrono::duration_cast<std::chrono::milliseconds>(m_config.timeout).count());
     // The connection string is copied with its terminating NUL for the C side.
     SecureBuffer conninfo = m_config.conninfo.clone();
     conninfo.append("", 1);
-    pam_totp_backend* const opened = m_ops->open(conninfo.chars(), timeout_ms, &err);
+    pam_totp_backend* const opened = m_ops->open(conninfo.chars(), timeout_ms, deadline(), &err);
     if (opened == nullptr) {
-        return make_error(Errc::unavailable, std::string(err.message));
+        m_connect_failure = make_error(Errc::unavailable, std::string(err.message));
+        return *m_connect_failure;
     }
     // cppcheck takes the address of `err` passed to open() for one the
     // connection keeps; the backend fills it and keeps no pointer to it.
@@ -145,7 +177,7 @@ Result<std::optional<std::string>> PluginBackend::read_claim(const TokenId& id) 
     const char* ids[] = {hex.c_str()};
     char* holder = nullptr;
     pam_totp_backend_error err{};
-    const int rc = m_ops->read_claims(conn.value(), ids, 1, &holder, &err);
+    const int rc = m_ops->read_claims(conn.value(), ids, 1, &holder, deadline(), &err);
     const BackendText text(m_ops, holder);
     if (rc != PAM_TOTP_BACKEND_OK) {
         return failure(rc, err);
@@ -163,7 +195,7 @@ Result<bool> PluginBackend::add_claim(const TokenId& id, const std::string& hold
         return std::move(conn).error();
     }
     pam_totp_backend_error err{};
-    const int rc = m_ops->add_claim(conn.value(), id.hex().c_str(), holder.c_str(), &err);
+    const int rc = m_ops->add_claim(conn.value(), id.hex().c_str(), holder.c_str(), deadline(), &err);
     if (rc == PAM_TOTP_BACKEND_EXISTS) {
         return false;
     }
@@ -179,7 +211,7 @@ Status PluginBackend::drop_claim(const TokenId& id, const std::string& holder) {
         return conn.error();
     }
     pam_totp_backend_error err{};
-    const int rc = m_ops->drop_claim(conn.value(), id.hex().c_str(), holder.c_str(), &err);
+    const int rc = m_ops->drop_claim(conn.value(), id.hex().c_str(), holder.c_str(), deadline(), &err);
     if (rc != PAM_TOTP_BACKEND_OK) {
         return failure(rc, err);
     }
@@ -193,11 +225,11 @@ Result<std::unique_ptr<HeldState>> PluginBackend::lock(const std::string& name, 
     }
     pam_totp_backend_error err{};
     const auto wait_ms = static_cast<unsigned>(m_lock_wait.count());
-    if (const int rc = m_ops->lock(conn.value(), name.c_str(), wait_ms, &err); rc != PAM_TOTP_BACKEND_OK) {
+    if (const int rc = m_ops->lock(conn.value(), name.c_str(), wait_ms, deadline(), &err); rc != PAM_TOTP_BACKEND_OK) {
         return failure(rc, err);
     }
     char* raw = nullptr;
-    const int rc = m_ops->read(conn.value(), name.c_str(), &raw, &err);
+    const int rc = m_ops->read(conn.value(), name.c_str(), &raw, deadline(), &err);
     const BackendText text(m_ops, raw);
     if (rc != PAM_TOTP_BACKEND_OK) {
         return failure(rc, err);
@@ -214,7 +246,7 @@ void PluginBackend::release_all() {
     }
     pam_totp_backend_error err{};
     // A failure leaves the locks to the session's end (this backend's).
-    (void)m_ops->unlock_all(m_connection, &err);
+    (void)m_ops->unlock_all(m_connection, deadline(), &err);
 }
 
 Result<std::optional<std::string>> PluginBackend::peek(const std::string& name) {
@@ -224,7 +256,7 @@ Result<std::optional<std::string>> PluginBackend::peek(const std::string& name) 
     }
     char* raw = nullptr;
     pam_totp_backend_error err{};
-    const int rc = m_ops->read(conn.value(), name.c_str(), &raw, &err);
+    const int rc = m_ops->read(conn.value(), name.c_str(), &raw, deadline(), &err);
     const BackendText text(m_ops, raw);
     if (rc != PAM_TOTP_BACKEND_OK) {
         return failure(rc, err);
@@ -239,8 +271,8 @@ Status PluginBackend::write(const std::string& name, std::string_view text, Dura
     }
     pam_totp_backend_error err{};
     const std::string copy(text);  // NUL-terminated for the C side
-    const int rc =
-        m_ops->write(conn.value(), name.c_str(), copy.c_str(), durability == Durability::durable ? 1 : 0, &err);
+    const int rc = m_ops->write(conn.value(), name.c_str(), copy.c_str(), durability == Durability::durable ? 1 : 0,
+                                deadline(), &err);
     if (rc != PAM_TOTP_BACKEND_OK) {
         return failure(rc, err);
     }

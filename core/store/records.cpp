@@ -1,6 +1,7 @@
 #include "core/store/records.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace pam_totp {
 
@@ -90,9 +91,15 @@ void merge_into(AccountRecord& into, const AccountRecord& from) {
     b.debt_until = std::max(b.debt_until, from.budget.debt_until);
     b.lockouts = std::max(b.lockouts, from.budget.lockouts);
     b.since_success = std::max(b.since_success, from.budget.since_success);
-    b.recent.insert(b.recent.end(), from.budget.recent.begin(), from.budget.recent.end());
-    std::sort(b.recent.begin(), b.recent.end());
-    b.recent.erase(std::unique(b.recent.begin(), b.recent.end()), b.recent.end());
+    // Several wrong codes may share a second: for each time, as many as the
+    // side with more of them has (both may hold the same ones: merging
+    // twice counts nothing twice; dropping duplicates lost failures).
+    std::vector<std::time_t> mine = b.recent;
+    std::vector<std::time_t> theirs = from.budget.recent;
+    std::sort(mine.begin(), mine.end());
+    std::sort(theirs.begin(), theirs.end());
+    b.recent.clear();
+    std::set_union(mine.begin(), mine.end(), theirs.begin(), theirs.end(), std::back_inserter(b.recent));
     if (b.recent.size() > max_deny) {
         b.recent.erase(b.recent.begin(), b.recent.begin() + static_cast<std::ptrdiff_t>(b.recent.size() - max_deny));
     }

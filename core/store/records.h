@@ -93,9 +93,11 @@ bool recovery_used(const TokenRecord& token, const RecoveryTag& tag) noexcept;
 std::vector<std::string> used_settings(const TokenRecord& token);
 
 // Folds what `from` records into `into`, the strict way: the later lockout
-// and debt, every wrong code, every used code (a host's state joining a
-// shared store, pam_totp(8), FLEET). Both must be settled (no charge or
-// pending attempt left).
+// and debt, every wrong code (of the wrong codes at one second, as many as
+// the side with more has: folding the same record in twice counts none
+// twice), every used code (a host's state joining a shared store,
+// pam_totp(8), FLEET). Both must be settled (no charge or pending attempt
+// left).
 void merge_into(AccountRecord& into, const AccountRecord& from);
 void merge_into(TokenRecord& into, const TokenRecord& from);
 

@@ -43,6 +43,20 @@ class StateBackend {
     StateBackend(StateBackend&&) = delete;
     StateBackend& operator=(StateBackend&&) = delete;
 
+    // The calls from here to the next start_work() are one piece of work,
+    // done within the store's time limit as a whole (PostgreSQL: the
+    // store's `timeout`, connecting included). ClaimStore starts one for a
+    // look and one for a transaction, never one across a wait for the
+    // user. Local files need none: each lock wait is bounded by itself.
+    virtual void start_work() {}
+
+    // A look (ClaimStore::peek, peek_token) is over and the login may now
+    // wait for the user: hold nothing meanwhile. PostgreSQL closes its
+    // connection, so that unanswered prompts hold no server process (a
+    // few hosts' worth of open prompts would otherwise fill
+    // max_connections and deny every host's logins). Files hold nothing.
+    virtual void idle() {}
+
     // A state's name as messages give it (a path, or where in the database).
     [[nodiscard]] virtual std::string where(const std::string& name) const = 0;
 

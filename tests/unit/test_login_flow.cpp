@@ -89,6 +89,10 @@ class MemoryStore final : public pam_totp::StateStore {
     };
 
     Result<std::optional<AccountRecord>> peek(std::string_view account) override {
+        ++peeks;
+        if (fail_peek) {
+            return pam_totp::make_error(*fail_peek, "state: injected failure");
+        }
         const auto it = accounts.find(std::string(account));
         return it == accounts.end() ? std::optional<AccountRecord>() : std::optional<AccountRecord>(it->second);
     }
@@ -134,6 +138,8 @@ class MemoryStore final : public pam_totp::StateStore {
     bool fail_relaxed = false;
     bool lose_relaxed = false;
     std::optional<Errc> fail_begin;
+    std::optional<Errc> fail_peek;
+    int peeks = 0;
 };
 
 class ScriptedIo final : public pam_totp::LoginIo {
@@ -149,7 +155,10 @@ class ScriptedIo final : public pam_totp::LoginIo {
         return a;
     }
     void tell(std::string_view message, bool /*is_error*/) override { told.emplace_back(message); }
-    void log(pam_totp::LogLevel /*level*/, std::string_view message) override { logs.emplace_back(message); }
+    void log(pam_totp::LogLevel level, std::string_view message) override {
+        logs.emplace_back(message);
+        levels.push_back(level);
+    }
     std::optional<std::string> user() override { return user_name; }
     Result<std::optional<pam_totp::Account>> account() override {
         ++lookups;
@@ -215,6 +224,15 @@ class ScriptedIo final : public pam_totp::LoginIo {
     [[nodiscard]] bool logged(std::string_view text) const {
         return std::any_of(logs.begin(), logs.end(), [text](const std::string& l) { return l.find(text) != l.npos; });
     }
+    // Whether a line holding `text` was logged at `level`.
+    [[nodiscard]] bool logged_at(pam_totp::LogLevel level, std::string_view text) const {
+        for (std::size_t i = 0; i < logs.size(); ++i) {
+            if (levels[i] == level && logs[i].find(text) != std::string::npos) {
+                return true;
+            }
+        }
+        return false;
+    }
     [[nodiscard]] bool was_told(std::string_view text) const {
         return std::any_of(told.begin(), told.end(), [text](const std::string& t) { return t.find(text) != t.npos; });
     }
@@ -240,6 +258,7 @@ class ScriptedIo final : public pam_totp::LoginIo {
     std::deque<std::string> answers;
     std::vector<std::string> told;
     std::vector<std::string> logs;
+    std::vector<pam_totp::LogLevel> levels;  // of each of logs
     std::vector<std::string> prompts_seen;
     int prompts = 0;
     std::time_t clock = now_t;
@@ -831,6 +850,65 @@ void unusable_store_denies(void** /*state*/) {
     }
 }
 
+// A shared store that cannot be used before the prompt (a hung or
+// unreachable server) ends the login there, as unavailable and logged at
+// LOG_ERR: the user is not made to type a code that could not be checked
+// (the prompt came a timeout late and the check waited for another).
+void unavailable_store_before_the_prompt_asks_nothing(void** /*state*/) {
+    const Fixture f = make_secret();
+    MemoryStore store;
+    store.fail_peek = Errc::unavailable;
+    ScriptedIo io;
+    io.secret_text = text_of(f.file);
+    io.answers = {code_at(f.file, now_t)};
+    assert_int_equal(login(io, store), LoginOutcome::unavailable);
+    assert_int_equal(io.prompts, 0);
+    assert_int_equal(store.peeks, 1);
+    assert_true(store.begun.empty());
+    assert_true(io.logged_at(pam_totp::LogLevel::err, "before the prompt"));
+    assert_true(io.logged_at(pam_totp::LogLevel::err, "injected failure"));
+}
+
+// Any other error of the look before the prompt (the file store's) is left
+// to the check after it, as before: the user is asked.
+void other_errors_before_the_prompt_still_ask(void** /*state*/) {
+    const Fixture f = make_secret();
+    for (const Errc e : {Errc::busy, Errc::unsafe, Errc::format, Errc::io}) {
+        MemoryStore store;
+        store.fail_peek = e;
+        ScriptedIo io;
+        io.secret_text = text_of(f.file);
+        io.answers = {code_at(f.file, now_t)};
+        assert_int_equal(login(io, store), LoginOutcome::success);
+        assert_int_equal(io.prompts, 1);
+    }
+}
+
+// try_first_pass: when checking the code in the password finds the store
+// unusable, the user is not asked for another code.
+void unavailable_store_with_try_first_pass_asks_nothing(void** /*state*/) {
+    const Fixture f = make_secret();
+    MemoryStore store;
+    store.fail_begin = Errc::unavailable;
+    ScriptedIo io;
+    io.secret_text = text_of(f.file);
+    io.pam_authtok = "hunter2" + code_at(f.file, now_t);
+    io.answers = {code_at(f.file, now_t)};
+    pam_totp::ModuleOptions opts;
+    opts.first_pass = pam_totp::FirstPass::try_;
+    assert_int_equal(login(io, store, opts), LoginOutcome::unavailable);
+    assert_int_equal(io.prompts, 0);
+    assert_int_equal(store.begun.size(), 1);
+    // A wrong code in the password still leads to the prompt.
+    MemoryStore working;
+    ScriptedIo wrong;
+    wrong.secret_text = io.secret_text;
+    wrong.pam_authtok = std::string("hunter2000000");
+    wrong.answers = {code_at(f.file, now_t)};
+    assert_int_equal(login(wrong, working, opts), LoginOutcome::success);
+    assert_int_equal(wrong.prompts, 1);
+}
+
 // The wrong codes since the last successful login are told at the next one
 // (someone else may hold the password), once; none, nothing is said.
 void wrong_codes_are_told_at_the_next_success(void** /*state*/) {
@@ -1123,6 +1201,9 @@ int main() {
         cmocka_unit_test(no_file_with_nullok_is_ignored),
         cmocka_unit_test(no_user_name_is_denied),
         cmocka_unit_test(home_template_reads_as_the_user),
+        cmocka_unit_test(unavailable_store_before_the_prompt_asks_nothing),
+        cmocka_unit_test(other_errors_before_the_prompt_still_ask),
+        cmocka_unit_test(unavailable_store_with_try_first_pass_asks_nothing),
     };
     return cmocka_run_group_tests_name("login_flow", tests, nullptr, nullptr);
 }

@@ -1,7 +1,9 @@
 // The state model's rules (core/store/records.h): what a login killed
 // between its charge and its settling leaves is settled the strict way, the
-// used recovery codes stay bounded and one entry per code, and the codes
-// left are counted right.
+// used recovery codes stay bounded and one entry per code, the codes
+// left are counted right, and merging a host's record into the store's
+// (totp-admin --migrate-to-store) loses no wrong code and counts none twice.
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -215,6 +217,66 @@ void used_settings_and_codes_left(void** /*state*/) {
     assert_int_equal(pam_totp::recovery_codes_left(t, hashes), 0);
 }
 
+// --- merge_into ----------------------------------------------------------------
+
+std::vector<std::time_t> sorted(std::vector<std::time_t> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+}
+
+// Three wrong codes typed within one second are three failures after the
+// merge (std::unique made them one), and merging the same record again
+// adds none.
+void merge_keeps_wrong_codes_of_one_second(void** /*state*/) {
+    const RateLimitConfig c;
+    AccountRecord host;
+    for (int i = 0; i < 3; ++i) {
+        (void)pam_totp::record_failure(host.budget, c, t0);
+    }
+    assert_int_equal(host.budget.recent.size(), 3);
+    AccountRecord store;
+    pam_totp::merge_into(store, host);
+    assert_true(store.budget.recent == (std::vector<std::time_t>{t0, t0, t0}));
+    assert_int_equal(pam_totp::recent_failures(store.budget, c, t0 + 1), 3);
+    assert_int_equal(store.budget.since_success, 3);
+    pam_totp::merge_into(store, host);  // migrating twice
+    assert_true(store.budget.recent == (std::vector<std::time_t>{t0, t0, t0}));
+    assert_int_equal(pam_totp::recent_failures(store.budget, c, t0 + 1), 3);
+}
+
+// Per second, the side with more wrong codes wins: what both hold is
+// counted once, what only one holds is added.
+void merge_takes_the_larger_count_per_second(void** /*state*/) {
+    AccountRecord store;
+    store.budget.recent = {t0 + 5, t0, t0 + 7, t0 + 7};
+    AccountRecord host;
+    host.budget.recent = {t0 + 9, t0, t0, t0 + 7};
+    pam_totp::merge_into(store, host);
+    assert_true(sorted(store.budget.recent) == (std::vector<std::time_t>{t0, t0, t0 + 5, t0 + 7, t0 + 7, t0 + 9}));
+    assert_true(std::is_sorted(store.budget.recent.begin(), store.budget.recent.end()));
+    // The other way round, the same.
+    AccountRecord other;
+    other.budget.recent = {t0 + 9, t0, t0, t0 + 7};
+    AccountRecord first;
+    first.budget.recent = {t0 + 5, t0, t0 + 7, t0 + 7};
+    pam_totp::merge_into(other, first);
+    assert_true(other.budget.recent == store.budget.recent);
+}
+
+// The merged list stays within max_deny, the newest kept.
+void merge_is_bounded_newest_kept(void** /*state*/) {
+    AccountRecord store;
+    AccountRecord host;
+    for (unsigned i = 0; i < pam_totp::max_deny; ++i) {
+        store.budget.recent.push_back(t0 + static_cast<std::time_t>(i));
+        host.budget.recent.push_back(t0 + 1000);
+    }
+    pam_totp::merge_into(store, host);
+    assert_int_equal(store.budget.recent.size(), pam_totp::max_deny);
+    assert_true(std::count(store.budget.recent.begin(), store.budget.recent.end(), t0 + 1000) ==
+                static_cast<std::ptrdiff_t>(pam_totp::max_deny));
+}
+
 }  // namespace
 
 int main() {
@@ -227,6 +289,9 @@ int main() {
         cmocka_unit_test(used_recovery_is_bounded_oldest_first),
         cmocka_unit_test(dead_attempts_never_push_used_codes_out),
         cmocka_unit_test(used_settings_and_codes_left),
+        cmocka_unit_test(merge_keeps_wrong_codes_of_one_second),
+        cmocka_unit_test(merge_takes_the_larger_count_per_second),
+        cmocka_unit_test(merge_is_bounded_newest_kept),
     };
     return cmocka_run_group_tests_name("records", tests, nullptr, nullptr);
 }
