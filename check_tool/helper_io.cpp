@@ -14,10 +14,11 @@ namespace helper = pam_totp::helper;
 
 void log_line(pam_totp::LogLevel level, const std::string& service, std::string_view message) {
     const std::string text(message);
-    // The service is the caller's word, printable ASCII (the protocol
-    // checks): it labels the line, it cannot forge another program's.
-    ::syslog(LOG_AUTHPRIV | static_cast<int>(level), "(%s, as uid %u) %s", service.empty() ? "?" : service.c_str(),
-             static_cast<unsigned>(::getuid()), text.c_str());
+    // The uid first (the kernel's word), then the service, the caller's
+    // word: letters, digits and item_punctuation only (the protocol
+    // checks), so it cannot make its text look like more of the line.
+    ::syslog(LOG_AUTHPRIV | static_cast<int>(level), "uid %u service %s: %s", static_cast<unsigned>(::getuid()),
+             service.empty() ? "-" : service.c_str(), text.c_str());
 }
 
 pam_totp::Result<pam_totp::SecureBuffer> HelperIo::ask(std::string_view prompt, bool echo) {

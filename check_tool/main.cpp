@@ -64,20 +64,23 @@ int run() {
         return refuse("", "reading the request: " + request.error().message);
     }
     const std::string service = request.value().service;
-    const std::string& user = request.value().user;
+    const std::string user = request.value().user;
 
-    // The caller's own account, and no other: the name must be valid and
-    // belong to the real uid.
+    // The caller's own account, and no other: the name must be the one the
+    // account database gives for the real uid, as unix_chkpwd requires (a
+    // second name for the same uid would have a guessing budget of its own).
     if (pam_totp::Status st = pam_totp::validate_user_name(user); !st) {
         return refuse(service, st.error().message);
     }
-    auto entry = pam_totp::PasswdEntry::by_name(user);
+    auto entry = pam_totp::PasswdEntry::by_uid(caller.value().uid);
     if (!entry) {
-        return refuse(service, "cannot look user " + user + " up: " + entry.error().message);
+        return refuse(service,
+                      "cannot look uid " + std::to_string(caller.value().uid) + " up: " + entry.error().message);
     }
-    if (!entry.value() || entry.value()->get().pw_uid != caller.value().uid) {
-        return refuse(service, "uid " + std::to_string(caller.value().uid) + " asked to check user " + user +
-                                   ", who is not that uid: only the caller's own code can be checked");
+    if (!entry.value() || entry.value()->name() != user) {
+        return refuse(service, "asked to check user " + user + ", who is not the caller (" +
+                                   (entry.value() ? entry.value()->name() : std::string("no account")) +
+                                   "): only the caller's own code can be checked");
     }
 
     std::vector<const char*> argv;

@@ -6,6 +6,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -62,6 +63,16 @@ pam_totp::Result<Caller> make_process_safe() {
     // Nothing from the environment is read (libpq's PG* variables, TZ,
     // locale, NSS's): the C library's secure mode drops LD_* already.
     (void)::clearenv();
+    // Libraries that key a default on the real uid (still the caller's)
+    // must not reach the caller's files: Kerberos would open the caller's
+    // /tmp/krb5cc_UID for libpq's GSS encryption. An empty cache of this
+    // process's own.
+    (void)::setenv("KRB5CCNAME", "MEMORY:pam_totp_check", 1);
+    // Interval timers survive exec: none of the caller's may fire here.
+    const struct itimerval off {};
+    for (const int timer : {ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF}) {
+        (void)::setitimer(timer, &off, nullptr);
+    }
     reset_signals();
     // Out of the caller's session and process group: no terminal signal
     // (Ctrl-C, Ctrl-Z, hang-up) reaches the helper.
@@ -69,12 +80,15 @@ pam_totp::Result<Caller> make_process_safe() {
     if (!fd_open(STDIN_FILENO) || !fd_open(STDOUT_FILENO)) {
         return make_error(Errc::io, "standard input or output is closed: nothing to talk to");
     }
-    if (!fd_open(STDERR_FILENO)) {
-        // A later open must not become fd 2 and take stray output.
-        const int null = ::open("/dev/null", O_RDWR | O_NOCTTY);
-        if (null != STDERR_FILENO) {
-            return make_error(Errc::io, "cannot put /dev/null on standard error");
-        }
+    // Standard error is /dev/null whatever the caller gave: nothing a
+    // library prints (a server notice, a C++ runtime's last words) reaches
+    // the caller, and a later open cannot become fd 2.
+    const int null = ::open("/dev/null", O_RDWR | O_NOCTTY);
+    if (null < 0 || (null != STDERR_FILENO && ::dup2(null, STDERR_FILENO) != STDERR_FILENO)) {
+        return make_error(Errc::io, "cannot put /dev/null on standard error");
+    }
+    if (null != STDERR_FILENO) {
+        (void)::close(null);
     }
     close_inherited();
     ::umask(077);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <optional>
 #include <utility>
 
@@ -18,18 +19,6 @@
 
 namespace pam_totp {
 namespace {
-
-// PAM items go to the helper as printable ASCII of bounded length (it
-// refuses anything else); they only label the log and the last login.
-std::string printable(const std::string& text) {
-    std::string out = text.substr(0, 256);
-    for (char& c : out) {
-        if (!printable_ascii(std::string_view(&c, 1))) {
-            c = '?';
-        }
-    }
-    return out;
-}
 
 // What makes the helper unable to do its work, said before starting it:
 // not installed setuid root, or a caller that forbade privilege (systemd's
@@ -56,7 +45,7 @@ std::optional<std::string> helper_unusable(const std::string& helper) {
 // SIGCHLD at its default for the helper's lifetime, so that an application
 // that ignores it (children reaped by the kernel) or reaps in a handler
 // cannot take the helper's exit status from waitpid; as pam_unix does for
-// unix_chkpwd.
+// unix_chkpwd. The application's handler is called once afterwards.
 class DefaultSigchld {
   public:
     DefaultSigchld() {
@@ -66,8 +55,18 @@ class DefaultSigchld {
         m_saved = ::sigaction(SIGCHLD, &dfl, &m_old) == 0;
     }
     ~DefaultSigchld() {
-        if (m_saved) {
-            (void)::sigaction(SIGCHLD, &m_old, nullptr);
+        if (!m_saved) {
+            return;
+        }
+        (void)::sigaction(SIGCHLD, &m_old, nullptr);
+        // A child of the application's own that ended meanwhile raised a
+        // SIGCHLD its handler never saw: one now, so that it reaps (a
+        // handler reaps every child that ended; one too many is harmless).
+        const bool handled = (m_old.sa_flags & SA_SIGINFO) != 0
+                                 ? m_old.sa_sigaction != nullptr
+                                 : (m_old.sa_handler != SIG_DFL && m_old.sa_handler != SIG_IGN);
+        if (handled) {
+            (void)::raise(SIGCHLD);
         }
     }
     DefaultSigchld(const DefaultSigchld&) = delete;
@@ -91,10 +90,25 @@ int wait_for(pid_t pid) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-// Starts the helper with `sock` as its fd 0 and 1, /dev/null as 2, an empty
-// environment and no blocked signals. Between fork and exec only
-// async-signal-safe calls: the application may have threads.
-Result<pid_t> start_helper(const std::string& helper, int sock) {
+// A descriptor moved to 3 or above (close-on-exec): the application may
+// have closed 0, 1 or 2, and socketpair or open would then hand those out,
+// where dup2 onto them would do nothing and leave close-on-exec set.
+Result<UniqueFd> above_stdio(UniqueFd fd) {
+    if (fd.get() > STDERR_FILENO) {
+        return fd;
+    }
+    const int moved = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+    if (moved < 0) {
+        return errno_error("fcntl(F_DUPFD_CLOEXEC)", errno);
+    }
+    return UniqueFd(moved);
+}
+
+// Starts the helper with `sock` as its fd 0 and 1, `null` (/dev/null) as 2,
+// an empty environment and no blocked signals. Both are above fd 2.
+// Between fork and exec only async-signal-safe calls: the application may
+// have threads.
+Result<pid_t> start_helper(const std::string& helper, int sock, int null) {
     const char* const argv[] = {"pam_totp_check", nullptr};
     char* const envp[] = {nullptr};
     const pid_t pid = ::fork();
@@ -102,9 +116,7 @@ Result<pid_t> start_helper(const std::string& helper, int sock) {
         return errno_error("fork", errno);
     }
     if (pid == 0) {
-        const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
-        if (::dup2(sock, STDIN_FILENO) < 0 || ::dup2(sock, STDOUT_FILENO) < 0 || null < 0 ||
-            ::dup2(null, STDERR_FILENO) < 0) {
+        if (::dup2(sock, STDIN_FILENO) < 0 || ::dup2(sock, STDOUT_FILENO) < 0 || ::dup2(null, STDERR_FILENO) < 0) {
             ::_exit(127);
         }
         sigset_t none;
@@ -118,11 +130,17 @@ Result<pid_t> start_helper(const std::string& helper, int sock) {
 }
 
 // Relays the helper's messages to the application until it closes the
-// socket. False on a message the module must not act on (out of place).
+// socket. An error on a message the module must not act on (out of
+// place), or when the helper says nothing for helper_silence (its own work
+// is bounded by the lock wait and the store's timeout; a helper stuck in
+// an account lookup or a hung home file system must not freeze the
+// screen locker). The wait for the user's answer is the application's.
+constexpr std::chrono::seconds helper_silence{60};
+
 Status relay(LoginIo& io, int sock) {
     helper::MessageReader reader(sock);
     for (;;) {
-        auto m = reader.next();
+        auto m = reader.next(std::chrono::steady_clock::now() + helper_silence);
         if (!m) {
             return std::move(m).error();
         }
@@ -179,9 +197,10 @@ LoginOutcome run_login_via_helper(LoginIo& io, const ModuleOptions& opts, const 
     helper::Request request;
     request.user = *user;
     const LoginContext ctx = io.context();
-    request.service = printable(ctx.service);
-    request.tty = printable(ctx.tty);
-    request.rhost = printable(ctx.rhost);
+    // They only label the helper's log line and the last login.
+    request.service = helper::request_item(ctx.service);
+    request.tty = helper::request_item(ctx.tty);
+    request.rhost = helper::request_item(ctx.rhost);
     request.args = args;
     if (opts.first_pass != FirstPass::none) {
         request.authtok = io.authtok();
@@ -196,20 +215,32 @@ LoginOutcome run_login_via_helper(LoginIo& io, const ModuleOptions& opts, const 
         return outcome;
     }
     UniqueFd mine(sv[0]);
-    UniqueFd theirs(sv[1]);
+    auto theirs = above_stdio(UniqueFd(sv[1]));
+    auto null = above_stdio(UniqueFd(::open("/dev/null", O_WRONLY | O_CLOEXEC)));
+    if (!theirs || !null || null.value().get() < 0) {
+        io.log(LogLevel::err, who + "cannot set up the helper's descriptors; denying");
+        return outcome;
+    }
     const DefaultSigchld sigchld;
-    const auto pid = start_helper(opts.helper, theirs.get());
+    const auto pid = start_helper(opts.helper, theirs.value().get(), null.value().get());
     if (!pid) {
         io.log(LogLevel::err, who + "cannot start " + opts.helper + ": " + pid.error().message + "; denying");
         return outcome;
     }
-    theirs.reset();  // the helper's end: EOF reaches us when it exits
+    theirs.value().reset();  // the helper's end: EOF reaches us when it exits
+    null.value().reset();
 
     Status st = helper::send_all(mine.get(), helper::encode_request(request).view());
     if (st) {
         st = relay(io, mine.get());
     }
     mine.reset();  // a helper still waiting for us reads EOF and exits
+    if (!st) {
+        // Whatever it is doing, it is not going on without us: every
+        // attempt it charged stays charged (a kill is what the state is
+        // made to survive).
+        (void)::kill(pid.value(), SIGKILL);
+    }
     const int code = wait_for(pid.value());
     if (!st) {
         io.log(LogLevel::err, who + "talking to " + opts.helper + ": " + st.error().message + "; denying");

@@ -69,6 +69,16 @@ Result<std::vector<ModuleOptions>> allowed_policies(const std::optional<std::str
         if (!opts) {
             return make_error(Errc::format, where + opts.error().message);
         }
+        // Every line must keep the state in one place: a caller may use any
+        // line, and lines with different places would each give it a
+        // guessing budget and a record of used codes of their own.
+        if (!allowed.empty() &&
+            (opts.value().state_dir != allowed.front().state_dir || opts.value().store != allowed.front().store ||
+             opts.value().store_config != allowed.front().store_config)) {
+            return make_error(Errc::format, where +
+                                                "state_dir, store and store_config differ from the first line's: "
+                                                "every line must keep the state in the same place");
+        }
         allowed.push_back(std::move(opts).value());
     }
     return allowed;

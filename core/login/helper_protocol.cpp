@@ -17,7 +17,7 @@ namespace {
 
 constexpr std::size_t max_name = 16;
 constexpr std::size_t max_length_digits = 5;  // max_value is 4 digits
-constexpr std::size_t max_text = 256;         // service, tty, rhost
+constexpr std::size_t max_text = 64;          // service, tty, rhost
 
 constexpr std::array<std::pair<Kind, std::string_view>, 17> names{{
     {Kind::hello, "hello"},
@@ -38,6 +38,19 @@ constexpr std::array<std::pair<Kind, std::string_view>, 17> names{{
     {Kind::set_authtok, "set_authtok"},
     {Kind::keep_deferred, "keep_deferred"},
 }};
+
+// PAM_SERVICE, PAM_TTY and PAM_RHOST as pam_totp_check accepts them: they
+// label its log line, so no blank, parenthesis or quote that could make
+// the caller's text look like more of the line.
+bool item_text(std::string_view s) noexcept {
+    for (const char c : s) {
+        const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!alnum && item_punctuation.find(c) == std::string_view::npos) {
+            return false;
+        }
+    }
+    return true;
+}
 
 Error malformed(const std::string& what) {
     return make_error(Errc::format, "malformed message from the other side: " + what);
@@ -123,6 +136,10 @@ class RequestBuilder {
         if ((!may_be_empty && value.empty()) || value.size() > max || !printable_ascii(value)) {
             return malformed(std::string(what) + " must be " + (may_be_empty ? "" : "non-empty ") +
                              "printable ASCII of at most " + std::to_string(max) + " bytes");
+        }
+        if (may_be_empty && !item_text(value)) {
+            return malformed(std::string(what) + " holds a character other than letters, digits and " +
+                             std::string(item_punctuation));
         }
         set = true;
         field = std::string(value);
@@ -255,22 +272,26 @@ Result<std::optional<Message>> MessageReader::next(std::optional<std::chrono::st
             m_buffer = std::move(rest);
             return std::move(parsed).value();
         }
+        // Wait in poll(2), deadline or not: a descriptor the caller made
+        // non-blocking must not turn the wait into a busy loop.
+        int wait_ms = -1;
         if (deadline) {
             const auto left =
                 std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - std::chrono::steady_clock::now());
             if (left.count() <= 0) {
                 return make_error(Errc::unavailable, "no complete message in time");
             }
-            struct pollfd p {
-                m_fd, POLLIN, 0
-            };
-            const int ready = ::poll(&p, 1, static_cast<int>(std::min<long long>(left.count(), 60000)));
-            if (ready < 0 && errno != EINTR) {
-                return errno_error("poll", errno);
-            }
-            if (ready <= 0) {
-                continue;
-            }
+            wait_ms = static_cast<int>(std::min<long long>(left.count(), 60000));
+        }
+        struct pollfd p {
+            m_fd, POLLIN, 0
+        };
+        const int ready = ::poll(&p, 1, wait_ms);
+        if (ready < 0 && errno != EINTR) {
+            return errno_error("poll", errno);
+        }
+        if (ready <= 0) {
+            continue;
         }
         std::array<char, 4096> chunk{};
         const ssize_t n = ::read(m_fd, chunk.data(), chunk.size());
@@ -289,6 +310,16 @@ Result<std::optional<Message>> MessageReader::next(std::optional<std::chrono::st
         m_buffer.append(chunk.data(), static_cast<std::size_t>(n));
         ::explicit_bzero(chunk.data(), chunk.size());
     }
+}
+
+std::string request_item(std::string_view text) {
+    std::string out(text.substr(0, max_text));
+    for (char& c : out) {
+        if (!item_text(std::string_view(&c, 1))) {
+            c = '_';
+        }
+    }
+    return out;
 }
 
 SecureBuffer encode_request(const Request& request) {

@@ -35,6 +35,9 @@ inline constexpr std::string_view protocol_version = "1";
 // at most a few hundred bytes.
 inline constexpr std::size_t max_value = 8192;
 inline constexpr std::size_t max_args = 64;
+// Besides letters and digits, what service, tty and rhost may hold (host
+// names, IPv6 addresses, X displays, device paths); at most 64 bytes.
+inline constexpr std::string_view item_punctuation = "._-/:@+[]%";
 
 enum class Kind {
     // module -> helper: the request
@@ -104,13 +107,18 @@ struct Request {
     std::optional<SecureBuffer> deferred;
 };
 
+// A PAM item as the request carries it: at most 64 bytes, every character
+// outside letters, digits and item_punctuation made '_'.
+std::string request_item(std::string_view text);
+
 // The request's messages, hello to end.
 SecureBuffer encode_request(const Request& request);
 
 // Reads a request, strictly: hello with this version first, user once and
 // non-empty, service, tty and rhost at most once each, at most max_args
 // args, authtok and deferred at most once, nothing after end but asks'
-// answers, no NUL in any text field. Errc::format names what was wrong.
+// answers, no NUL in any text field, service, tty and rhost of letters,
+// digits and item_punctuation only. Errc::format names what was wrong.
 Result<Request> read_request(MessageReader& reader, std::chrono::steady_clock::time_point deadline);
 
 // The same on bytes already read (the fuzzer's entry).

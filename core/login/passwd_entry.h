@@ -18,6 +18,9 @@ class PasswdEntry {
     // the lookup failed (a directory server down): only the first may be
     // taken as an answer, which pam_modutil_getpwnam cannot tell apart.
     static Result<std::optional<PasswdEntry>> by_name(const std::string& name);
+    // The same by uid (getpwuid_r): the account the database gives first
+    // for it, as unix_chkpwd takes the caller's name.
+    static Result<std::optional<PasswdEntry>> by_uid(uid_t uid);
 
     [[nodiscard]] const struct passwd& get() const noexcept { return m_pwd; }
     [[nodiscard]] std::string name() const { return m_pwd.pw_name != nullptr ? m_pwd.pw_name : ""; }
@@ -31,6 +34,8 @@ class PasswdEntry {
 
   private:
     PasswdEntry() = default;
+    template <typename Lookup>
+    static Result<std::optional<PasswdEntry>> look_up(const char* what, Lookup lookup);
     struct passwd m_pwd {};
     std::vector<char> m_buf;  // holds m_pwd's strings (moving a vector keeps its storage)
 };

@@ -85,17 +85,27 @@ class ClaimTransaction final : public StateTransaction {
 
     [[nodiscard]] bool fresh() const override { return m_fresh; }
 
+    // The order bounds what a process killed at any point (or a write
+    // refused by a file-size limit) leaves behind: records first, then
+    // their claims, so no claim is ever made for a record that was not
+    // written; and a forgotten record's claim is dropped before the state
+    // without it is written. So every claim names a state that holds (or
+    // held until this moment) its record, and the claims of an account are
+    // bounded by its records (max_tokens_per_state), however often a user
+    // changes the key in the secret file. A record no claim names yet is
+    // harmless: it is claimed by the next save, or pruned.
     Status save(Durability durability) override {
         m_resume_work = false;  // work done: a later begin() is new work
-        if (Status st = claim_written_tokens(); !st) {
-            return st;
-        }
+        drop_empty_unclaimed();
         std::vector<TokenId> in_use;
         for (const auto& [id, index] : m_holder) {
             in_use.push_back(id);
         }
         for (Held& held : m_held) {
             const std::vector<TokenId> forgotten = prune_token_records(held.state, in_use);
+            for (const TokenId& id : forgotten) {
+                (void)m_backend.drop_claim(id, held.name);
+            }
             std::string text = serialise_account_state(held.state);
             if (text != held.written) {
                 if (Status st = held.state_lock->write(text, durability); !st) {
@@ -103,29 +113,33 @@ class ClaimTransaction final : public StateTransaction {
                 }
                 held.written = std::move(text);
             }
-            // A forgotten record's claim goes too (after the write: a claim
-            // naming a state without the record is only an empty record).
-            for (const TokenId& id : forgotten) {
-                (void)m_backend.drop_claim(id, held.name);
-            }
         }
-        return {};
+        return claim_written_tokens();
     }
 
   private:
-    // A token nobody had claimed gets this account's claim when its record
-    // is first written (the charge, after the secret file was read again
-    // under the lock), and not before: a login that charges nothing leaves
-    // no claim. An empty record needs none and is not written.
-    Status claim_written_tokens() {
+    // An empty record of a token nobody claimed is not written (a login
+    // that charges nothing leaves no trace).
+    void drop_empty_unclaimed() {
         AccountState& own = m_held[m_own].state;
+        for (const TokenId& id : m_unclaimed) {
+            const auto record = own.tokens.find(id);
+            if (record != own.tokens.end() && record->second == TokenRecord{}) {
+                own.tokens.erase(record);
+            }
+        }
+    }
+
+    // A token nobody had claimed gets this account's claim once its record
+    // is written (the charge, after the secret file was read again under
+    // the lock), and not before. Another account's login that claimed the
+    // same secret meanwhile wins: this save fails (the answer is then not
+    // checked), and the record written here is pruned in time.
+    Status claim_written_tokens() {
+        const AccountState& own = m_held[m_own].state;
         bool claimed = false;
         for (auto it = m_unclaimed.begin(); it != m_unclaimed.end();) {
-            const auto record = own.tokens.find(*it);
-            if (record == own.tokens.end() || record->second == TokenRecord{}) {
-                if (record != own.tokens.end()) {
-                    own.tokens.erase(record);
-                }
+            if (own.tokens.find(*it) == own.tokens.end()) {
                 ++it;
                 continue;
             }

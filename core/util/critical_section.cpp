@@ -10,7 +10,11 @@ namespace pam_totp {
 CriticalSection::CriticalSection() noexcept {
     sigset_t block;
     ::sigemptyset(&block);
-    for (const int sig : {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU, SIGPIPE, SIGXFSZ}) {
+    // Also the ones a caller can arm to arrive at a chosen moment (interval
+    // timers survive exec; SIGXCPU from its RLIMIT_CPU): no timing of a
+    // catchable signal cuts a commit short. SIGKILL and SIGSTOP remain.
+    for (const int sig : {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU, SIGPIPE, SIGXFSZ, SIGALRM,
+                          SIGVTALRM, SIGPROF, SIGUSR1, SIGUSR2, SIGXCPU}) {
         ::sigaddset(&block, sig);
     }
     // pthread_sigmask: the PAM application may be threaded; only this
@@ -20,13 +24,20 @@ CriticalSection::CriticalSection() noexcept {
     ::sigemptyset(&pending);
     m_xfsz_was_pending = ::sigpending(&pending) == 0 && ::sigismember(&pending, SIGXFSZ) == 1;
 
-    // Root may not hold CAP_SYS_RESOURCE (a container, or a lowered hard
-    // limit): only the soft limit is raised, and writes beyond a lowered
-    // hard limit fail with EFBIG, which every caller treats as an error.
-    if (::getrlimit(RLIMIT_FSIZE, &m_old_fsize) == 0 && m_old_fsize.rlim_cur != m_old_fsize.rlim_max) {
-        rlimit raised = m_old_fsize;
-        raised.rlim_cur = raised.rlim_max;
-        m_fsize_raised = ::setrlimit(RLIMIT_FSIZE, &raised) == 0;
+    // No limit at all where root may lift it (CAP_SYS_RESOURCE, as on a
+    // real host); where it may not (a container), the soft limit up to the
+    // hard one, and a write beyond a lowered hard limit fails with EFBIG,
+    // which every caller treats as an error (the answer is then not
+    // checked). The caller's limits come back afterwards.
+    if (::getrlimit(RLIMIT_FSIZE, &m_old_fsize) == 0 &&
+        (m_old_fsize.rlim_cur != RLIM_INFINITY || m_old_fsize.rlim_max != RLIM_INFINITY)) {
+        const rlimit unlimited{RLIM_INFINITY, RLIM_INFINITY};
+        m_fsize_raised = ::setrlimit(RLIMIT_FSIZE, &unlimited) == 0;
+        if (!m_fsize_raised && m_old_fsize.rlim_cur != m_old_fsize.rlim_max) {
+            rlimit raised = m_old_fsize;
+            raised.rlim_cur = raised.rlim_max;
+            m_fsize_raised = ::setrlimit(RLIMIT_FSIZE, &raised) == 0;
+        }
     }
 }
 

@@ -39,6 +39,9 @@ class RecordingBackend final : public pam_totp::StateBackend {
         [[nodiscard]] const std::optional<std::string>& text() const override { return m_text; }
         Status write(std::string_view text, pam_totp::Durability /*durability*/) override {
             m_backend.m_calls.push_back("write " + m_name);
+            if (m_backend.fail_writes) {
+                return pam_totp::make_error(pam_totp::Errc::io, "write: File too large");
+            }
             m_text = std::string(text);
             m_backend.m_texts[m_name] = *m_text;
             return {};
@@ -80,6 +83,8 @@ class RecordingBackend final : public pam_totp::StateBackend {
                                                               std::optional<uid_t> /*uid*/) override {
         return std::optional<pam_totp::LegacyState>();
     }
+
+    bool fail_writes = false;  // as under a caller's RLIMIT_FSIZE
 
   private:
     Calls& m_calls;
@@ -185,6 +190,42 @@ void look_of_nothing_ends_idle(void** /*state*/) {
     assert_string_equal(calls.back().c_str(), "idle");
 }
 
+// A state write that fails (a file-size limit, a full disk) or a process
+// killed before it leaves no claim behind: records are written first and
+// claimed after, so claims stay bounded by records however often a user
+// changes the key in the secret file (review finding: t-* entries without
+// end, one per login).
+void failed_write_makes_no_claim(void** /*state*/) {
+    Calls calls;
+    auto backend = std::make_unique<RecordingBackend>(calls);
+    RecordingBackend& b = *backend;
+    pam_totp::ClaimStore store(std::move(backend));
+    b.fail_writes = true;
+    {
+        auto tx = store.begin("alice", std::vector<TokenId>{token(3)});
+        assert_true(tx.ok());
+        tx.value()->account().charge = 1'800'000'000;
+        tx.value()->token(token(3)).pending_until = 1'800'000'030;
+        assert_false(tx.value()->save(pam_totp::Durability::durable).ok());
+    }
+    for (const std::string& c : calls) {
+        assert_true(c.rfind("add_claim", 0) != 0);
+    }
+    // Once writes work the claim follows the written record.
+    b.fail_writes = false;
+    calls.clear();
+    {
+        auto tx = store.begin("alice", std::vector<TokenId>{token(3)});
+        assert_true(tx.ok());
+        tx.value()->account().charge = 1'800'000'001;
+        tx.value()->token(token(3)).pending_until = 1'800'000'031;
+        assert_true(tx.value()->save(pam_totp::Durability::durable).ok());
+    }
+    const auto write = std::find(calls.begin(), calls.end(), "write u-alice");
+    const auto claim = std::find(calls.begin(), calls.end(), "add_claim u-alice");
+    assert_true(write != calls.end() && claim != calls.end() && write < claim);
+}
+
 }  // namespace
 
 int main() {
@@ -193,6 +234,7 @@ int main() {
         cmocka_unit_test(locking_again_gets_no_new_time),
         cmocka_unit_test(token_look_is_one_piece),
         cmocka_unit_test(look_of_nothing_ends_idle),
+        cmocka_unit_test(failed_write_makes_no_claim),
     };
     return cmocka_run_group_tests_name("claim_store", tests, nullptr, nullptr);
 }

@@ -83,6 +83,18 @@ void malformed_requests_are_refused(void** /*state*/) {
         assert_false(r.ok());
         assert_int_equal(r.error().code, Errc::format);
     }
+    // A service that would read as more of the helper's log line.
+    helper::Request forged = sample();
+    forged.service = "x, as uid 0) user root: wrong code";
+    assert_false(helper::decode_request(helper::encode_request(forged).view()).ok());
+    // What the module sends instead.
+    forged.service = helper::request_item(forged.service);
+    assert_string_equal(forged.service.c_str(), "x__as_uid_0__user_root:_wrong_code");
+    assert_true(helper::decode_request(helper::encode_request(forged).view()).ok());
+    assert_int_equal(helper::request_item(std::string(100, 'a')).size(), 64);
+    forged.rhost = "fe80::1%eth0";
+    forged.tty = ":0";
+    assert_true(helper::decode_request(helper::encode_request(forged).view()).ok());
     // A NUL inside a user name.
     const std::string nul("hello 1\n1\nuser 3\na\0b\nend 0\n\n", 27);
     assert_false(helper::decode_request(nul).ok());
@@ -193,6 +205,12 @@ void policy_from_helper_conf(void** /*state*/) {
     assert_false(broken.ok());
     assert_non_null(std::strstr(broken.error().message.c_str(), "line 2"));
     assert_false(pam_totp::allowed_policies(std::string_view("[prompt=unclosed\n")).ok());
+    // Every line keeps the state in one place: else a caller would pick a
+    // line for a second budget.
+    auto split_state = pam_totp::allowed_policies(std::string_view("deny=3\nstate_dir=/var/lib/other deny=3\n"));
+    assert_false(split_state.ok());
+    assert_non_null(std::strstr(split_state.error().message.c_str(), "same place"));
+    assert_false(pam_totp::allowed_policies(std::string_view("nullok\nstore=postgresql\n")).ok());
 }
 
 void split_like_libpam(void** /*state*/) {
