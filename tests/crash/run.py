@@ -120,8 +120,10 @@ def settle_check(sb, b32, tid, rec, what):
     if after["charge"] is not None:
         problems.append(f"the charge is still there: {after}")
     # The charge counts; so does the wrong code, unless code entry is locked
-    # (then it is refused before being charged).
-    counted = 1 if max(rec["locked_until"], after["locked_until"]) > now else 2
+    # when it comes (then it is refused before being charged, and the
+    # module says "try again later"). Settling the dead charge can be what
+    # locks it; a lockout the wrong code itself starts is told without it.
+    counted = 1 if "try again later" in out else 2
     if rec["lockouts"] == after["lockouts"] and after["since_success"] != rec["since_success"] + counted:
         problems.append(f"since_success {rec['since_success']} -> {after['since_success']}: the killed attempt's charge "
                         f"and the wrong code are not both counted")

@@ -288,11 +288,14 @@ def blocked_until(record, tid):
 
 def used_tags(record, tid):
     """The tags of the recovery codes the token's record holds as used (or
-    as an unsettled attempt's, which the next login marks used)."""
+    as an unsettled attempt's, which the next login marks used; or as one
+    an attempt that died unsettled may have used, which is refused the
+    same: records.h, recovery_used)."""
     token = record["tokens"].get(tid) if record else None
     if token is None:
         return set()
     tags = {entry.split(":", 1)[0] for entry in token["recovery_used"]}
+    tags.update(token.get("recovery_maybe_used", []))
     if token["pending_recovery"]:
         tags.add(token["pending_recovery"])
     return tags
