@@ -152,8 +152,8 @@ Status relay(LoginIo& io, int sock) {
             case helper::Kind::ask_echo:
             case helper::Kind::ask_noecho: {
                 auto answer = io.ask(msg.value.view(), msg.kind == helper::Kind::ask_echo);
-                const Status sent = answer ? helper::send_message(sock, helper::Kind::answer, answer.value().view())
-                                           : helper::send_message(sock, helper::Kind::no_answer, "");
+                Status sent = answer ? helper::send_message(sock, helper::Kind::answer, answer.value().view())
+                                     : helper::send_message(sock, helper::Kind::no_answer, "");
                 if (!sent) {
                     return sent;
                 }
