@@ -145,7 +145,7 @@ fi
 
 dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\./|/|' >"$tmp/contents"
 for f in "$module" /usr/bin/totp-enroll /usr/sbin/totp-admin /usr/sbin/pam_totp_check \
-    /usr/share/man/man8/pam_totp.8.gz /usr/share/man/man8/totp-admin.8.gz /usr/share/man/man1/totp-enroll.1.gz \
+    /usr/share/man/man8/pam_totp.8.gz /usr/share/man/man8/totp-admin.8.gz /usr/share/man/man8/pam_totp_check.8.gz /usr/share/man/man1/totp-enroll.1.gz \
     /usr/share/man/man5/pam_totp-secret.5.gz \
     /usr/share/doc/libpam-totp/copyright /usr/share/doc/libpam-totp/changelog.Debian.gz \
     /usr/share/pam-configs/pam_totp; do
@@ -176,8 +176,14 @@ else
 fi
 check "/var/lib/pam_totp created, root:root 0700" \
     test "$(stat -c '%U:%G %a %F' /var/lib/pam_totp 2>/dev/null)" = "root:root 700 directory"
+# Of the package's regular files, only the helper has a setuid or setgid bit.
+special_files() {
+    dpkg -L libpam-totp | while IFS= read -r f; do
+        [ -f "$f" ] && [ ! -L "$f" ] && stat -c '%a %n' "$f"
+    done | grep -c '^[2-7][0-7][0-7][0-7] '
+}
 check "/usr/sbin/pam_totp_check installed setuid root (root:root 4755), the one setuid file" \
-    test "$(stat -c '%U:%G %a' /usr/sbin/pam_totp_check 2>/dev/null) $(dpkg -L libpam-totp | xargs -r find 2>/dev/null | xargs -r stat -c '%a %n' 2>/dev/null | grep -c '^[2-7][0-7][0-7][0-7] ')" = "root:root 4755 1"
+    test "$(stat -c '%U:%G %a' /usr/sbin/pam_totp_check 2>/dev/null) $(special_files)" = "root:root 4755 1"
 check "installing left /etc/pam.d/common-* unchanged (Default: no)" same_pam_files
 
 # --- enroll and log in through the installed module --------------------------
