@@ -118,7 +118,8 @@ class Login {
     std::unique_ptr<StateTransaction> lock_state();
     bool carry_over_legacy(StateTransaction& tx);
     bool refuse_if_locked(StateTransaction& tx, std::time_t now);
-    bool charge(StateTransaction& tx, const SecureBuffer& code, std::time_t now, Attempt& attempt);
+    // `may_retry`: a claim conflict is not logged (check() begins again).
+    bool charge(StateTransaction& tx, const SecureBuffer& code, std::time_t now, Attempt& attempt, bool may_retry);
     Outcome evaluate(StateTransaction& tx, const Attempt& attempt, const SecureBuffer& code, std::time_t now);
     Outcome evaluate_totp(StateTransaction& tx, const Attempt& attempt, const SecureBuffer& code, std::time_t now);
     Outcome evaluate_recovery(StateTransaction& tx, const Attempt& attempt);
@@ -157,6 +158,7 @@ class Login {
     std::string m_unlooked_refusal;    // why the lookup-free read refused a file, if it did
     std::string m_key;                 // state_key()
     bool m_store_unavailable = false;  // the last store error was Errc::unavailable
+    bool m_claim_conflict = false;     // the last charge lost a claim race (Errc::conflict)
 };
 
 // Reads and parses the secret file. `missing` only when there is no file
@@ -478,7 +480,7 @@ bool Login::refuse_if_locked(StateTransaction& tx, std::time_t now) {
 // Charges the attempt durably before the answer is looked at (records.h):
 // the account's charge, and on the tokens what the answer could use. False
 // (logged) when that cannot be written: the answer is then never checked.
-bool Login::charge(StateTransaction& tx, const SecureBuffer& code, std::time_t now, Attempt& attempt) {
+bool Login::charge(StateTransaction& tx, const SecureBuffer& code, std::time_t now, Attempt& attempt, bool may_retry) {
     attempt.window = window();
     attempt.shape = shape_of(code, m_secret->params.digits, !m_opts.no_recovery);
     tx.account().charge = now;
@@ -499,6 +501,11 @@ bool Login::charge(StateTransaction& tx, const SecureBuffer& code, std::time_t n
     }
     if (Status st = tx.save(Durability::durable); !st) {
         m_store_unavailable = st.error().code == Errc::unavailable;
+        m_claim_conflict = st.error().code == Errc::conflict;
+        if (m_claim_conflict && may_retry) {
+            debug("charging again: " + st.error().message);
+            return false;
+        }
         log(LogLevel::err, "cannot record the attempt in " + store_name() +
                                " before checking it: " + st.error().message + "; denying (the answer was not checked)");
         return false;
@@ -652,38 +659,53 @@ void Login::report(StateTransaction& tx, const Outcome& outcome, const Settled& 
 // Checks one answer under the state lock; charged before it is looked at,
 // settled after.
 Verdict Login::check(const SecureBuffer& code) {
-    const auto tx = lock_state();
-    if (tx == nullptr) {
-        return m_store_unavailable ? Verdict::unavailable : Verdict::error;
-    }
-    // From here to the settling nothing the caller sends or sets (signals,
-    // the file-size limit) may cut the login short between two writes.
-    const CriticalSection critical;
-    const std::time_t now = m_io.now();
-    bool stale = settle_stale_charge(tx->account(), m_opts.rate);
-    for (const TokenRef& t : m_tokens) {
-        stale = settle_stale_pending(tx->token(t.id)) || stale;
-    }
-    if (stale) {
-        log(LogLevel::notice, "an earlier login was cut short after its answer was charged; counted as a wrong code");
-    }
-    if (tx->fresh() && !carry_over_legacy(*tx)) {
-        return Verdict::error;
-    }
-    if (refuse_if_locked(*tx, now)) {
-        if (Status st = tx->save(Durability::relaxed); !st) {
-            log(LogLevel::warning, "cannot write the state: " + st.error().message);
+    // Two rounds at most: the second only when another account's login
+    // sharing the secret claimed its record at the same moment (the first
+    // login of a new key on both), which the next round finds.
+    for (int round = 0; round < 2; ++round) {
+        const auto tx = lock_state();
+        if (tx == nullptr) {
+            return m_store_unavailable ? Verdict::unavailable : Verdict::error;
         }
-        return Verdict::locked;
+        // From here to the settling nothing the caller sends or sets (signals,
+        // the file-size limit) may cut the login short between two writes.
+        const CriticalSection critical;
+        const std::time_t now = m_io.now();
+        if (round > 0) {
+            // This login's own charge of the round before: charged again below,
+            // not counted twice.
+            tx->account().charge.reset();
+        }
+        bool stale = settle_stale_charge(tx->account(), m_opts.rate);
+        for (const TokenRef& t : m_tokens) {
+            stale = settle_stale_pending(tx->token(t.id)) || stale;
+        }
+        if (stale) {
+            log(LogLevel::notice,
+                "an earlier login was cut short after its answer was charged; counted as a wrong code");
+        }
+        if (tx->fresh() && !carry_over_legacy(*tx)) {
+            return Verdict::error;
+        }
+        if (refuse_if_locked(*tx, now)) {
+            if (Status st = tx->save(Durability::relaxed); !st) {
+                log(LogLevel::warning, "cannot write the state: " + st.error().message);
+            }
+            return Verdict::locked;
+        }
+        Attempt attempt;
+        if (!charge(*tx, code, now, attempt, round == 0)) {
+            if (m_claim_conflict && round == 0) {
+                continue;
+            }
+            return m_store_unavailable ? Verdict::unavailable : Verdict::error;
+        }
+        const Outcome outcome = evaluate(*tx, attempt, code, now);
+        const Settled settled = settle(*tx, attempt, outcome, now);
+        report(*tx, outcome, settled, now);
+        return outcome.accepted ? Verdict::accepted : Verdict::rejected;
     }
-    Attempt attempt;
-    if (!charge(*tx, code, now, attempt)) {
-        return m_store_unavailable ? Verdict::unavailable : Verdict::error;
-    }
-    const Outcome outcome = evaluate(*tx, attempt, code, now);
-    const Settled settled = settle(*tx, attempt, outcome, now);
-    report(*tx, outcome, settled, now);
-    return outcome.accepted ? Verdict::accepted : Verdict::rejected;
+    return Verdict::error;
 }
 
 // Checks an answer; on success hands the password part on as PAM_AUTHTOK.

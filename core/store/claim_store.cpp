@@ -148,9 +148,9 @@ class ClaimTransaction final : public StateTransaction {
                 return std::move(added).error();
             }
             if (!added.value()) {
-                return make_error(Errc::busy, m_backend.where(ClaimStore::claim_name(*it)) +
-                                                  ": another account's login claimed the same secret at the same "
-                                                  "moment; try again");
+                return make_error(Errc::conflict, m_backend.where(ClaimStore::claim_name(*it)) +
+                                                      ": another account's login claimed the same secret at the "
+                                                      "same moment");
             }
             claimed = true;
             it = m_unclaimed.erase(it);

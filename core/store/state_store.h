@@ -40,6 +40,9 @@ class StateTransaction {
     // Writes what changed. Durability::durable returns only once it is on
     // disk (the charge before an answer is checked, records.h); relaxed may
     // reach the disk later (settling: a crash then leaves the charge).
+    // Errc::conflict: another account's login sharing a secret claimed its
+    // record first; this account's record was written, the secret's was not
+    // (begin again: the record is then found where the claim says).
     virtual Status save(Durability durability) = 0;
 };
 

@@ -16,6 +16,7 @@ enum class Errc {
     invalid_argument,  // a bad parameter, option, user name or template
     permission,        // the caller lacks the privilege to do this
     busy,              // a lock could not be taken
+    conflict,          // another login claimed what this one was about to (begin again)
     not_durable,       // the change is in place, but the directory fsync failed
     unavailable,       // a shared store (PostgreSQL) cannot be reached, answers too late, or is read-only
 };

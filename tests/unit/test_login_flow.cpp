@@ -67,6 +67,14 @@ class MemoryStore final : public pam_totp::StateStore {
         Status save(Durability durability) override {
             m_store.saves.push_back(Save{durability, m_account, m_record, m_tokens});
             const bool durable = durability == Durability::durable;
+            if (durable && m_store.conflicts > 0) {
+                // As ClaimStore when another account's login claimed the
+                // shared secret first: the account's own record is written,
+                // the token's is not.
+                --m_store.conflicts;
+                m_store.accounts[m_account] = m_record;
+                return pam_totp::make_error(Errc::conflict, "claim: claimed by another account (injected)");
+            }
             if ((durable && m_store.fail_durable) || (!durable && m_store.fail_relaxed)) {
                 return pam_totp::make_error(Errc::io, "state: write: File too large (injected)");
             }
@@ -136,6 +144,7 @@ class MemoryStore final : public pam_totp::StateStore {
     std::vector<std::string> legacy_asked;
     bool fail_durable = false;
     bool fail_relaxed = false;
+    int conflicts = 0;  // durable saves that lose a claim race
     bool lose_relaxed = false;
     std::optional<Errc> fail_begin;
     std::optional<Errc> fail_peek;
@@ -850,6 +859,39 @@ void unusable_store_denies(void** /*state*/) {
     }
 }
 
+// The first logins of two accounts sharing a secret raced for its claim
+// and this one lost: it begins again, once, finds the record where the
+// claim says, and charges the attempt there, counting it once (its own
+// charge of the first round is not "an earlier login cut short").
+void claim_conflict_begins_again_once(void** /*state*/) {
+    const Fixture f = make_secret();
+    {
+        MemoryStore store;
+        store.conflicts = 1;
+        ScriptedIo io;
+        io.secret_text = text_of(f.file);
+        io.answers = {code_at(f.file, now_t)};
+        assert_int_equal(login(io, store), LoginOutcome::success);
+        assert_int_equal(store.begun.size(), 2);
+        assert_int_equal(store.accounts["alice"].budget.since_success, 0);
+        assert_false(store.accounts["alice"].charge.has_value());
+        assert_false(io.logged("cut short"));
+        assert_false(io.logged_at(pam_totp::LogLevel::err, "cannot record the attempt"));
+    }
+    {
+        MemoryStore store;
+        store.conflicts = 2;  // lost again: denied, the answer never looked at
+        ScriptedIo io;
+        io.secret_text = text_of(f.file);
+        io.answers = {code_at(f.file, now_t)};
+        assert_int_equal(login(io, store), LoginOutcome::denied);
+        assert_int_equal(store.begun.size(), 2);
+        assert_true(io.logged_at(pam_totp::LogLevel::err, "cannot record the attempt"));
+        // The charge stays: the next login counts it.
+        assert_true(store.accounts["alice"].charge.has_value());
+    }
+}
+
 // A shared store that cannot be used before the prompt (a hung or
 // unreachable server) ends the login there, as unavailable and logged at
 // LOG_ERR: the user is not made to type a code that could not be checked
@@ -1189,6 +1231,7 @@ int main() {
         cmocka_unit_test(legacy_state_of_another_enrollment),
         cmocka_unit_test(errors_after_the_charge_count_as_failures),
         cmocka_unit_test(unusable_store_denies),
+        cmocka_unit_test(claim_conflict_begins_again_once),
         cmocka_unit_test(wrong_codes_are_told_at_the_next_success),
         cmocka_unit_test(lockout_is_told_before_the_prompt),
         cmocka_unit_test(wrong_codes_lock),
