@@ -24,8 +24,6 @@ when anything failed.
 """
 
 import base64
-import ctypes
-import ctypes.util
 import hashlib
 import hmac
 import os
@@ -37,15 +35,18 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
-import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True  # leave no __pycache__ in the tree
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import state_files  # noqa: E402  (the reader of the module's state files)
+from ns_runner import file_digest  # noqa: E402
+from proc_tree import become_subreaper, descendants, kill_descendants  # noqa: E402
+from suite_run import Interrupted, Results, on_signal  # noqa: E402
+from syslog_catcher import SyslogCatcher  # noqa: E402
+from user_db import password_hash  # noqa: E402
 
 NS_EXEC = os.path.join(HERE, "ns_exec.py")
 PYTHON = "/usr/bin/python3"
@@ -69,10 +70,6 @@ ALL_TESTS = ["password_then_code", "pubkey_then_code", "recovery_code",
              "unenrolled_user", "console_login"]
 
 
-class Interrupted(Exception):
-    pass
-
-
 def names_in(path):
     """The first fields (user or group names) of a passwd-style file."""
     try:
@@ -86,104 +83,10 @@ class PortTaken(Exception):
     pass
 
 
-def on_signal(signum, _frame):
-    raise Interrupted("signal %d" % signum)
-
-
-class Results:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-        self.skipped = 0
-
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-            print("ok - %s" % name, flush=True)
-        else:
-            self.failed += 1
-            print("FAIL - %s%s" % (name, (": " + detail) if detail else ""), flush=True)
-        return ok
-
-    def skip(self, name, why):
-        self.skipped += 1
-        print("skip - %s: %s" % (name, why), flush=True)
-
-    def summary(self):
-        line = "%d passed, %d failed" % (self.passed, self.failed)
-        if self.skipped:
-            line += ", %d skipped" % self.skipped
-        return line
-
-
-def file_digest(path):
-    try:
-        with open(path, "rb") as f:
-            return hashlib.sha256(f.read()).hexdigest()
-    except FileNotFoundError:
-        return None
-
-
-def become_subreaper():
-    """Orphaned descendants (sshd's per-connection children, login's shell)
-    are re-parented to this process instead of init, so that cleanup can
-    find every process the run started by following parent links."""
-    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    PR_SET_CHILD_SUBREAPER = 36
-    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
-
-
-def descendants():
-    """The pids of all live descendants of this process."""
-    children = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % entry) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[0] == "Z":
-            continue   # dead, only waiting to be reaped
-        children.setdefault(int(fields[1]), []).append(int(entry))
-    found, todo = [], [os.getpid()]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def reap_orphans():
-    """Reaps re-parented children that no Popen object waits for."""
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-
-
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def password_hash(password):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        try:
-            import crypt  # pylint: disable=import-outside-toplevel
-            return crypt.crypt(password, crypt.mksalt(crypt.METHOD_SHA512))
-        except ImportError:
-            pass
-    out = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=password,
-                         capture_output=True, text=True, check=True)
-    return out.stdout.strip()
 
 
 def free_id(taken, start=64990, stop=60000):
@@ -191,46 +94,6 @@ def free_id(taken, start=64990, stop=60000):
         if n not in taken:
             return n
     raise RuntimeError("no free uid/gid")
-
-
-class SyslogCatcher:
-    """The /dev/log of the namespaces: collects the module's log lines."""
-
-    def __init__(self, path):
-        self.path = path
-        self.lines = []
-        self.lock = threading.Lock()
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(path)
-        os.chmod(path, 0o666)
-        self.sock.settimeout(0.2)
-        self.stopping = False
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
-
-    def run(self):
-        while not self.stopping:
-            try:
-                data = self.sock.recv(65536)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with self.lock:
-                self.lines.append(data.decode("utf-8", "replace"))
-
-    def mark(self):
-        with self.lock:
-            return len(self.lines)
-
-    def since(self, mark):
-        with self.lock:
-            return list(self.lines[mark:])
-
-    def close(self):
-        self.stopping = True
-        self.thread.join(2)
-        self.sock.close()
 
 
 class Env:
@@ -363,26 +226,11 @@ class Env:
         self.procs.append(p)
         return p
 
-    def kill_all(self):
-        """Kills and reaps every process this run started and all their
-        descendants (this process is their subreaper, so none escapes by
-        being orphaned; and nothing else on the machine is touched)."""
-        for _ in range(100):
-            victims = descendants()
-            if not victims:
-                return
-            for pid in victims:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            time.sleep(0.02)
-            for p in self.procs:
-                p.poll()
-            reap_orphans()
-
     def cleanup(self):
-        self.kill_all()
+        # Kills and reaps every process this run started and all their
+        # descendants (this process is their subreaper, so none escapes by
+        # being orphaned; and nothing else on the machine is touched).
+        kill_descendants(rounds=100, pause=0.02, popens=self.procs)
         for f in self.files:
             f.close()
         if self.log:

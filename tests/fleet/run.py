@@ -41,6 +41,7 @@ import pg_cluster  # noqa: E402
 import state_files  # noqa: E402
 from fleet_world import (HOST_ROLE, LOG_ERR, OWNER_ROLE, PAM_AUTH_ERR, PERIOD, module_lines,  # noqa: E402
                          severity)
+from suite_run import Interrupted, Results, on_signal  # noqa: E402
 
 TIMEOUT = 3          # store.conf timeout of both hosts (a: written, b: the default)
 BOUND = TIMEOUT + 1  # what a login may take when the store hangs (issue 15)
@@ -55,37 +56,6 @@ SSH_UIDS = {"a": 64901, "b": 64912}
 # users and the packaging test installs pam_totp meanwhile; for those the
 # check is that none of this suite's names is there (host_untouched).
 WATCHED = ["/etc/pam.d/sshd", "/etc/pam.d/other", "/etc/pam_totp"]
-
-
-class Interrupted(Exception):
-    pass
-
-
-def on_signal(signum, _frame):
-    raise Interrupted("signal %d" % signum)
-
-
-class Results:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-        self.notes = []
-
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-            print("ok - %s" % name, flush=True)
-        else:
-            self.failed += 1
-            print("FAIL - %s%s" % (name, (": " + str(detail)) if detail else ""), flush=True)
-        return ok
-
-    def note(self, text):
-        self.notes.append(text)
-        print("# " + text, flush=True)
-
-    def summary(self):
-        return "%d passed, %d failed" % (self.passed, self.failed)
 
 
 def snapshot(path):

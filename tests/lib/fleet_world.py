@@ -36,18 +36,18 @@ import pwd
 import re
 import select
 import shutil
-import signal
-import socket
 import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import pg_cluster  # noqa: E402
+# become_subreaper and descendants also as fleet_world.*: tests/fleet, scripts/demo-fleet
+from proc_tree import become_subreaper, descendants, kill_descendants  # noqa: E402,F401
+from syslog_catcher import SyslogCatcher  # noqa: E402
 
 PYTHON = "/usr/bin/python3"
 NS_HOST = os.path.join(HERE, "fleet_ns_host.py")
@@ -61,9 +61,6 @@ PAM_AUTHINFO_UNAVAIL = "Authentication service cannot retrieve authentication in
 HOST_ROLE = "pam_totp_host"
 OWNER_ROLE = "pam_totp_owner"
 RECOVERY_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-PR_SET_CHILD_SUBREAPER = 36
-
-_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
 
 # --- codes and secrets ------------------------------------------------------
@@ -146,66 +143,7 @@ class User:
         return "\n".join(lines) + "\n"
 
 
-# --- the hosts' syslog ------------------------------------------------------
-
-class SyslogCatcher:
-    """A host's /dev/log: every datagram, in arrival order."""
-
-    def __init__(self, path):
-        self.path = path
-        self.lines = []
-        self.cond = threading.Condition()
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(path)
-        os.chmod(path, 0o666)
-        self.sock.settimeout(0.2)
-        self.stopping = False
-        self.serial = 0
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        while not self.stopping:
-            try:
-                data = self.sock.recv(65536)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with self.cond:
-                self.lines.append(data.decode("utf-8", "replace"))
-                self.cond.notify_all()
-
-    def mark(self):
-        with self.cond:
-            return len(self.lines)
-
-    def flush(self, timeout=5.0):
-        """Waits until every datagram sent before this call was read (the
-        socket keeps them in order: a marker sent now comes after them)."""
-        self.serial += 1
-        marker = "fleet-flush-%d-%d" % (os.getpid(), self.serial)
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
-            s.sendto(marker.encode(), self.path)
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while not any(marker in line for line in self.lines[-64:]):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise RuntimeError("syslog catcher: flush marker not seen in %.0f s" % timeout)
-                self.cond.wait(left)
-            self.lines = [line for line in self.lines if marker not in line]
-
-    def since(self, mark):
-        self.flush()
-        with self.cond:
-            return list(self.lines[mark:])
-
-    def close(self):
-        self.stopping = True
-        self.thread.join(2)
-        self.sock.close()
-
+# --- the hosts' syslog (SyslogCatcher: syslog_catcher.py) ---------------------
 
 def severity(line):
     """The syslog severity of a datagram ("<PRI>..."), or None."""
@@ -252,44 +190,7 @@ class Clock:
         return self.step()
 
 
-# --- processes ----------------------------------------------------------------
-
-def become_subreaper():
-    if _libc.prctl(PR_SET_CHILD_SUBREAPER, ctypes.c_ulong(1), 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
-
-
-def descendants():
-    """The pids of the live descendants of this process."""
-    children = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % entry) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[0] == "Z":
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry))
-    found, todo = [], [os.getpid()]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def reap_orphans():
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-
+# --- processes (become_subreaper, descendants: proc_tree.py) -------------------
 
 class LoginResult:
     def __init__(self, exit_status, output, elapsed):
@@ -425,7 +326,7 @@ class Host:
     # --- the namespace -----------------------------------------------------
 
     def start(self):
-        self.log = SyslogCatcher(self.path("log.sock"))
+        self.log = SyslogCatcher(self.path("log.sock"), "fleet", flush_on_since=True)
         os.environ["FLEET_HOST_MNTNS"] = os.readlink("/proc/self/ns/mnt")
         self.agent = self.world.popen(
             ["setpriv", "--pdeathsig", "KILL", "unshare", "--mount", "--propagation", "private",
@@ -654,21 +555,6 @@ class World:
 
     # --- the end -------------------------------------------------------------
 
-    def kill_all(self):
-        for _ in range(100):
-            victims = descendants()
-            if not victims:
-                return
-            for pid in victims:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            time.sleep(0.02)
-            for p in self.procs:
-                p.poll()
-            reap_orphans()
-
     def close(self):
         try:
             for host in self.hosts:
@@ -680,7 +566,7 @@ class World:
                 self.pg.__exit__(None, None, None)
                 self.pg = None
         finally:
-            self.kill_all()
+            kill_descendants(rounds=100, pause=0.02, popens=self.procs)
             for p in self.procs:
                 for stream in (p.stdin, p.stdout, p.stderr):
                     if stream is not None:

@@ -1,6 +1,6 @@
 """The host side of a test suite that runs as the init of private mount and
-PID namespaces (`unshare --mount --pid`), as tests/security/run.py does,
-made reusable: tests/locker/run.py uses it.
+PID namespaces (`unshare --mount --pid`): tests/security/run.py and
+tests/locker/run.py use it (their ns_suite.py: suite_run.namespace_init).
 
     rc = ns_runner.run_suite(
         script="/abs/ns_suite.py", prefix="pam_totp-locker.",
@@ -19,30 +19,25 @@ SIGHUP end the run through the same cleanup. The last line printed is
 "N passed, M failed"; the return value 0, 1, or 77 (skip() was called).
 """
 
-import ctypes
-import ctypes.util
 import hashlib
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from proc_tree import become_subreaper, descendants, kill_descendants  # noqa: E402
+from suite_run import Interrupted, ignore_signals, trap_signals  # noqa: E402
 
 PYTHON = "/usr/bin/python3"
 UNSHARE = ["unshare", "--mount", "--pid", "--fork", "--kill-child=KILL", "--mount-proc",
            "--propagation", "private"]
 USER_FILES = ["/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow"]
 RECORD_FILES = ["/run/utmp", "/var/log/wtmp", "/var/log/btmp"]
-
-
-class Interrupted(Exception):
-    pass
-
-
-def _on_signal(signum, _frame):
-    raise Interrupted("signal %d" % signum)
 
 
 def skip(why):
@@ -57,53 +52,6 @@ def file_digest(path):
             return hashlib.sha256(f.read()).hexdigest()
     except FileNotFoundError:
         return None
-
-
-def become_subreaper():
-    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    if libc.prctl(36, 1, 0, 0, 0) != 0:   # PR_SET_CHILD_SUBREAPER
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
-
-
-def descendants():
-    children = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % entry) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[0] == "Z":
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry))
-    found, todo = [], [os.getpid()]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def kill_all():
-    for _ in range(200):
-        victims = descendants()
-        if not victims:
-            return
-        for pid in victims:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        time.sleep(0.01)
-        while True:
-            try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid == 0:
-                break
 
 
 def host_users():
@@ -145,8 +93,7 @@ def run_suite(script, prefix, env, mntns_var, test_users, watched, timeout, extr
         print("0 passed, 1 failed")
         return 1
     become_subreaper()
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _on_signal)
+    trap_signals()
     before = {p: file_digest(p) for p in watched}
     passed = failed = 0
     started = time.time()
@@ -190,9 +137,8 @@ def run_suite(script, prefix, env, mntns_var, test_users, watched, timeout, extr
         failed += 1
         print("FAIL - run: interrupted (%s)" % e, flush=True)
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_IGN)
-        kill_all()
+        ignore_signals()
+        kill_descendants()
         if proc is not None and proc.stdout:
             proc.stdout.close()
         if root:

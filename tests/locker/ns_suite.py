@@ -60,7 +60,6 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -74,6 +73,8 @@ import world as W  # noqa: E402  (tests/security/world.py: users, syslog catcher
 import locker_world as L  # noqa: E402
 from helper_client import EXIT_DENIED, EXIT_REFUSED, EXIT_SUCCESS, describe, message, request  # noqa: E402
 from locker_world import DEFAULT_STATE, LockerWorld, classify, errors, helper_lines, message_text  # noqa: E402
+from proc_tree import wait_stopped  # noqa: E402
+from suite_run import chosen, namespace_init, note, run_tests  # noqa: E402
 
 ATTACKER = W.ATTACKER
 ALIAS = "totpalias"    # a second passwd name for ATTACKER's uid
@@ -82,33 +83,6 @@ DENY = 5
 IN_MODIFY = 0x2
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-
-
-class Interrupted(Exception):
-    pass
-
-
-def on_signal(signum, _frame):
-    raise Interrupted("signal %d" % signum)
-
-
-class Results:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-            print("ok - %s" % name, flush=True)
-        else:
-            self.failed += 1
-            print("FAIL - %s%s" % (name, (": " + detail) if detail else ""), flush=True)
-        return ok
-
-
-def note(text):
-    print("# " + text, flush=True)
 
 
 def counted(st):
@@ -172,18 +146,6 @@ def wait_reading(pid, timeout=5.0):
         if fields[:2] in (["0", "0x0"], ["23", "0x1"], ["270", "0x1"]):
             return True
         time.sleep(0.001)
-    return False
-
-
-def wait_stopped(pid, timeout=2.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        s = W.proc_state(pid)
-        if s in ("T", "t"):
-            return True
-        if s in (None, "Z", "X"):
-            return False
-        time.sleep(0.0002)
     return False
 
 
@@ -1539,49 +1501,21 @@ TESTS = ["pamtester", "shared_budget", "vlock", "stacks", "application", "other_
          "deadline", "log"]
 
 
+def run(world, results):
+    world.build_locker(VICTIMS)
+    s = W.new_secret()
+    step = W.now_step()
+    results.check("the suite's TOTP matches oathtool", W.totp(s, step) == W.oathtool_code(s, step))
+    suite = Suite(world, results)
+    suite.setup()
+    tests = chosen(TESTS, os.environ.get("LOCKER_ONLY", ""))
+    if "deadline" in tests:
+        suite.start_idle_helpers()
+    run_tests(suite, results, tests)
+
+
 def main(argv):
-    if len(argv) != 2:
-        sys.stderr.write("usage: ns_suite.py ROOT (started by run.py)\n")
-        return 2
-    root = argv[1]
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, on_signal)
-    W.prctl(W.PR_SET_CHILD_SUBREAPER, 1)
-    results = Results()
-    world = LockerWorld(root, os.environ)
-    try:
-        world.build_locker(VICTIMS)
-        s = W.new_secret()
-        step = W.now_step()
-        results.check("the suite's TOTP matches oathtool", W.totp(s, step) == W.oathtool_code(s, step))
-        suite = Suite(world, results)
-        suite.setup()
-        only = os.environ.get("LOCKER_ONLY", "")
-        chosen = [t for t in TESTS if not only or any(o in t for o in only.split(","))]
-        if "deadline" in chosen:
-            suite.start_idle_helpers()
-        for name in chosen:
-            t0 = time.monotonic()
-            print("# --- %s" % name, flush=True)
-            try:
-                getattr(suite, name)()
-            except Interrupted:
-                raise
-            except Exception:  # pylint: disable=broad-except
-                results.check(name, False, traceback.format_exc())
-            note("%s: %.1f s" % (name, time.monotonic() - t0))
-    except Interrupted as e:
-        results.check("run", False, "interrupted (%s)" % e)
-    except Exception:  # pylint: disable=broad-except
-        results.check("setup", False, traceback.format_exc())
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_IGN)
-        world.close()
-    left = W.descendants()
-    results.check("namespace: every process started was killed", not left, "pids %s" % left)
-    print("%d passed, %d failed" % (results.passed, results.failed), flush=True)
-    return 1 if results.failed else 0
+    return namespace_init(argv, lambda root: LockerWorld(root, os.environ), run)
 
 
 if __name__ == "__main__":

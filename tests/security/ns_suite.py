@@ -38,7 +38,6 @@ import signal
 import subprocess
 import sys
 import time
-import traceback
 
 import pexpect
 
@@ -48,53 +47,14 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
 import state_files  # noqa: E402  (tests/lib: the reader of the module's state files)
 import world as W  # noqa: E402
+from proc_tree import proc_state, wait_stopped  # noqa: E402
+from suite_run import chosen, namespace_init, note, run_tests  # noqa: E402
 from world import (ATTACKER, RECOVERY_RE, World, classify, counted, flock_holders, flocks_in,  # noqa: E402
-                   module_lines, now_step, oathtool_code, proc_state, state_dir_leftovers, totp,
-                   wrong_code)
+                   module_lines, now_step, oathtool_code, state_dir_leftovers, totp, wrong_code)
 
 PYTHON = "/usr/bin/python3"
 DENY = 5                 # the module's default deny
 VICTIMS = ["totpv1", "totpv2", "totpv3", "totpv4", "totpv5", "totpv6", "totpv7"]
-
-
-class Interrupted(Exception):
-    pass
-
-
-def on_signal(signum, _frame):
-    raise Interrupted("signal %d" % signum)
-
-
-class Results:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-            print("ok - %s" % name, flush=True)
-        else:
-            self.failed += 1
-            print("FAIL - %s%s" % (name, (": " + detail) if detail else ""), flush=True)
-        return ok
-
-
-def note(text):
-    print("# " + text, flush=True)
-
-
-def wait_stopped(pid, timeout=2.0):
-    """True once PID is stopped; False when it is gone (or a zombie) first."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = proc_state(pid)
-        if state in ("T", "t"):
-            return True
-        if state in (None, "Z", "X"):
-            return False
-        time.sleep(0.0002)
-    return False
 
 
 class Suite:
@@ -695,49 +655,24 @@ class Suite:
             r.check("finding 3: the new enrollment's next code logs in", res.ok, res.describe())
 
 
+TESTS = ["finding1_fsize", "finding1_signals", "finding2_leftovers", "finding10_stopped_lock",
+         "finding5_forward_pass", "finding11_enroll_lock", "finding8_import_symlink", "finding3_revocation"]
+
+
+def make_world(root):
+    return World(root, os.environ["PAM_TOTP_MODULE"], os.environ["TOTP_ENROLL"], os.environ["TESTS_DATA"])
+
+
+def run(world, results):
+    world.build(VICTIMS)
+    s = W.new_secret()
+    step = now_step()
+    results.check("the suite's TOTP matches oathtool", totp(s, step) == oathtool_code(s, step))
+    run_tests(Suite(world, results), results, chosen(TESTS, os.environ.get("SECURITY_ONLY", "")))
+
+
 def main(argv):
-    if len(argv) != 2:
-        sys.stderr.write("usage: ns_suite.py ROOT (started by run.py)\n")
-        return 2
-    root = argv[1]
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, on_signal)
-    W.prctl(W.PR_SET_CHILD_SUBREAPER, 1)
-    results = Results()
-    world = World(root, os.environ["PAM_TOTP_MODULE"], os.environ["TOTP_ENROLL"], os.environ["TESTS_DATA"])
-    try:
-        world.build(VICTIMS)
-        s = W.new_secret()
-        step = now_step()
-        results.check("the suite's TOTP matches oathtool", totp(s, step) == oathtool_code(s, step))
-        suite = Suite(world, results)
-        only = os.environ.get("SECURITY_ONLY", "")
-        for name in ("finding1_fsize", "finding1_signals", "finding2_leftovers", "finding10_stopped_lock",
-                     "finding5_forward_pass", "finding11_enroll_lock", "finding8_import_symlink",
-                     "finding3_revocation"):
-            if only and not any(o in name for o in only.split(",")):
-                continue
-            t0 = time.monotonic()
-            print("# --- %s" % name, flush=True)
-            try:
-                getattr(suite, name)()
-            except Interrupted:
-                raise
-            except Exception:  # pylint: disable=broad-except
-                results.check(name, False, traceback.format_exc())
-            note("%s: %.1f s" % (name, time.monotonic() - t0))
-    except Interrupted as e:
-        results.check("run", False, "interrupted (%s)" % e)
-    except Exception:  # pylint: disable=broad-except
-        results.check("setup", False, traceback.format_exc())
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_IGN)
-        world.close()
-    left = W.descendants()
-    results.check("namespace: every process started was killed", not left, "pids %s" % left)
-    print("%d passed, %d failed" % (results.passed, results.failed), flush=True)
-    return 1 if results.failed else 0
+    return namespace_init(argv, make_world, run)
 
 
 if __name__ == "__main__":

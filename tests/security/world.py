@@ -28,18 +28,18 @@ import io
 import os
 import re
 import signal
-import socket
 import stat
 import struct
 import subprocess
-import threading
 import time
-import warnings
 
 import pexpect
 
 import private_ns
 from private_ns import MS_NODEV, MS_NOSUID, mount, replica, touch
+from proc_tree import descendants, kill_descendants, proc_state  # noqa: F401  (also W.*: ns_suite.py, tests/locker)
+from syslog_catcher import SyslogCatcher
+from user_db import password_hash
 
 PERIOD = 30
 PASSWORD_PROMPT = r"Password: "
@@ -50,7 +50,6 @@ MARK_CMD = "echo SU-OK-$((6*7))"
 MARK = "SU-OK-42"
 ATTACKER = "totpatk"
 PR_SET_PDEATHSIG = 1
-PR_SET_CHILD_SUBREAPER = 36
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
@@ -98,79 +97,7 @@ def new_secret():
     return base64.b32encode(os.urandom(20)).decode().rstrip("=")
 
 
-def password_hash(password):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        try:
-            import crypt  # pylint: disable=import-outside-toplevel
-            return crypt.crypt(password, crypt.mksalt(crypt.METHOD_SHA512))
-        except ImportError:
-            pass
-    out = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=password,
-                         capture_output=True, text=True, check=True)
-    return out.stdout.strip()
-
-
-# --- syslog -----------------------------------------------------------------
-
-class SyslogCatcher:
-    """The namespace's /dev/log: every datagram, in arrival order."""
-
-    def __init__(self, path):
-        self.path = path
-        self.lines = []
-        self.lock = threading.Lock()
-        self.cond = threading.Condition(self.lock)
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(path)
-        os.chmod(path, 0o666)
-        self.sock.settimeout(0.2)
-        self.stopping = False
-        self.serial = 0
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
-
-    def run(self):
-        while not self.stopping:
-            try:
-                data = self.sock.recv(65536)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with self.cond:
-                self.lines.append(data.decode("utf-8", "replace"))
-                self.cond.notify_all()
-
-    def mark(self):
-        with self.lock:
-            return len(self.lines)
-
-    def flush(self, timeout=5.0):
-        """Waits until every datagram sent before this call was read: the
-        socket queues them in order, so a marker sent now comes after."""
-        self.serial += 1
-        marker = "security-suite-flush-%d-%d" % (os.getpid(), self.serial)
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
-            s.sendto(marker.encode(), self.path)
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while not any(marker in l for l in self.lines[-50:]):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise RuntimeError("syslog catcher: flush marker not seen in %.0f s" % timeout)
-                self.cond.wait(left)
-            self.lines = [l for l in self.lines if marker not in l]
-
-    def since(self, mark):
-        with self.lock:
-            return list(self.lines[mark:])
-
-    def close(self):
-        self.stopping = True
-        self.thread.join(2)
-        self.sock.close()
-
+# --- syslog (SyslogCatcher: tests/lib/syslog_catcher.py) -------------------
 
 def module_lines(lines):
     """The text after "pam_totp(...): " of each module line."""
@@ -203,62 +130,7 @@ def classify(lines):
     return "unknown"
 
 
-# --- processes --------------------------------------------------------------
-
-def descendants(of=None):
-    """The pids of the live descendants of this process."""
-    children = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % entry) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[0] == "Z":
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry))
-    found, todo = [], [of or os.getpid()]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def reap_orphans():
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-
-
-def kill_descendants():
-    """SIGKILLs and reaps everything this process started (it is their
-    subreaper, so orphans are found too); touches nothing else."""
-    for _ in range(200):
-        victims = descendants()
-        if not victims:
-            return True
-        for pid in victims:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.01)
-        reap_orphans()
-    return not descendants()
-
-
-def proc_state(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return None
-
+# --- processes (descendants, kill_descendants, proc_state: tests/lib/proc_tree.py)
 
 def sig_ignored(pid, signum):
     """Whether process PID ignores signal SIGNUM (None if it is gone)."""
@@ -535,7 +407,7 @@ class World:
             raise RuntimeError("not in a private mount namespace")
         for d in ("etc", "ns-etc", "ns-dev", "home", "pam.d", "secrets"):
             os.mkdir(self.path(d), 0o755)
-        self.log = SyslogCatcher(self.path("log.sock"))
+        self.log = SyslogCatcher(self.path("log.sock"), "security-suite")
         with open("/etc/passwd") as f:
             passwd = f.read()
         with open("/etc/group") as f:
