@@ -117,6 +117,7 @@ class Login {
     Verdict check(const SecureBuffer& code);
     std::unique_ptr<StateTransaction> lock_state();
     bool carry_over_legacy(StateTransaction& tx);
+    void carry_over_legacy_codes(StateTransaction& tx);
     bool refuse_if_locked(StateTransaction& tx, std::time_t now);
     // `may_retry`: a claim conflict is not logged (check() begins again).
     bool charge(StateTransaction& tx, const SecureBuffer& code, std::time_t now, Attempt& attempt, bool may_retry);
@@ -155,10 +156,12 @@ class Login {
     std::string m_path;              // where m_secret was read, and how
     FileRules m_rules;
     bool m_as_user = false;
-    std::string m_unlooked_refusal;    // why the lookup-free read refused a file, if it did
-    std::string m_key;                 // state_key()
-    bool m_store_unavailable = false;  // the last store error was Errc::unavailable
-    bool m_claim_conflict = false;     // the last charge lost a claim race (Errc::conflict)
+    std::string m_unlooked_refusal;           // why the lookup-free read refused a file, if it did
+    std::string m_key;                        // state_key()
+    bool m_store_unavailable = false;         // the last store error was Errc::unavailable
+    bool m_claim_conflict = false;            // the last charge lost a claim race (Errc::conflict)
+    std::optional<std::time_t> m_own_charge;  // the charge this login wrote (check()'s first round)
+    std::optional<LegacyState> m_carried;     // what carry_over_legacy found
 };
 
 // Reads and parses the secret file. `missing` only when there is no file
@@ -434,7 +437,8 @@ bool Login::carry_over_legacy(StateTransaction& tx) {
     if (!legacy.value()) {
         return true;
     }
-    const LegacyState& old = *legacy.value();
+    m_carried = *legacy.value();
+    const LegacyState& old = *m_carried;
     Budget& budget = tx.account().budget;
     budget.lockouts = std::max(budget.lockouts, old.lockouts);
     budget.locked_until = std::max(budget.locked_until, old.locked_until);
@@ -444,21 +448,29 @@ bool Login::carry_over_legacy(StateTransaction& tx) {
     for (const std::time_t when : failures) {
         (void)record_failure(budget, m_opts.rate, when);
     }
-    // Its last step and used codes are of the enrollment it was bound to,
-    // in that enrollment's period: they apply only to the same one.
-    if (old.enrollment_id == m_secret->enrollment_id) {
-        TokenRecord& token = tx.token(m_tokens.front().id);
-        if (old.last_step) {
-            token.used_until = std::max(token.used_until, step_end(*old.last_step, m_tokens.front().params.period));
-        }
-        for (const std::string& setting : old.used_recovery) {
-            if (is_recovery_setting(setting)) {
-                remember_used_recovery(token, UsedRecovery{std::nullopt, setting});
-            }
-        }
-    }
+    carry_over_legacy_codes(tx);
     debug("carried over the state an earlier pam_totp kept");
     return true;
+}
+
+// The used codes of what carry_over_legacy found, into the token's record
+// (again in check()'s second round: the record the first round wrote them
+// to was not the one another account's login claimed for the secret).
+// Idempotent. Its last step and used codes are of the enrollment it was
+// bound to, in that enrollment's period: they apply only to the same one.
+void Login::carry_over_legacy_codes(StateTransaction& tx) {
+    if (!m_carried || m_carried->enrollment_id != m_secret->enrollment_id) {
+        return;
+    }
+    TokenRecord& token = tx.token(m_tokens.front().id);
+    if (m_carried->last_step) {
+        token.used_until = std::max(token.used_until, step_end(*m_carried->last_step, m_tokens.front().params.period));
+    }
+    for (const std::string& setting : m_carried->used_recovery) {
+        if (is_recovery_setting(setting)) {
+            remember_used_recovery(token, UsedRecovery{std::nullopt, setting});
+        }
+    }
 }
 
 // True (and the user told, unless forward_pass: the password is not known
@@ -484,6 +496,7 @@ bool Login::charge(StateTransaction& tx, const SecureBuffer& code, std::time_t n
     attempt.window = window();
     attempt.shape = shape_of(code, m_secret->params.digits, !m_opts.no_recovery);
     tx.account().charge = now;
+    m_own_charge = now;
     if (attempt.shape == AnswerShape::totp) {
         for (const TokenRef& t : m_tokens) {
             TokenRecord& record = tx.token(t.id);
@@ -671,9 +684,10 @@ Verdict Login::check(const SecureBuffer& code) {
         // the file-size limit) may cut the login short between two writes.
         const CriticalSection critical;
         const std::time_t now = m_io.now();
-        if (round > 0) {
+        if (round > 0 && tx->account().charge == m_own_charge) {
             // This login's own charge of the round before: charged again below,
-            // not counted twice.
+            // not counted twice. (Another login's, should one have come in
+            // between, is counted as any other.)
             tx->account().charge.reset();
         }
         bool stale = settle_stale_charge(tx->account(), m_opts.rate);
@@ -684,8 +698,12 @@ Verdict Login::check(const SecureBuffer& code) {
             log(LogLevel::notice,
                 "an earlier login was cut short after its answer was charged; counted as a wrong code");
         }
-        if (tx->fresh() && !carry_over_legacy(*tx)) {
-            return Verdict::error;
+        if (tx->fresh()) {
+            if (!carry_over_legacy(*tx)) {
+                return Verdict::error;
+            }
+        } else if (round > 0) {
+            carry_over_legacy_codes(*tx);
         }
         if (refuse_if_locked(*tx, now)) {
             if (Status st = tx->save(Durability::relaxed); !st) {

@@ -104,7 +104,11 @@ class ClaimTransaction final : public StateTransaction {
         for (Held& held : m_held) {
             const std::vector<TokenId> forgotten = prune_token_records(held.state, in_use);
             for (const TokenId& id : forgotten) {
-                (void)m_backend.drop_claim(id, held.name);
+                // Not written without its record while the claim may stay:
+                // a claim no record backs would never be removed.
+                if (Status st = m_backend.drop_claim(id, held.name); !st) {
+                    return st;
+                }
             }
             std::string text = serialise_account_state(held.state);
             if (text != held.written) {

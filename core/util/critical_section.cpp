@@ -8,15 +8,12 @@
 namespace pam_totp {
 
 CriticalSection::CriticalSection() noexcept {
+    // Every signal that can be held: whatever a caller can send, arrange
+    // (SIGIO on a shared descriptor, its timers, SIGXCPU from its
+    // RLIMIT_CPU) or time, none cuts a commit short. SIGKILL and SIGSTOP
+    // remain (the kernel ignores them here).
     sigset_t block;
-    ::sigemptyset(&block);
-    // Also the ones a caller can arm to arrive at a chosen moment (interval
-    // timers survive exec; SIGXCPU from its RLIMIT_CPU): no timing of a
-    // catchable signal cuts a commit short. SIGKILL and SIGSTOP remain.
-    for (const int sig : {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU, SIGPIPE, SIGXFSZ, SIGALRM,
-                          SIGVTALRM, SIGPROF, SIGUSR1, SIGUSR2, SIGXCPU}) {
-        ::sigaddset(&block, sig);
-    }
+    ::sigfillset(&block);
     // pthread_sigmask: the PAM application may be threaded; only this
     // thread's mask changes.
     ::pthread_sigmask(SIG_BLOCK, &block, &m_old_mask);

@@ -1,11 +1,9 @@
 // The few hundred microseconds in which a login or an enrollment commits:
 // nothing the caller of a setuid program controls may cut them short.
 //
-// Blocks the signals a caller can send or cause and that would end or stop
-// the process (SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU,
-// SIGPIPE, SIGXFSZ, and the timer, user and CPU-limit signals a caller can
-// arm to arrive at a chosen moment) and lifts RLIMIT_FSIZE (the hard limit
-// too where root may; else the soft one up to the hard one), so
+// Blocks every signal that can be blocked (whatever a caller can send,
+// arrange or time) and lifts RLIMIT_FSIZE (the hard limit too where root
+// may; else the soft one up to the hard one), so
 // that a write fails with an error (EFBIG) the code sees, rather than a
 // signal that kills it between two steps. Both are restored when the object
 // goes; a SIGXFSZ raised inside is discarded (the error was handled), any

@@ -796,6 +796,32 @@ void legacy_state_carries_over_on_a_fresh_account(void** /*state*/) {
     assert_true(unused.was_told("There were 4 wrong codes since your last successful login."));
 }
 
+// The first login after the upgrade loses a claim race for the secret
+// (another account shares it): the first round wrote 0.1's used codes to
+// a record the claim does not name; the second round carries them into the
+// one it does, so a recovery code used under 0.1 stays used (review
+// finding: it worked again).
+void legacy_codes_survive_a_claim_conflict(void** /*state*/) {
+    const Fixture f = make_secret(2);
+    MemoryStore store;
+    LegacyState old;
+    old.enrollment_id = f.file.enrollment_id;
+    old.used_recovery = {pam_totp::recovery_code_setting(f.recovery[0].hash)};
+    store.legacy_by_name["alice"] = old;
+    store.conflicts = 1;
+    const std::string text = text_of(f.file);
+    ScriptedIo used;
+    used.secret_text = text;
+    used.answers = {f.recovery[0].printed};
+    assert_int_equal(login(used, store), LoginOutcome::denied);
+    assert_int_equal(store.begun.size(), 2);
+    assert_int_equal(store.accounts["alice"].budget.since_success, 1);  // one attempt, counted once
+    ScriptedIo unused;
+    unused.secret_text = text;
+    unused.answers = {f.recovery[1].printed};
+    assert_int_equal(login(unused, store), LoginOutcome::success);
+}
+
 // The last step of another enrollment (another key, maybe another period)
 // says nothing about this one; the budget carries over all the same.
 void legacy_state_of_another_enrollment(void** /*state*/) {
@@ -1232,6 +1258,7 @@ int main() {
         cmocka_unit_test(errors_after_the_charge_count_as_failures),
         cmocka_unit_test(unusable_store_denies),
         cmocka_unit_test(claim_conflict_begins_again_once),
+        cmocka_unit_test(legacy_codes_survive_a_claim_conflict),
         cmocka_unit_test(wrong_codes_are_told_at_the_next_success),
         cmocka_unit_test(lockout_is_told_before_the_prompt),
         cmocka_unit_test(wrong_codes_lock),
