@@ -45,18 +45,21 @@ std::string byte_problem(std::string_view line) {
     return {};
 }
 
-Status check_version_line(std::string_view line, std::string_view what, unsigned version) {
-    const std::string expected = "version " + std::to_string(version);
-    if (line == expected) {
-        return {};
-    }
+// The version on line 1, one of lowest .. highest.
+Result<unsigned> check_version_line(std::string_view line, std::string_view what, unsigned lowest, unsigned highest) {
+    const std::string expected = "version " + std::to_string(highest);
     constexpr std::string_view prefix = "version ";
     if (line.substr(0, prefix.size()) == prefix) {
         const Result<std::uint64_t> found = parse_decimal(line.substr(prefix.size()), UINT32_MAX);
+        if (found && found.value() >= lowest && found.value() <= highest) {
+            return static_cast<unsigned>(found.value());
+        }
         if (found) {
+            const std::string reads = lowest == highest ? "version " + std::to_string(highest)
+                                                        : "versions " + std::to_string(lowest) + " to " +
+                                                              std::to_string(highest);
             return line_error(what, 1,
-                              "format version " + std::to_string(found.value()) + " found, this build reads version " +
-                                  std::to_string(version));
+                              "format version " + std::to_string(found.value()) + " found, this build reads " + reads);
         }
     }
     return line_error(what, 1, "expected '" + expected + "'");
@@ -171,6 +174,16 @@ bool is_yescrypt_string(std::string_view text, std::size_t fields) noexcept {
 
 Result<std::vector<KvLine>> parse_kv_lines(std::string_view text, std::string_view what, unsigned version,
                                            std::size_t max_size) {
+    Result<KvFile> file = parse_kv_file(text, what, version, version, max_size);
+    if (!file) {
+        return std::move(file).error();
+    }
+    return std::move(file).value().lines;
+}
+
+Result<KvFile> parse_kv_file(std::string_view text, std::string_view what, unsigned lowest, unsigned highest,
+                             std::size_t max_size) {
+    const unsigned version = highest;
     if (text.size() > max_size) {
         return make_error(Errc::format, std::string(what) + ": larger than " + std::to_string(max_size) + " bytes");
     }
@@ -178,7 +191,8 @@ Result<std::vector<KvLine>> parse_kv_lines(std::string_view text, std::string_vi
         return make_error(Errc::format, std::string(what) + ": empty file (expected 'version " +
                                             std::to_string(version) + "' on line 1)");
     }
-    std::vector<KvLine> lines;
+    KvFile file;
+    std::vector<KvLine>& lines = file.lines;
     std::size_t pos = 0;
     std::size_t line_no = 0;
     while (pos < text.size()) {
@@ -196,10 +210,11 @@ Result<std::vector<KvLine>> parse_kv_lines(std::string_view text, std::string_vi
             return line_error(what, line_no, problem);
         }
         if (line_no == 1) {
-            const Status status = check_version_line(line, what, version);
-            if (!status) {
-                return status.error();
+            const Result<unsigned> found = check_version_line(line, what, lowest, highest);
+            if (!found) {
+                return found.error();
             }
+            file.version = found.value();
             continue;
         }
         if (line.empty() || line.front() == '#') {
@@ -211,7 +226,7 @@ Result<std::vector<KvLine>> parse_kv_lines(std::string_view text, std::string_vi
         }
         lines.push_back(kv.value());
     }
-    return lines;
+    return file;
 }
 
 std::string quoted_key(std::string_view key) {

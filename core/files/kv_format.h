@@ -46,6 +46,15 @@ struct KvLine {
 Result<std::vector<KvLine>> parse_kv_lines(std::string_view text, std::string_view what, unsigned version,
                                            std::size_t max_size = max_file_size);
 
+// The same for a format with several versions: any of `lowest` ..
+// `highest` on line 1, which is returned with the lines.
+struct KvFile {
+    unsigned version = 0;
+    std::vector<KvLine> lines;
+};
+Result<KvFile> parse_kv_file(std::string_view text, std::string_view what, unsigned lowest, unsigned highest,
+                             std::size_t max_size = max_file_size);
+
 // --- value syntax shared by both formats ----------------------------------
 
 // A strict unsigned decimal: ASCII digits only (no sign, no space, no leading

@@ -3,6 +3,7 @@
 #include <liboath/oath.h>
 #include <string.h>  // explicit_bzero
 
+#include <algorithm>
 #include <cstdlib>
 #include <limits>
 
@@ -160,6 +161,50 @@ Result<TotpVerdict> totp_verify(const SecureBuffer& key, const TotpParams& param
     const bool used = step_end(counter, params.period) - static_cast<std::time_t>(params.period) < used_until;
     verdict.outcome = used ? TotpOutcome::replayed : TotpOutcome::accepted;
     return verdict;
+}
+
+Result<TotpResync> totp_resync(const SecureBuffer& key, const TotpParams& params, std::string_view code1,
+                               std::string_view code2, std::time_t now) {
+    if (Status st = validate_params(params); !st) {
+        return st.error();
+    }
+    if (code1.size() != params.digits || !all_digits(code1) || code2.size() != params.digits || !all_digits(code2)) {
+        return make_error(Errc::invalid_argument, "each code must be " + std::to_string(params.digits) + " digits");
+    }
+    if (now < max_clock_offset + static_cast<std::time_t>(params.period)) {
+        return make_error(Errc::invalid_argument, "the clock is before 1970");
+    }
+    const auto reach = static_cast<std::int64_t>(max_clock_offset / static_cast<long>(params.period));
+    const std::uint64_t centre = time_step(now, params.period);
+    // Closest to now first: 0, -1, +1, -2, +2, ... for the step of code2.
+    for (std::int64_t i = 0; i <= 2 * reach; ++i) {
+        const std::int64_t delta = (i % 2 == 0) ? -(i / 2) : (i + 1) / 2;
+        const std::uint64_t second = centre + static_cast<std::uint64_t>(delta);
+        const auto at = [&](std::uint64_t step) {
+            return static_cast<std::time_t>(step * params.period);
+        };
+        Result<TotpVerdict> v2 = totp_verify(key, params, code2, at(second), 0, 0);
+        if (!v2) {
+            return std::move(v2).error();
+        }
+        if (v2.value().outcome != TotpOutcome::accepted) {
+            continue;
+        }
+        Result<TotpVerdict> v1 = totp_verify(key, params, code1, at(second - 1), 0, 0);
+        if (!v1) {
+            return std::move(v1).error();
+        }
+        if (v1.value().outcome == TotpOutcome::accepted) {
+            return TotpResync{static_cast<long>(delta) * static_cast<long>(params.period), step_end(second, params.period)};
+        }
+    }
+    return make_error(Errc::not_found, "no two consecutive codes match within " + std::to_string(max_clock_offset) +
+                                           " seconds of this machine's clock");
+}
+
+long recentred_offset(long offset, std::uint64_t step, std::uint64_t centre, unsigned period) noexcept {
+    const auto shift = static_cast<long>(static_cast<std::int64_t>(step - centre)) * static_cast<long>(period);
+    return std::clamp(offset + shift, -max_clock_offset, max_clock_offset);
 }
 
 Result<SecureBuffer> base32_decode(std::string_view text) {

@@ -74,6 +74,28 @@ struct TotpVerdict {
 Result<TotpVerdict> totp_verify(const SecureBuffer& key, const TotpParams& params, std::string_view code,
                                 std::time_t now, unsigned window, std::time_t used_until);
 
+// The largest clock offset a TOTP token may have (pam_totp-secret(5),
+// `offset`; the drift the module records): five minutes either way.
+inline constexpr long max_clock_offset = 300;
+
+// Where a token's clock stands, from two consecutive codes typed now
+// (totp-enroll --resync).
+struct TotpResync {
+    long offset = 0;              // seconds the token's clock is ahead (a multiple of the period)
+    std::time_t used_until = 0;   // the end of the second code's step: both codes are used
+};
+
+// Resynchronisation: the time step s within `max_clock_offset` of `now`
+// (the closest to now first) whose code is `code1` while s + 1's is
+// `code2`; the app shows s + 1 now. Errc::not_found when none.
+Result<TotpResync> totp_resync(const SecureBuffer& key, const TotpParams& params, std::string_view code1,
+                               std::string_view code2, std::time_t now);
+
+// The drift the module records when a code is accepted at `step` while
+// the window was centred on `centre` with the token's clock `offset`
+// seconds ahead: the new offset, bounded by max_clock_offset.
+long recentred_offset(long offset, std::uint64_t step, std::uint64_t centre, unsigned period) noexcept;
+
 // Base32 (RFC 4648 section 6) through liboath. Decoding accepts upper or
 // lower case, ignores spaces, and refuses anything else.
 Result<SecureBuffer> base32_decode(std::string_view text);
