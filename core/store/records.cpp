@@ -110,6 +110,12 @@ void merge_into(AccountRecord& into, const AccountRecord& from) {
 
 void merge_into(TokenRecord& into, const TokenRecord& from) {
     into.used_until = std::max(into.used_until, from.used_until);
+    if (from.hotp_next) {
+        into.hotp_next = std::max(into.hotp_next.value_or(0), *from.hotp_next);
+    }
+    if (!into.drift) {
+        into.drift = from.drift;
+    }
     for (const UsedRecovery& used : from.used_recovery) {
         remember_used_recovery(into, used);
     }

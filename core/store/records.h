@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <ctime>
 #include <optional>
 #include <string>
@@ -64,9 +65,34 @@ struct UsedRecovery {
     bool operator==(const UsedRecovery&) const = default;
 };
 
+// An unsettled attempt at an HOTP token: the tag of the code it typed
+// (core/otp/hotp.h) and the last counter it could have matched. Settling
+// it strictly needs the token's key, so the login does it (hotp_find_tagged):
+// the counter moves past the one the code matched, if any.
+struct PendingHotp {
+    RecoveryTag tag;
+    std::uint64_t last = 0;
+
+    bool operator==(const PendingHotp&) const = default;
+};
+
+// A TOTP token's observed clock offset: the seconds its clock is ahead,
+// recorded when a code is accepted off-centre, and the file's `offset` it
+// was measured against (a resync that changes the file's starts anew).
+struct Drift {
+    long offset = 0;
+    long base = 0;
+
+    bool operator==(const Drift&) const = default;
+};
+
 struct TokenRecord {
-    std::time_t used_until = 0;                    // codes of time steps starting before this are used
+    std::time_t used_until = 0;                    // TOTP: codes of time steps starting before this are used;
+                                                   // HOTP: when a code was last accepted (for pruning)
+    std::optional<std::uint64_t> hotp_next;        // HOTP: the next counter that may be accepted
+    std::optional<Drift> drift;                    // TOTP: where the window is centred
     std::optional<std::time_t> pending_until;      // an unsettled attempt could have used codes up to this
+    std::optional<PendingHotp> pending_hotp;       // an unsettled attempt at an HOTP token
     std::optional<RecoveryTag> pending_recovery;   // an unsettled attempt's recovery code
     std::vector<UsedRecovery> used_recovery;       // used, oldest first
     std::vector<RecoveryTag> maybe_used_recovery;  // tried by attempts that died unsettled, oldest first
@@ -75,7 +101,8 @@ struct TokenRecord {
 };
 
 // Settles what a dead attempt left, the strict way (see above). Each
-// returns true when there was something to settle.
+// returns true when there was something to settle. settle_stale_pending
+// leaves pending_hotp (the login settles it with the key, first).
 bool settle_stale_charge(AccountRecord& account, const RateLimitConfig& config);
 bool settle_stale_pending(TokenRecord& token);
 

@@ -7,6 +7,8 @@
 
 #include "core/files/kv_format.h"
 #include "core/files/path_template.h"
+#include "core/otp/hotp.h"
+#include "core/otp/totp.h"
 
 namespace pam_totp {
 namespace {
@@ -33,8 +35,17 @@ enum AccountKey : std::size_t {
 constexpr std::array<std::string_view, a_count> account_keys = {
     "account", "lockouts",   "locked_until", "debt_until", "since_success",
     "charge",  "last_login", "last_service", "last_rhost", "last_tty"};
-enum TokenKey : std::size_t { t_used_until, t_pending_until, t_pending_recovery, t_count };
-constexpr std::array<std::string_view, t_count> token_keys = {"used_until", "pending_until", "pending_recovery"};
+enum TokenKey : std::size_t {
+    t_used_until,
+    t_hotp_next,
+    t_drift,
+    t_pending_until,
+    t_pending_hotp,
+    t_pending_recovery,
+    t_count
+};
+constexpr std::array<std::string_view, t_count> token_keys = {"used_until",    "hotp_next",    "drift",
+                                                              "pending_until", "pending_hotp", "pending_recovery"};
 constexpr std::string_view failure_key = "failure";
 constexpr std::string_view token_key = "token";
 constexpr std::string_view used_key = "recovery_used";
@@ -109,8 +120,57 @@ std::string apply_account(AccountKey key, std::string_view value, AccountState& 
     return "internal error: unexpected key";
 }
 
+// A signed number of seconds within the clock offset bound.
+std::optional<long> offset_value(std::string_view text) {
+    const bool negative = !text.empty() && text.front() == '-';
+    const Result<std::uint64_t> n =
+        parse_decimal(negative ? text.substr(1) : text, static_cast<std::uint64_t>(max_clock_offset));
+    if (!n || (negative && n.value() == 0)) {
+        return std::nullopt;
+    }
+    return negative ? -static_cast<long>(n.value()) : static_cast<long>(n.value());
+}
+
+// "A:B", split at the first ':'.
+std::pair<std::string_view, std::string_view> split_pair(std::string_view value) {
+    const std::size_t colon = value.find(':');
+    if (colon == std::string_view::npos) {
+        return {value, {}};
+    }
+    return {value.substr(0, colon), value.substr(colon + 1)};
+}
+
 std::string apply_token(TokenKey key, std::string_view value, TokenRecord& token) {
     const std::string_view name = token_keys[key];
+    if (key == t_hotp_next) {
+        const Result<std::uint64_t> n = parse_decimal(value, max_hotp_counter);
+        if (!n) {
+            return "'hotp_next': " + n.error().message;
+        }
+        token.hotp_next = n.value();
+        return {};
+    }
+    if (key == t_drift) {
+        const auto [offset, base] = split_pair(value);
+        const auto o = offset_value(offset);
+        const auto b = offset_value(base);
+        if (!o || !b) {
+            return "'drift' must be two offsets in seconds, OFFSET:BASE, each -" + std::to_string(max_clock_offset) +
+                   " to " + std::to_string(max_clock_offset);
+        }
+        token.drift = Drift{*o, *b};
+        return {};
+    }
+    if (key == t_pending_hotp) {
+        const auto [tag_text, last_text] = split_pair(value);
+        const auto tag = RecoveryTag::from_hex(tag_text);
+        const Result<std::uint64_t> last = parse_decimal(last_text, max_hotp_counter);
+        if (!tag || !last) {
+            return "'pending_hotp' must be 16 lower-case hex digits, ':' and a counter";
+        }
+        token.pending_hotp = PendingHotp{*tag, last.value()};
+        return {};
+    }
     if (key == t_pending_recovery) {
         const auto tag = RecoveryTag::from_hex(value);
         if (!tag) {
@@ -318,8 +378,19 @@ std::string serialise_account_state(const AccountState& state) {
     for (const auto& [id, token] : state.tokens) {
         append_line(out, token_key, id.hex());
         append_line(out, token_keys[t_used_until], std::to_string(token.used_until));
+        if (token.hotp_next) {
+            append_line(out, token_keys[t_hotp_next], std::to_string(*token.hotp_next));
+        }
+        if (token.drift) {
+            append_line(out, token_keys[t_drift],
+                        std::to_string(token.drift->offset) + ":" + std::to_string(token.drift->base));
+        }
         if (token.pending_until) {
             append_line(out, token_keys[t_pending_until], std::to_string(*token.pending_until));
+        }
+        if (token.pending_hotp) {
+            append_line(out, token_keys[t_pending_hotp],
+                        token.pending_hotp->tag.hex() + ":" + std::to_string(token.pending_hotp->last));
         }
         if (token.pending_recovery) {
             append_line(out, token_keys[t_pending_recovery], token.pending_recovery->hex());

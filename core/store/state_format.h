@@ -16,7 +16,13 @@
 //   last_tty ssh
 //   token 0123456789abcdef0123456789abcdef    a token whose replay record is here
 //   used_until 1764290030         codes of steps starting before this are used
+//   hotp_next 42                  HOTP: the next counter that may be accepted (optional)
+//   drift 90:0                    TOTP: the observed clock offset and the secret
+//                                 file's offset it was measured against (optional)
 //   pending_until 1764290090      an unsettled attempt (optional)
+//   pending_hotp 0123456789abcdef:52   an unsettled attempt at an HOTP token: the
+//                                 tag of its code and the last counter it could
+//                                 match (optional)
 //   pending_recovery 0123456789abcdef         an unsettled recovery code (optional)
 //   recovery_used 0123456789abcdef:$y$j9T$salt   a used recovery code: its tag,
 //                                 and the setting of the hash it matched when
@@ -27,6 +33,9 @@
 //
 // The account lines come first; each `token` line starts a section for
 // that token. Parsing is strict, with kv_format's rules and messages.
+// hotp_next, drift and pending_hotp came with tokens (pam_totp 0.3) in the
+// same format version: an older module refuses a state holding them, so
+// a downgrade fails closed rather than forgetting an HOTP counter.
 #pragma once
 
 #include <cstddef>

@@ -21,7 +21,7 @@ CHECKED = 32
 
 ACCOUNT_KEYS = {"account", "lockouts", "locked_until", "debt_until", "since_success", "charge", "last_login",
                 "last_service", "last_rhost", "last_tty"}
-TOKEN_KEYS = {"used_until", "pending_until", "pending_recovery"}
+TOKEN_KEYS = {"used_until", "hotp_next", "drift", "pending_until", "pending_hotp", "pending_recovery"}
 
 
 class StateError(Exception):
@@ -80,7 +80,8 @@ def parse_text(text, where="state"):
         if key == "token":
             if value in st["tokens"]:
                 raise StateError("%s line %d: token twice" % (where, n))
-            token = {"used_until": 0, "pending_until": None, "pending_recovery": None, "recovery_used": [],
+            token = {"used_until": 0, "hotp_next": None, "drift": None, "pending_until": None,
+                     "pending_hotp": None, "pending_recovery": None, "recovery_used": [],
                      "recovery_maybe_used": []}
             st["tokens"][value] = token
             seen = set()
@@ -100,7 +101,14 @@ def parse_text(text, where="state"):
             if key in seen:
                 raise StateError("%s line %d: duplicate %s" % (where, n, key))
             seen.add(key)
-            token[key] = value if key == "pending_recovery" else int(value)
+            if key == "drift":  # OFFSET:BASE, seconds
+                offset, _, base = value.partition(":")
+                token[key] = (int(offset), int(base))
+            elif key == "pending_hotp":  # TAG:LAST
+                tag, _, last = value.partition(":")
+                token[key] = (tag, int(last))
+            else:
+                token[key] = value if key == "pending_recovery" else int(value)
         elif token is not None and key in ("recovery_used", "recovery_used_old"):
             token["recovery_used"].append(value)
         elif token is not None and key == "recovery_maybe_used":
