@@ -9,6 +9,7 @@
 #include "core/files/path_template.h"
 #include "core/files/secret_file.h"
 #include "core/login/answer.h"
+#include "core/otp/hotp.h"
 #include "core/otp/rate_limit.h"
 #include "core/otp/recovery.h"
 #include "core/otp/token.h"
@@ -51,13 +52,33 @@ FileRules root_controlled_rules() {
                      .case_sensitive_dir = true};
 }
 
-// One token of the secret file: its id (the replay record's key), its key
-// and parameters.
+// One token of the secret file: its id (the replay record's key) and its
+// entry (name, type, key, parameters).
 struct TokenRef {
     TokenId id;
-    const SecureBuffer* key;
-    TotpParams params;
+    const TokenEntry* entry;
 };
+
+// Where a TOTP token's window is centred: the drift the state observed, as
+// long as it was measured against the file's offset of now (a resync starts
+// anew), else the file's offset (pam_totp(8), TOKENS).
+long clock_offset(const TokenEntry& token, const TokenRecord& record) {
+    if (record.drift && record.drift->base == token.offset) {
+        return record.drift->offset;
+    }
+    return token.offset;
+}
+
+// The next counter an HOTP token may be accepted at: the file's (raised by
+// totp-enroll --resync) or the state's, whichever is further on, so that
+// neither an edited file nor a re-import moves it back.
+std::uint64_t hotp_start(const TokenEntry& token, const TokenRecord& record) {
+    return std::max(token.counter, record.hotp_next.value_or(0));
+}
+
+std::time_t shifted(std::time_t now, long offset) {
+    return now + static_cast<std::time_t>(offset);
+}
 
 enum class SecretLookup {
     found,    // m_secret is set
@@ -71,6 +92,7 @@ enum class Verdict { accepted, rejected, locked, error, unavailable };
 struct Attempt {
     AnswerShape shape = AnswerShape::other;
     unsigned window = default_window;
+    unsigned hotp_window = default_hotp_window;
     std::optional<SecureBuffer> canonical;  // a recovery code, normalised
     std::optional<RecoveryTag> tag;         // and its tag
 };
@@ -81,7 +103,10 @@ struct Outcome {
     std::string what = "wrong code";  // for the log
     std::string hint;                 // for the user, on failure
     std::optional<TokenId> token;     // the token that matched
+    std::string token_name;           // and its name, for the log
     std::time_t used_until = 0;       // TOTP: the end of the matched step
+    std::optional<Drift> drift;       // TOTP: accepted off-centre: the new centre
+    std::uint64_t counter = 0;        // HOTP: the matched counter
     bool recovery = false;
     std::string setting;  // recovery: the matched hash's setting
 };
@@ -122,7 +147,10 @@ class Login {
     // `may_retry`: a claim conflict is not logged (check() begins again).
     bool charge(StateTransaction& tx, const SecureBuffer& code, std::time_t now, Attempt& attempt, bool may_retry);
     Outcome evaluate(StateTransaction& tx, const Attempt& attempt, const SecureBuffer& code, std::time_t now);
-    Outcome evaluate_totp(StateTransaction& tx, const Attempt& attempt, const SecureBuffer& code, std::time_t now);
+    Outcome evaluate_code(StateTransaction& tx, const Attempt& attempt, const SecureBuffer& code, std::time_t now);
+    bool settle_stale_hotp(StateTransaction& tx);
+    [[nodiscard]] unsigned code_digits() const { return m_secret->tokens.front().params.digits; }
+    [[nodiscard]] std::vector<TokenId> locked_ids() const;
     Outcome evaluate_recovery(StateTransaction& tx, const Attempt& attempt);
     Settled settle(StateTransaction& tx, const Attempt& attempt, const Outcome& outcome, std::time_t now);
     void report(StateTransaction& tx, const Outcome& outcome, const Settled& settled, std::time_t now);
@@ -153,6 +181,7 @@ class Login {
     bool m_looked_up = false;
     std::optional<SecretFile> m_secret;
     std::vector<TokenRef> m_tokens;  // of m_secret
+    TokenId m_recovery_id;           // the record the recovery codes' use is kept in
     std::string m_path;              // where m_secret was read, and how
     FileRules m_rules;
     bool m_as_user = false;
@@ -259,7 +288,10 @@ SecretLookup Login::adopt(const SecureBuffer& text) {
     }
     m_secret = std::move(parsed).value();
     m_tokens.clear();
-    m_tokens.push_back(TokenRef{token_id_of(m_secret->key), &m_secret->key, m_secret->params});
+    for (const TokenEntry& t : m_secret->tokens) {
+        m_tokens.push_back(TokenRef{token_id_of(t.key), &t});
+    }
+    m_recovery_id = token_id_of(m_secret->recovery_key());
     debug("secret file " + m_path + " read");
     return SecretLookup::found;
 }
@@ -318,7 +350,7 @@ bool Login::announce_lockout() {
 // right. Nothing is checked or counted here. A user with no secret file
 // (nullok) types the password alone: all of it goes on, nothing is kept.
 LoginOutcome Login::collect_for_later(bool enrolled) {
-    const unsigned digits = m_secret ? m_secret->params.digits : 6;
+    const unsigned digits = m_secret ? code_digits() : 6;
     auto typed = m_io.ask(forward_prompt, false);
     if (!typed) {
         log(LogLevel::err, "conversation failed: " + typed.error().message + "; denying");
@@ -351,7 +383,7 @@ LoginOutcome Login::collect_for_later(bool enrolled) {
 // The code in PAM_AUTHTOK (try_first_pass, use_first_pass): at the end of
 // the password an earlier module collected; nullopt when there is none.
 std::optional<Answer> Login::authtok_answer() {
-    const unsigned digits = m_secret ? m_secret->params.digits : 6;
+    const unsigned digits = m_secret ? code_digits() : 6;
     if (auto tok = m_io.authtok(); tok && !tok->empty() && tok->size() <= max_answer) {
         return split_answer(*tok, digits, !m_opts.no_recovery);
     }
@@ -371,7 +403,7 @@ std::optional<Answer> Login::ask_answer() {
         return std::nullopt;
     }
     if (m_opts.forward_pass) {
-        const unsigned digits = m_secret ? m_secret->params.digits : 6;
+        const unsigned digits = m_secret ? code_digits() : 6;
         if (auto answer = split_answer(typed.value(), digits, !m_opts.no_recovery)) {
             return answer;
         }
@@ -386,10 +418,7 @@ std::optional<Answer> Login::ask_answer() {
 // used or the file is no longer good.
 std::unique_ptr<StateTransaction> Login::lock_state() {
     for (int round = 0; round < secret_change_rounds; ++round) {
-        std::vector<TokenId> ids;
-        for (const TokenRef& t : m_tokens) {
-            ids.push_back(t.id);
-        }
+        const std::vector<TokenId> ids = locked_ids();
         auto tx = m_store.begin(state_key(), ids);
         if (!tx) {
             m_store_unavailable = tx.error().code == Errc::unavailable;
@@ -406,17 +435,25 @@ std::unique_ptr<StateTransaction> Login::lock_state() {
             }
             return nullptr;
         }
-        std::vector<TokenId> now_ids;
-        for (const TokenRef& t : m_tokens) {
-            now_ids.push_back(t.id);
-        }
-        if (now_ids == ids) {
+        if (locked_ids() == ids) {
             return std::move(tx).value();
         }
         debug("secret file " + path + " replaced since the prompt; locking its new tokens");
     }
     log(LogLevel::err, "secret file " + m_path + " keeps changing during the login; denying");
     return nullptr;
+}
+
+// The records a login locks: every token's, and the recovery codes'.
+std::vector<TokenId> Login::locked_ids() const {
+    std::vector<TokenId> ids;
+    for (const TokenRef& t : m_tokens) {
+        ids.push_back(t.id);
+    }
+    if (std::find(ids.begin(), ids.end(), m_recovery_id) == ids.end()) {
+        ids.push_back(m_recovery_id);
+    }
+    return ids;
 }
 
 // The account's first login with this state: what pam_totp 0.1 recorded
@@ -462,13 +499,16 @@ void Login::carry_over_legacy_codes(StateTransaction& tx) {
     if (!m_carried || m_carried->enrollment_id != m_secret->enrollment_id) {
         return;
     }
-    TokenRecord& token = tx.token(m_tokens.front().id);
-    if (m_carried->last_step) {
-        token.used_until = std::max(token.used_until, step_end(*m_carried->last_step, m_tokens.front().params.period));
+    // 0.1 knew one TOTP token, the file's first.
+    const TokenRef& first = m_tokens.front();
+    if (m_carried->last_step && first.entry->type == TokenType::totp) {
+        TokenRecord& token = tx.token(first.id);
+        token.used_until = std::max(token.used_until, step_end(*m_carried->last_step, first.entry->params.period));
     }
+    TokenRecord& recovery = tx.token(m_recovery_id);
     for (const std::string& setting : m_carried->used_recovery) {
         if (is_recovery_setting(setting)) {
-            remember_used_recovery(token, UsedRecovery{std::nullopt, setting});
+            remember_used_recovery(recovery, UsedRecovery{std::nullopt, setting});
         }
     }
 }
@@ -494,22 +534,38 @@ bool Login::refuse_if_locked(StateTransaction& tx, std::time_t now) {
 // (logged) when that cannot be written: the answer is then never checked.
 bool Login::charge(StateTransaction& tx, const SecureBuffer& code, std::time_t now, Attempt& attempt, bool may_retry) {
     attempt.window = window();
-    attempt.shape = shape_of(code, m_secret->params.digits, !m_opts.no_recovery);
+    attempt.hotp_window = m_opts.hotp_window;
+    // A code of any token's length is a code; the first token's length
+    // only decides the split of password+code (answer.h).
+    attempt.shape = shape_of(code, code_digits(), !m_opts.no_recovery);
+    for (const TokenRef& t : m_tokens) {
+        if (attempt.shape != AnswerShape::totp && shape_of(code, t.entry->params.digits, false) == AnswerShape::totp) {
+            attempt.shape = AnswerShape::totp;
+        }
+    }
     tx.account().charge = now;
     m_own_charge = now;
     if (attempt.shape == AnswerShape::totp) {
         for (const TokenRef& t : m_tokens) {
+            if (code.size() != t.entry->params.digits) {
+                continue;  // this token cannot match: nothing to block
+            }
             TokenRecord& record = tx.token(t.id);
-            const std::time_t until = window_end(now, t.params.period, attempt.window);
+            if (t.entry->type == TokenType::hotp) {
+                const std::uint64_t start = hotp_start(*t.entry, record);
+                record.pending_hotp = PendingHotp{hotp_code_tag(t.entry->key, code.view()), start + attempt.hotp_window};
+                continue;
+            }
+            const std::time_t centre = shifted(now, clock_offset(*t.entry, record));
+            const std::time_t until = window_end(centre, t.entry->params.period, attempt.window);
             record.pending_until = std::max(record.pending_until.value_or(0), until);
         }
     } else if (attempt.shape == AnswerShape::recovery) {
         auto canonical = normalise_recovery_code(code.view());
         if (canonical) {
-            // Recovery codes belong to the file's first token's record.
-            attempt.tag = recovery_tag(*m_tokens.front().key, canonical.value());
+            attempt.tag = recovery_tag(m_secret->recovery_key(), canonical.value());
             attempt.canonical = std::move(canonical).value();
-            tx.token(m_tokens.front().id).pending_recovery = attempt.tag;
+            tx.token(m_recovery_id).pending_recovery = attempt.tag;
         }
     }
     if (Status st = tx.save(Durability::durable); !st) {
@@ -529,7 +585,7 @@ bool Login::charge(StateTransaction& tx, const SecureBuffer& code, std::time_t n
 Outcome Login::evaluate(StateTransaction& tx, const Attempt& attempt, const SecureBuffer& code, std::time_t now) {
     switch (attempt.shape) {
         case AnswerShape::totp:
-            return evaluate_totp(tx, attempt, code, now);
+            return evaluate_code(tx, attempt, code, now);
         case AnswerShape::recovery:
             return evaluate_recovery(tx, attempt);
         case AnswerShape::other:
@@ -542,26 +598,63 @@ Outcome Login::evaluate(StateTransaction& tx, const Attempt& attempt, const Secu
     return out;
 }
 
-// A TOTP-shaped answer only ever reaches the HMAC, never the slow hash.
-Outcome Login::evaluate_totp(StateTransaction& tx, const Attempt& attempt, const SecureBuffer& code, std::time_t now) {
+// A code-shaped answer only ever reaches the HMAC, never the slow hash. Each
+// token is tried in the file's order; the first that matches takes it.
+Outcome Login::evaluate_code(StateTransaction& tx, const Attempt& attempt, const SecureBuffer& code, std::time_t now) {
     Outcome out;
     for (const TokenRef& t : m_tokens) {
-        const std::time_t used_until = std::max(tx.token(t.id).used_until, m_secret->confirmed_until);
-        auto verdict = totp_verify(*t.key, t.params, code.view(), now, attempt.window, used_until);
+        const TokenEntry& entry = *t.entry;
+        const TokenRecord& record = tx.token(t.id);
+        if (code.size() != entry.params.digits) {
+            continue;
+        }
+        if (entry.type == TokenType::hotp) {
+            auto verdict = hotp_verify(entry.key, entry.params.digits, code.view(), hotp_start(entry, record),
+                                       attempt.hotp_window);
+            if (!verdict) {
+                // Counted as a wrong code: no error may be a free guess.
+                log(LogLevel::err, "cannot verify the code of token " + entry.name + ": " + verdict.error().message);
+                continue;
+            }
+            if (verdict.value().outcome == HotpOutcome::accepted) {
+                out.accepted = true;
+                out.what = "code accepted";
+                out.token = t.id;
+                out.token_name = entry.name;
+                out.counter = verdict.value().counter;
+                return out;
+            }
+            if (verdict.value().outcome == HotpOutcome::replayed) {
+                out.what = "code already used (replay refused)";
+                out.token_name = entry.name;
+                out.hint = "That code was already used. Press the token's button for a new one.";
+            }
+            continue;
+        }
+        const long offset = clock_offset(entry, record);
+        const std::time_t used_until = std::max(record.used_until, entry.confirmed_until);
+        auto verdict = totp_verify(entry.key, entry.params, code.view(), shifted(now, offset), attempt.window, used_until);
         if (!verdict) {
-            // Counted as a wrong code: no error may be a free guess.
-            log(LogLevel::err, "cannot verify the code: " + verdict.error().message);
+            log(LogLevel::err, "cannot verify the code of token " + entry.name + ": " + verdict.error().message);
             continue;
         }
         if (verdict.value().outcome == TotpOutcome::accepted) {
             out.accepted = true;
             out.what = "code accepted";
             out.token = t.id;
-            out.used_until = step_end(verdict.value().step, t.params.period);
+            out.token_name = entry.name;
+            out.used_until = step_end(verdict.value().step, entry.params.period);
+            // Off-centre: the next window is centred where this code was
+            // (bounded, and no wider: core/otp/totp.h).
+            const std::uint64_t centre = time_step(shifted(now, offset), entry.params.period);
+            if (verdict.value().step != centre) {
+                out.drift = Drift{recentred_offset(offset, verdict.value().step, centre, entry.params.period), entry.offset};
+            }
             return out;
         }
         if (verdict.value().outcome == TotpOutcome::replayed) {
             out.what = "code already used (replay refused)";
+            out.token_name = entry.name;
             out.hint = "That code was already used. Wait for the next code from your app.";
         }
     }
@@ -574,7 +667,7 @@ Outcome Login::evaluate_recovery(StateTransaction& tx, const Attempt& attempt) {
     if (!attempt.canonical || !attempt.tag) {
         return out;
     }
-    const TokenRecord& record = tx.token(m_tokens.front().id);
+    const TokenRecord& record = tx.token(m_recovery_id);
     if (recovery_used(record, *attempt.tag)) {
         return out;  // no hashing for a code already used
     }
@@ -588,7 +681,7 @@ Outcome Login::evaluate_recovery(StateTransaction& tx, const Attempt& attempt) {
         out.accepted = true;
         out.recovery = true;
         out.what = "recovery code accepted";
-        out.token = m_tokens.front().id;
+        out.token = m_recovery_id;
         out.setting = recovery_code_setting(m_secret->recovery_hashes[static_cast<std::size_t>(index.value())]);
     }
     return out;
@@ -599,9 +692,10 @@ Outcome Login::evaluate_recovery(StateTransaction& tx, const Attempt& attempt) {
 // lost, the durable charge counts as a wrong code and the pending record
 // blocks what the answer could have used (strict, never loose).
 Settled Login::settle(StateTransaction& tx, const Attempt& attempt, const Outcome& outcome, std::time_t now) {
-    for (const TokenRef& t : m_tokens) {
-        TokenRecord& record = tx.token(t.id);
+    for (const TokenId& id : locked_ids()) {
+        TokenRecord& record = tx.token(id);
         record.pending_until.reset();
+        record.pending_hotp.reset();
         record.pending_recovery.reset();
     }
     AccountRecord& account = tx.account();
@@ -610,10 +704,19 @@ Settled Login::settle(StateTransaction& tx, const Attempt& attempt, const Outcom
     if (outcome.accepted) {
         settled.wrong_before = account.budget.since_success;
         TokenRecord& record = tx.token(*outcome.token);
+        const auto matched = std::find_if(m_tokens.begin(), m_tokens.end(),
+                                          [&](const TokenRef& t) { return t.id == *outcome.token; });
         if (outcome.recovery) {
             remember_used_recovery(record, UsedRecovery{attempt.tag, outcome.setting});
+        } else if (matched != m_tokens.end() && matched->entry->type == TokenType::hotp) {
+            // RFC 4226 section 7.2: past the accepted value only.
+            record.hotp_next = std::max(record.hotp_next.value_or(0), outcome.counter + 1);
+            record.used_until = now;
         } else {
             record.used_until = std::max(record.used_until, outcome.used_until);
+            if (outcome.drift) {
+                record.drift = outcome.drift;
+            }
         }
         record_success(account.budget);
         const LoginContext where = m_io.context();
@@ -628,10 +731,43 @@ Settled Login::settle(StateTransaction& tx, const Attempt& attempt, const Outcom
     return settled;
 }
 
+// An HOTP attempt that died unsettled: the counter moves past the one its
+// code matched, found by the code's tag (records.h), exactly as settling
+// it would have; a code that matched none used nothing. False when there
+// was nothing to settle.
+bool Login::settle_stale_hotp(StateTransaction& tx) {
+    bool any = false;
+    for (const TokenRef& t : m_tokens) {
+        TokenRecord& record = tx.token(t.id);
+        if (!record.pending_hotp || t.entry->type != TokenType::hotp) {
+            continue;
+        }
+        any = true;
+        const std::uint64_t start = hotp_start(*t.entry, record);
+        const PendingHotp pending = *record.pending_hotp;
+        record.pending_hotp.reset();
+        if (pending.last < start) {
+            continue;  // every counter it could match is behind already
+        }
+        auto found = hotp_find_tagged(t.entry->key, t.entry->params.digits, pending.tag, start,
+                                      std::min(pending.last, start + max_hotp_resync));
+        if (!found) {
+            // Strict: every counter it could have matched is used.
+            log(LogLevel::err, "cannot settle an HOTP attempt of token " + t.entry->name + ": " +
+                                   found.error().message + "; skipping the counters it could have used");
+            record.hotp_next = pending.last + 1;
+        } else if (found.value()) {
+            record.hotp_next = *found.value() + 1;
+        }
+    }
+    return any;
+}
+
 // The log line and what the user is told.
 void Login::report(StateTransaction& tx, const Outcome& outcome, const Settled& settled, std::time_t now) {
+    const std::string token = outcome.token_name.empty() ? std::string() : " (token " + outcome.token_name + ")";
     if (outcome.accepted) {
-        log(LogLevel::info, outcome.what);
+        log(LogLevel::info, outcome.what + token);
         // As pam_faillock does: wrong codes the user did not type are the
         // sign of someone holding the password.
         if (settled.wrong_before > 0) {
@@ -640,7 +776,7 @@ void Login::report(StateTransaction& tx, const Outcome& outcome, const Settled& 
                       false);
         }
         if (outcome.recovery) {
-            const std::size_t left = recovery_codes_left(tx.token(m_tokens.front().id), m_secret->recovery_hashes);
+            const std::size_t left = recovery_codes_left(tx.token(m_recovery_id), m_secret->recovery_hashes);
             std::string msg = "Recovery code accepted; " + plural(left, "recovery code") + " left.";
             if (left <= 3) {
                 msg += " Run totp-enroll --new-recovery-codes to get new ones.";
@@ -652,14 +788,14 @@ void Login::report(StateTransaction& tx, const Outcome& outcome, const Settled& 
     const Budget& budget = tx.account().budget;
     if (settled.locked_now) {
         const std::time_t left = lock_remaining(budget, now);
-        log(LogLevel::warning, outcome.what + "; too many wrong codes: code entry locked for " + std::to_string(left) +
+        log(LogLevel::warning, outcome.what + token + "; too many wrong codes: code entry locked for " + std::to_string(left) +
                                    " seconds (lockout " + std::to_string(budget.lockouts) + " in a row)");
         if (!m_opts.forward_pass) {
             m_io.tell("Too many wrong codes. Code entry is locked for " + duration_words(left) + ".", true);
         }
         return;
     }
-    log(LogLevel::notice, outcome.what + " (" + std::to_string(recent_failures(budget, m_opts.rate, now)) + " of " +
+    log(LogLevel::notice, outcome.what + token + " (" + std::to_string(recent_failures(budget, m_opts.rate, now)) + " of " +
                               std::to_string(m_opts.rate.deny) + " wrong codes within " +
                               std::to_string(m_opts.rate.fail_interval) + " s; long-run debt " +
                               std::to_string(debt(budget, now)) + " of " + std::to_string(debt_allowance(m_opts.rate)) +
@@ -691,8 +827,9 @@ Verdict Login::check(const SecureBuffer& code) {
             tx->account().charge.reset();
         }
         bool stale = settle_stale_charge(tx->account(), m_opts.rate);
-        for (const TokenRef& t : m_tokens) {
-            stale = settle_stale_pending(tx->token(t.id)) || stale;
+        stale = settle_stale_hotp(*tx) || stale;
+        for (const TokenId& id : locked_ids()) {
+            stale = settle_stale_pending(tx->token(id)) || stale;
         }
         if (stale) {
             log(LogLevel::notice,

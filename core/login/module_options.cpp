@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "core/files/kv_format.h"
+#include "core/otp/hotp.h"
 #include "core/otp/totp.h"
 #include "core/util/text.h"
 
@@ -78,7 +79,7 @@ struct OptionSpec {
 };
 
 // Every option, once: its name, whether it takes a value, and what it does.
-constexpr std::array<OptionSpec, 19> options{{
+constexpr std::array<OptionSpec, 20> options{{
     {"secret", true,
      [](ModuleOptions& o, std::string_view n, std::string_view v) -> Status {
          auto p = path(n, v, false);
@@ -132,6 +133,15 @@ constexpr std::array<OptionSpec, 19> options{{
              return w.error();
          }
          o.window = static_cast<unsigned>(w.value());
+         return {};
+     }},
+    {"hotp_window", true,
+     [](ModuleOptions& o, std::string_view n, std::string_view v) -> Status {
+         auto w = number(n, v, 0, max_hotp_window);
+         if (!w) {
+             return w.error();
+         }
+         o.hotp_window = static_cast<unsigned>(w.value());
          return {};
      }},
     {"deny", true,

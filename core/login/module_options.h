@@ -23,6 +23,7 @@ struct ModuleOptions {
     std::string store_config = "/etc/pam_totp/store.conf";
     bool nullok = false;
     std::optional<unsigned> window;  // unset: the secret file's, else default_window
+    unsigned hotp_window = 10;       // HOTP look-ahead (core/otp/hotp.h: default_hotp_window)
     RateLimitConfig rate;
     std::string prompt = "Verification code: ";
     bool echo_code = false;
