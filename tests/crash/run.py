@@ -22,11 +22,23 @@ The logins run on a simulated clock (TIME_SHIM): a killed attempt may block
 the token for up to (window+1) time steps, and instead of waiting the clock
 is moved past the block.
 
+Then the same for an HOTP token (RFC 4226 Appendix D's key): presses in
+order, skipped presses within hotp_window, replays and wrong codes, killed
+at random. A killed attempt is settled exactly (records.h, pending_hotp):
+the counter moves past the code it typed when that code was right, and not
+at all when it was wrong, so that kills never make a used code work again
+and never push the counter past a code the token has not shown yet (the
+next press always works).
+
 Environment: TOTP_ENROLL, PAM_TOTP_MODULE, PAM_LOGIN, TIME_SHIM. Runs as
 root, in a minute or two. Ends with "N passed, M failed"."""
 
+import base64
+import hashlib
+import hmac
 import os
 import random
+import struct
 import signal
 import subprocess
 import sys
@@ -38,6 +50,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import harness as h  # noqa: E402
 
 LOGIN_KILLS = int(os.environ.get("CRASH_LOGIN_KILLS", "600"))
+HOTP_KILLS = int(os.environ.get("CRASH_HOTP_KILLS", "200"))
+HOTP_WINDOW = 5
+HOTP_KEY = b"12345678901234567890"  # RFC 4226 Appendix D
 ENROLL_KILLS = int(os.environ.get("CRASH_ENROLL_KILLS", "400"))
 MAX_DELAY = 0.020
 WINDOW = 10  # max_window: 21 steps usable at any time
@@ -266,6 +281,145 @@ def phase_enroll(sb, rng):
     return kills
 
 
+def hotp(counter, digits=6):
+    """RFC 4226 section 5.3 (HMAC-SHA-1, dynamic truncation)."""
+    mac = hmac.new(HOTP_KEY, struct.pack(">Q", counter), "sha1").digest()
+    off = mac[-1] & 0x0F
+    value = (struct.unpack(">I", mac[off:off + 4])[0] & 0x7FFFFFFF) % (10 ** digits)
+    return f"{value:0{digits}d}"
+
+
+def hotp_tag(code):
+    """The tag an unsettled HOTP attempt records (core/otp/hotp.h)."""
+    return hmac.new(HOTP_KEY, b"pam_totp hotp attempt v1\0" + code.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def wrong_hotp(nxt, rng):
+    """A code no counter near `nxt` shows (nor the skips a kill may settle)."""
+    near = {hotp(c) for c in range(max(0, nxt - 1), nxt + 2 * HOTP_WINDOW + 2)}
+    n = rng.randrange(10 ** 6)
+    while f"{n:06d}" in near:
+        n = (n + 1) % 10 ** 6
+    return f"{n:06d}"
+
+
+def write_hotp_secret(path):
+    """A format-2 secret file (pam_totp-secret(5)) with one HOTP token."""
+    now = int(time.time())
+    b32 = base64.b32encode(HOTP_KEY).decode().rstrip("=")
+    text = (f"version 2\nenrolled {now}\nenrollment_id {os.urandom(16).hex()}\n"
+            f"token hw\ntype hotp\nsecret {b32}\nalgorithm sha1\ndigits 6\ncounter 0\nadded {now}\n")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
+def hotp_next(rec, tid):
+    """The next counter the record lets through, with an unsettled attempt
+    settled as the next login would (the counter its code matched, + 1)."""
+    token = rec["tokens"].get(tid) if rec else None
+    if token is None:
+        return 0
+    start = token["hotp_next"] or 0
+    if token["pending_hotp"]:
+        tag, last = token["pending_hotp"]
+        for c in range(start, last + 1):
+            if hotp_tag(hotp(c)) == tag:
+                return c + 1
+    return start
+
+
+def phase_hotp(rng):
+    kills = charged = runs = 0
+    nxt = 0                # the next counter the module should accept
+    accepted = []          # counters a login used (reported, or found used after a kill)
+    with h.Sandbox(window=1, options=f"deny={DENY} fail_interval=1 unlock_time=1 max_unlock_time=1 "
+                                     f"hotp_window={HOTP_WINDOW}") as sb:
+        write_hotp_secret(sb.secret)
+        tid = h.state_files.token_id(HOTP_KEY)
+        argv = [h.PAM_LOGIN, sb.conf, "totp", h.USER]
+        env = sb.env()
+        # Kills spread over a whole login (a wrong code's: no state moves).
+        full = duration(argv, "000000\n", env)
+        print(f"-- hotp: a complete login takes {full * 1000:.1f} ms")
+        while kills < HOTP_KILLS:
+            roll = rng.random()
+            if roll < 0.5:
+                kind, counter = "press", nxt
+            elif roll < 0.65:
+                kind, counter = "skip", nxt + rng.randint(1, HOTP_WINDOW)
+            elif roll < 0.8 and accepted:
+                kind, counter = "replay", rng.choice(accepted)
+            else:
+                kind, counter = "wrong", None
+            code = wrong_hotp(nxt, rng) if counter is None else hotp(counter)
+            good = kind in ("press", "skip")
+            killed, rc, out = killed_run(argv, code + "\n", rng.uniform(full * 0.4, full * 1.1), env)
+            runs += 1
+            kills += 1 if killed else 0
+            success = not killed and rc == 0 and "PAM result: Success" in out
+            if success and not good:
+                result(False, f"hotp run {runs}", f"a {kind} code was accepted")
+                break
+            if success:
+                accepted.append(counter)
+                nxt = counter + 1
+            recs = read_records(sb, f"state after hotp run {runs}")
+            if recs is None or recs[0] is None:
+                continue
+            newest, durable = recs
+            if killed and newest["charge"] is not None:
+                charged += 1
+                pending = (newest["tokens"].get(tid) or {}).get("pending_hotp")
+                # The next login (a wrong code) settles it.
+                ok, _ = h.login(sb, wrong_hotp(nxt, rng))
+                after, _ = h.records(sb.state)
+                got = (after["tokens"].get(tid) or {}).get("hotp_next") or 0
+                want = counter + 1 if good and pending else nxt
+                problems = []
+                if ok:
+                    problems.append("the settling login's wrong code was accepted")
+                if after["charge"] is not None or (after["tokens"].get(tid) or {}).get("pending_hotp"):
+                    problems.append(f"still unsettled: {after}")
+                if got != want:
+                    problems.append(f"a killed {kind} code (counter {counter}) left the counter at {got}, not {want}")
+                result(not problems, f"the settling of killed hotp run {runs}", "; ".join(problems))
+                if problems:
+                    break
+                if good and pending:
+                    accepted.append(counter)
+                nxt = got
+                continue
+            # No charge left: the run ended, or was killed before its charge or
+            # after its settling. The counter is where a success leaves it, or
+            # where it was.
+            got = hotp_next(newest, tid)
+            if killed and good and got == counter + 1:
+                accepted.append(counter)
+                nxt = got
+            if got != nxt:
+                result(False, f"counter after hotp run {runs} ({kind}, killed={killed})", f"{got}, expected {nxt}")
+                break
+            if hotp_next(durable, tid) < (max(accepted) + 1 if accepted else 0):
+                result(False, f"durable record after hotp run {runs}",
+                       f"lets counter {hotp_next(durable, tid)} through; {max(accepted)} was used")
+                break
+        # Every used code stays refused; the next press still works (on a
+        # clock moved past any lockout the wrong codes left).
+        sb.set_offset(sb.offset + 3600)
+        for c in sorted(set(accepted))[-5:]:
+            ok, out = h.login(sb, hotp(c))
+            result(not ok, f"replay of the used hotp counter {c}", out)
+        sb.set_offset(sb.offset + 3600)
+        ok, out = h.login(sb, hotp(nxt))
+        result(ok, f"the next press (counter {nxt}) after {kills} kills", out)
+        result(charged > 0 and accepted, "the hotp run saw accepted codes and killed charged attempts",
+               f"{len(accepted)} accepted, {charged} charged attempts killed")
+    print(f"-- hotp logins: {runs} runs, {kills} killed ({charged} after their charge), "
+          f"{len(accepted)} codes used, next counter {nxt}")
+    return kills
+
+
 def main():
     if os.geteuid() != 0:
         print("tests/crash: must run as root")
@@ -281,6 +435,10 @@ def main():
             kills += phase_enroll(sb, rng)
         except Exception:
             result(False, "crash test", traceback.format_exc())
+    try:
+        kills += phase_hotp(rng)
+    except Exception:
+        result(False, "crash test (hotp)", traceback.format_exc())
     print(f"{kills} processes killed in {time.time() - start:.0f} s")
     return TALLY.close()
 
