@@ -330,6 +330,13 @@ class V2Parser {
     Result<SecretFile> parse(const std::vector<KvLine>& lines) {
         m_file.version = 2;
         for (const KvLine& line : lines) {
+            // A token's section is complete when the next one opens: its
+            // problems name its own `token` line.
+            if (line.key == token_key_name) {
+                if (Status st = close_section(); !st) {
+                    return st.error();
+                }
+            }
             const std::string problem = take(line);
             if (!problem.empty()) {
                 return line_error(what, line.line_no, problem);
@@ -412,10 +419,8 @@ class V2Parser {
         return problem;
     }
 
+    // After close_section().
     std::string open_section(const KvLine& line) {
-        if (Status st = close_section(); !st) {
-            return strip_prefix(st.error().message);
-        }
         if (std::string problem = token_name_problem(line.value); !problem.empty()) {
             return problem;
         }

@@ -60,10 +60,11 @@ struct TokenRef {
 };
 
 // Where a TOTP token's window is centred: the drift the state observed, as
-// long as it was measured against the file's offset of now (a resync starts
-// anew), else the file's offset (pam_totp(8), TOKENS).
+// long as it was measured against the file's token as it is now (a resync
+// starts anew: records.h), else the file's offset (pam_totp(8), TOKENS).
 long clock_offset(const TokenEntry& token, const TokenRecord& record) {
-    if (record.drift && record.drift->base == token.offset) {
+    if (record.drift && record.drift->file_offset == token.offset &&
+        record.drift->file_confirmed == token.confirmed_until) {
         return record.drift->offset;
     }
     return token.offset;
@@ -648,7 +649,8 @@ Outcome Login::evaluate_code(StateTransaction& tx, const Attempt& attempt, const
             // (bounded, and no wider: core/otp/totp.h).
             const std::uint64_t centre = time_step(shifted(now, offset), entry.params.period);
             if (verdict.value().step != centre) {
-                out.drift = Drift{recentred_offset(offset, verdict.value().step, centre, entry.params.period), entry.offset};
+                out.drift = Drift{recentred_offset(offset, verdict.value().step, centre, entry.params.period),
+                                  entry.offset, entry.confirmed_until};
             }
             return out;
         }

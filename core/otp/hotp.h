@@ -39,9 +39,9 @@ struct HotpVerdict {
 };
 
 // Verifies `code` against the counters `next` .. `next` + `window` (RFC
-// 4226 section 7.2: a look-ahead window; the verifier then moves past the
-// accepted value only, section 7.4 of the security considerations), in
-// constant time per comparison. A code that is not exactly `digits` ASCII
+// 4226 section 7.4: the look-ahead parameter s; the verifier then moves
+// past the accepted value only, section 7.2), in constant time per
+// comparison. A code that is not exactly `digits` ASCII
 // digits is `wrong` without any HMAC computed.
 Result<HotpVerdict> hotp_verify(const SecureBuffer& key, unsigned digits, std::string_view code, std::uint64_t next,
                                 unsigned window);

@@ -77,11 +77,14 @@ struct PendingHotp {
 };
 
 // A TOTP token's observed clock offset: the seconds its clock is ahead,
-// recorded when a code is accepted off-centre, and the file's `offset` it
-// was measured against (a resync that changes the file's starts anew).
+// recorded when a code is accepted off-centre, and the secret file's
+// `offset` and `confirmed` of the token it was measured against: it holds
+// only while both are unchanged, so a resync (which always moves
+// `confirmed` on) or an edited offset starts anew.
 struct Drift {
     long offset = 0;
-    long base = 0;
+    long file_offset = 0;
+    std::time_t file_confirmed = 0;
 
     bool operator==(const Drift&) const = default;
 };

@@ -151,14 +151,17 @@ std::string apply_token(TokenKey key, std::string_view value, TokenRecord& token
         return {};
     }
     if (key == t_drift) {
-        const auto [offset, base] = split_pair(value);
+        const auto [offset, rest] = split_pair(value);
+        const auto [base, confirmed] = split_pair(rest);
         const auto o = offset_value(offset);
         const auto b = offset_value(base);
-        if (!o || !b) {
-            return "'drift' must be two offsets in seconds, OFFSET:BASE, each -" + std::to_string(max_clock_offset) +
-                   " to " + std::to_string(max_clock_offset);
+        const Result<std::uint64_t> c = parse_decimal(confirmed, max_time);
+        if (!o || !b || !c) {
+            return "'drift' must be OFFSET:FILE_OFFSET:FILE_CONFIRMED, two offsets of -" +
+                   std::to_string(max_clock_offset) + " to " + std::to_string(max_clock_offset) +
+                   " seconds and a Unix time";
         }
-        token.drift = Drift{*o, *b};
+        token.drift = Drift{*o, *b, static_cast<std::time_t>(c.value())};
         return {};
     }
     if (key == t_pending_hotp) {
@@ -383,7 +386,8 @@ std::string serialise_account_state(const AccountState& state) {
         }
         if (token.drift) {
             append_line(out, token_keys[t_drift],
-                        std::to_string(token.drift->offset) + ":" + std::to_string(token.drift->base));
+                        std::to_string(token.drift->offset) + ":" + std::to_string(token.drift->file_offset) + ":" +
+                            std::to_string(token.drift->file_confirmed));
         }
         if (token.pending_until) {
             append_line(out, token_keys[t_pending_until], std::to_string(*token.pending_until));

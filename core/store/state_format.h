@@ -17,8 +17,9 @@
 //   token 0123456789abcdef0123456789abcdef    a token whose replay record is here
 //   used_until 1764290030         codes of steps starting before this are used
 //   hotp_next 42                  HOTP: the next counter that may be accepted (optional)
-//   drift 90:0                    TOTP: the observed clock offset and the secret
-//                                 file's offset it was measured against (optional)
+//   drift 90:0:1764290010         TOTP: the observed clock offset, and the secret
+//                                 file's offset and confirmed it was measured
+//                                 against (optional)
 //   pending_until 1764290090      an unsettled attempt (optional)
 //   pending_hotp 0123456789abcdef:52   an unsettled attempt at an HOTP token: the
 //                                 tag of its code and the last counter it could

@@ -101,9 +101,8 @@ def parse_text(text, where="state"):
             if key in seen:
                 raise StateError("%s line %d: duplicate %s" % (where, n, key))
             seen.add(key)
-            if key == "drift":  # OFFSET:BASE, seconds
-                offset, _, base = value.partition(":")
-                token[key] = (int(offset), int(base))
+            if key == "drift":  # OFFSET:FILE_OFFSET:FILE_CONFIRMED
+                token[key] = tuple(int(v) for v in value.split(":", 2))
             elif key == "pending_hotp":  # TAG:LAST
                 tag, _, last = value.partition(":")
                 token[key] = (tag, int(last))
