@@ -28,7 +28,7 @@ inline constexpr const char* helper_conf_path = "/etc/pam_totp/helper.conf";
 Result<std::vector<std::string>> split_module_arguments(std::string_view line);
 
 // True when the two agree on every option of the policy: secret, state_dir,
-// store, store_config, window, hotp_window, deny, fail_interval, unlock_time,
+// store, store_config, window, hotp_window, grace_period, deny, fail_interval, unlock_time,
 // max_unlock_time, no_recovery: where the state and the secret are, and
 // what counts as a right answer. Not nullok: without a secret file nothing
 // is read or written, and PAM_IGNORE goes only to the caller's own stack.

@@ -9,11 +9,13 @@
 #include "core/files/path_template.h"
 #include "core/files/secret_file.h"
 #include "core/login/answer.h"
+#include "core/login/grace.h"
 #include "core/otp/hotp.h"
 #include "core/otp/rate_limit.h"
 #include "core/otp/recovery.h"
 #include "core/otp/token.h"
 #include "core/otp/totp.h"
+#include "core/store/state_format.h"
 #include "core/util/critical_section.h"
 
 namespace pam_totp {
@@ -89,6 +91,10 @@ enum class SecretLookup {
 
 enum class Verdict { accepted, rejected, locked, error, unavailable };
 
+// Before the prompt: ask for a code, stop (locked out, or the store cannot
+// be used), or let the user in on a grace (grace_period=).
+enum class BeforePrompt { ask, stop, grace };
+
 // What the charge recorded about an answer, before it is looked at.
 struct Attempt {
     AnswerShape shape = AnswerShape::other;
@@ -102,6 +108,7 @@ struct Attempt {
 struct Outcome {
     bool accepted = false;
     std::string what = "wrong code";  // for the log
+    std::string audit = "wrong";      // the audit line's outcome=
     std::string hint;                 // for the user, on failure
     std::optional<TokenId> token;     // the token that matched
     std::string token_name;           // and its name, for the log
@@ -133,7 +140,10 @@ class Login {
     SecretLookup load(const std::string& path, const FileRules& rules, bool as_user);
     SecretLookup adopt(const SecureBuffer& text);
     bool look_up_account();
-    bool announce_lockout();
+    BeforePrompt before_prompt();
+    [[nodiscard]] std::optional<RecoveryTag> place() const;
+    void audit_line(LoginOutcome result);
+    void set_audit(std::string_view outcome) { m_audit = std::string(outcome); }
     LoginOutcome collect_for_later(bool enrolled);
     // The answer.
     std::optional<Answer> authtok_answer();
@@ -192,6 +202,10 @@ class Login {
     bool m_claim_conflict = false;            // the last charge lost a claim race (Errc::conflict)
     std::optional<std::time_t> m_own_charge;  // the charge this login wrote (check()'s first round)
     std::optional<LegacyState> m_carried;     // what carry_over_legacy found
+    // The audit line (pam_totp(8), LOGGING): what the login came to.
+    std::string m_audit = "error";
+    std::string m_audit_token;
+    std::optional<unsigned> m_audit_failures;
 };
 
 // Reads and parses the secret file. `missing` only when there is no file
@@ -201,6 +215,7 @@ class Login {
 SecretLookup Login::locate_secret() {
     m_user = m_io.user();
     if (!m_user) {
+        set_audit("unknown_user");
         m_io.log(LogLevel::notice, "no valid user name; denying");
         return SecretLookup::refused;
     }
@@ -243,6 +258,7 @@ SecretLookup Login::read_via_account() {
         return SecretLookup::refused;
     }
     if (!m_acct) {
+        set_audit("unknown_user");
         log(LogLevel::notice, "no such account" +
                                   (m_unlooked_refusal.empty() ? std::string() : " (and " + m_unlooked_refusal + ")") +
                                   "; denying");
@@ -250,6 +266,7 @@ SecretLookup Login::read_via_account() {
     }
     auto path = expand_path_template(m_opts.secret, m_acct->name, m_acct->home);
     if (!path) {
+        set_audit("refused_file");
         log(LogLevel::err, "cannot build the secret file path: " + path.error().message);
         return SecretLookup::refused;
     }
@@ -274,6 +291,7 @@ SecretLookup Login::load(const std::string& path, const FileRules& rules, bool a
         if (text.error().code == Errc::not_found) {
             return SecretLookup::missing;
         }
+        set_audit("refused_file");
         log(LogLevel::err, "refusing secret file: " + text.error().message);
         return SecretLookup::refused;
     }
@@ -284,6 +302,7 @@ SecretLookup Login::load(const std::string& path, const FileRules& rules, bool a
 SecretLookup Login::adopt(const SecureBuffer& text) {
     auto parsed = parse_secret_file(text.view());
     if (!parsed) {
+        set_audit("refused_file");
         log(LogLevel::err, "malformed secret file " + m_path + ": " + parsed.error().message);
         return SecretLookup::refused;
     }
@@ -318,31 +337,55 @@ bool Login::look_up_account() {
     return true;
 }
 
-// Before prompting, a locked-out user is told so and not asked for a code.
-// A quick look without the lock: check() decides under it. True when the
-// login must stop here: also when a shared store cannot be used, since
-// the answer could not be checked either (and asking would only make the
-// user wait for a denial; pam_totp(8), FLEET).
-bool Login::announce_lockout() {
+// The place of this login for the grace period (core/login/grace.h).
+std::optional<RecoveryTag> Login::place() const {
+    const LoginContext where = m_io.context();
+    std::vector<TokenId> ids;
+    for (const TokenRef& t : m_tokens) {
+        ids.push_back(t.id);
+    }
+    return grace_place(where.service, where.rhost, where.tty, m_secret->enrollment_id, ids);
+}
+
+// Before prompting, a locked-out user is told so and not asked for a code;
+// a user a code was accepted from this place within grace_period is not
+// asked either (unless locked out: a lockout means someone is guessing).
+// A quick look without the lock: check() decides under it. Stops the login
+// also when a shared store cannot be used, since the answer could not be
+// checked either (and asking would only make the user wait for a denial;
+// pam_totp(8), FLEET).
+BeforePrompt Login::before_prompt() {
     auto record = m_store.peek(state_key());
     if (!record && record.error().code == Errc::unavailable) {
         m_store_unavailable = true;
+        set_audit("store_unavailable");
         log(LogLevel::err, "cannot read the state in " + store_name() +
                                " before the prompt: " + record.error().message + "; denying without asking for a code");
-        return true;
+        return BeforePrompt::stop;
     }
     if (!record || !record.value()) {
-        return false;  // no record, or unreadable: check() will say why
+        return BeforePrompt::ask;  // no record, or unreadable: check() will say why
     }
     const Budget& budget = record.value()->budget;
     const std::time_t now = m_io.now();
     if (!is_locked(budget, now)) {
-        return false;
+        if (m_opts.grace_period > 0) {
+            const auto here = place();
+            if (here && grace_holds(*record.value(), *here, now, m_opts.grace_period)) {
+                set_audit("grace");
+                log(LogLevel::info, "not asked for a code: one was accepted from this place within grace_period=" +
+                                        std::to_string(m_opts.grace_period) + " s");
+                return BeforePrompt::grace;
+            }
+        }
+        return BeforePrompt::ask;
     }
     const std::time_t left = lock_remaining(budget, now);
+    set_audit("locked");
+    m_audit_failures = recent_failures(budget, m_opts.rate, now);
     log(LogLevel::notice, "code entry locked for " + std::to_string(left) + " more seconds; denying");
     m_io.tell("Too many wrong codes. Code entry is locked for " + duration_words(left) + "; try again later.", true);
-    return true;
+    return BeforePrompt::stop;
 }
 
 // forward_pass defer: one prompt for password and code; the password goes
@@ -423,6 +466,7 @@ std::unique_ptr<StateTransaction> Login::lock_state() {
         auto tx = m_store.begin(state_key(), ids);
         if (!tx) {
             m_store_unavailable = tx.error().code == Errc::unavailable;
+            set_audit(m_store_unavailable ? "store_unavailable" : "error");
             log(LogLevel::err, "cannot use the state in " + store_name() + ": " + tx.error().message +
                                    "; denying (replay protection and the guessing budget cannot be skipped)");
             return nullptr;
@@ -432,6 +476,7 @@ std::unique_ptr<StateTransaction> Login::lock_state() {
         if (load(path, rules, m_as_user) != SecretLookup::found) {
             if (m_secret) {
                 m_secret.reset();
+                set_audit("not_enrolled");
                 log(LogLevel::notice, "secret file " + path + " is gone since the prompt; denying");
             }
             return nullptr;
@@ -522,6 +567,8 @@ bool Login::refuse_if_locked(StateTransaction& tx, std::time_t now) {
         return false;
     }
     const std::time_t left = lock_remaining(budget, now);
+    set_audit("locked");
+    m_audit_failures = recent_failures(budget, m_opts.rate, now);
     log(LogLevel::notice, "code entry locked for " + std::to_string(left) + " more seconds; denying");
     if (!m_opts.forward_pass) {
         m_io.tell("Too many wrong codes. Code entry is locked for " + duration_words(left) + "; try again later.",
@@ -576,6 +623,7 @@ bool Login::charge(StateTransaction& tx, const SecureBuffer& code, std::time_t n
             debug("charging again: " + st.error().message);
             return false;
         }
+        set_audit(m_store_unavailable ? "store_unavailable" : "error");
         log(LogLevel::err, "cannot record the attempt in " + store_name() +
                                " before checking it: " + st.error().message + "; denying (the answer was not checked)");
         return false;
@@ -620,6 +668,7 @@ Outcome Login::evaluate_code(StateTransaction& tx, const Attempt& attempt, const
             if (verdict.value().outcome == HotpOutcome::accepted) {
                 out.accepted = true;
                 out.what = "code accepted";
+                out.audit = "accepted";
                 out.token = t.id;
                 out.token_name = entry.name;
                 out.counter = verdict.value().counter;
@@ -627,6 +676,7 @@ Outcome Login::evaluate_code(StateTransaction& tx, const Attempt& attempt, const
             }
             if (verdict.value().outcome == HotpOutcome::replayed) {
                 out.what = "code already used (replay refused)";
+                out.audit = "replayed";
                 out.token_name = entry.name;
                 out.hint = "That code was already used. Press the token's button for a new one.";
             }
@@ -642,6 +692,7 @@ Outcome Login::evaluate_code(StateTransaction& tx, const Attempt& attempt, const
         if (verdict.value().outcome == TotpOutcome::accepted) {
             out.accepted = true;
             out.what = "code accepted";
+            out.audit = "accepted";
             out.token = t.id;
             out.token_name = entry.name;
             out.used_until = step_end(verdict.value().step, entry.params.period);
@@ -656,6 +707,7 @@ Outcome Login::evaluate_code(StateTransaction& tx, const Attempt& attempt, const
         }
         if (verdict.value().outcome == TotpOutcome::replayed) {
             out.what = "code already used (replay refused)";
+            out.audit = "replayed";
             out.token_name = entry.name;
             out.hint = "That code was already used. Wait for the next code from your app.";
         }
@@ -683,6 +735,7 @@ Outcome Login::evaluate_recovery(StateTransaction& tx, const Attempt& attempt) {
         out.accepted = true;
         out.recovery = true;
         out.what = "recovery code accepted";
+        out.audit = "recovery";
         out.token = m_recovery_id;
         out.setting = recovery_code_setting(m_secret->recovery_hashes[static_cast<std::size_t>(index.value())]);
     }
@@ -723,6 +776,11 @@ Settled Login::settle(StateTransaction& tx, const Attempt& attempt, const Outcom
         record_success(account.budget);
         const LoginContext where = m_io.context();
         account.last_login = LastLogin{now, where.service, where.rhost, where.tty};
+        if (m_opts.grace_period > 0) {
+            if (const auto here = place()) {
+                remember_grace(account, *here, now);
+            }
+        }
     } else {
         settled.locked_now = record_failure(account.budget, m_opts.rate, now);
     }
@@ -767,6 +825,9 @@ bool Login::settle_stale_hotp(StateTransaction& tx) {
 
 // The log line and what the user is told.
 void Login::report(StateTransaction& tx, const Outcome& outcome, const Settled& settled, std::time_t now) {
+    set_audit(settled.locked_now && !outcome.accepted ? "locked" : outcome.audit);
+    m_audit_token = outcome.token_name;
+    m_audit_failures = recent_failures(tx.account().budget, m_opts.rate, now);
     const std::string token = outcome.token_name.empty() ? std::string() : " (token " + outcome.token_name + ")";
     if (outcome.accepted) {
         log(LogLevel::info, outcome.what + token);
@@ -882,8 +943,54 @@ bool Login::accept(const Answer& answer) {
 // A denial because a shared store could not be used is told apart, so that
 // the module answers PAM_AUTHINFO_UNAVAIL (pam_totp(8), FLEET).
 LoginOutcome Login::run() {
-    const LoginOutcome outcome = run_steps();
-    return outcome == LoginOutcome::denied && m_store_unavailable ? LoginOutcome::unavailable : outcome;
+    LoginOutcome outcome = run_steps();
+    if (outcome == LoginOutcome::denied && m_store_unavailable) {
+        outcome = LoginOutcome::unavailable;
+    }
+    audit_line(outcome);
+    return outcome;
+}
+
+// One line per login with stable key=value fields (pam_totp(8), LOGGING),
+// for fail2ban and log analysis. The fields come first, right after the
+// "pam_totp(SERVICE:auth): " pam_syslog puts before it, and every value is
+// one printable word (sanitise_item: no spaces), so nothing a client
+// chooses (a user name, a host name) can pose as another field.
+void Login::audit_line(LoginOutcome result) {
+    std::string outcome = m_audit;
+    LogLevel level = LogLevel::notice;
+    switch (result) {
+        case LoginOutcome::success:
+            level = LogLevel::info;
+            if (outcome != "grace" && outcome != "recovery") {
+                outcome = "accepted";
+            }
+            break;
+        case LoginOutcome::ignore:
+            level = LogLevel::info;
+            outcome = m_secret ? "deferred" : "ignored";
+            break;
+        case LoginOutcome::unavailable:
+            level = LogLevel::err;
+            outcome = "store_unavailable";
+            break;
+        case LoginOutcome::denied:
+            if (outcome == "accepted" || outcome == "recovery" || outcome == "grace") {
+                outcome = "error";  // accepted, then refused (the password could not be handed on)
+            }
+            if (outcome == "error" || outcome == "refused_file" || outcome == "store_unavailable") {
+                level = LogLevel::err;
+            }
+            break;
+    }
+    const LoginContext where = m_io.context();
+    std::string line = "outcome=" + outcome + " user=" + sanitise_item(m_user.value_or("")) +
+                       " service=" + sanitise_item(where.service) + " rhost=" + sanitise_item(where.rhost) +
+                       " tty=" + sanitise_item(where.tty) + " token=" + sanitise_item(m_audit_token);
+    if (m_audit_failures) {
+        line += " failures=" + std::to_string(*m_audit_failures) + " deny=" + std::to_string(m_opts.rate.deny);
+    }
+    m_io.log(level, line);
 }
 
 LoginOutcome Login::run_steps() {
@@ -897,6 +1004,7 @@ LoginOutcome Login::run_steps() {
             }
             return LoginOutcome::ignore;
         }
+        set_audit("not_enrolled");
         log(LogLevel::notice, "no secret file (not enrolled; run totp-enroll); denying");
     }
     if (m_opts.forward_pass && m_opts.defer) {
@@ -910,8 +1018,14 @@ LoginOutcome Login::run_steps() {
     }
     // A lockout is told before the prompt, except with forward_pass, where
     // the password is asked together with the code and not checked yet.
-    if (m_secret && !m_opts.forward_pass && announce_lockout()) {
-        return outcome;
+    if (m_secret && !m_opts.forward_pass) {
+        const BeforePrompt next = before_prompt();
+        if (next == BeforePrompt::grace) {
+            return LoginOutcome::success;
+        }
+        if (next == BeforePrompt::stop) {
+            return outcome;
+        }
     }
     if (m_opts.first_pass != FirstPass::none) {
         if (auto answer = authtok_answer()) {

@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "core/files/kv_format.h"
+#include "core/login/grace.h"
 #include "core/otp/hotp.h"
 #include "core/otp/totp.h"
 #include "core/util/text.h"
@@ -79,7 +80,7 @@ struct OptionSpec {
 };
 
 // Every option, once: its name, whether it takes a value, and what it does.
-constexpr std::array<OptionSpec, 20> options{{
+constexpr std::array<OptionSpec, 21> options{{
     {"secret", true,
      [](ModuleOptions& o, std::string_view n, std::string_view v) -> Status {
          auto p = path(n, v, false);
@@ -154,6 +155,15 @@ constexpr std::array<OptionSpec, 20> options{{
          return {};
      }},
     {"fail_interval", true, set_seconds<&RateLimitConfig::fail_interval>},
+    {"grace_period", true,
+     [](ModuleOptions& o, std::string_view n, std::string_view v) -> Status {
+         auto g = number(n, v, 0, static_cast<std::uint64_t>(max_grace_period));
+         if (!g) {
+             return g.error();
+         }
+         o.grace_period = static_cast<long>(g.value());
+         return {};
+     }},
     {"unlock_time", true, set_seconds<&RateLimitConfig::unlock_time>},
     {"max_unlock_time", true, set_seconds<&RateLimitConfig::max_unlock_time>},
     {"prompt", true,

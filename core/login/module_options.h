@@ -24,6 +24,7 @@ struct ModuleOptions {
     bool nullok = false;
     std::optional<unsigned> window;  // unset: the secret file's, else default_window
     unsigned hotp_window = 10;       // HOTP look-ahead (core/otp/hotp.h: default_hotp_window)
+    long grace_period = 0;           // seconds; 0: always ask (core/login/grace.h)
     RateLimitConfig rate;
     std::string prompt = "Verification code: ";
     bool echo_code = false;

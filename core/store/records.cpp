@@ -51,6 +51,17 @@ void remember_used_recovery(TokenRecord& token, const UsedRecovery& used_in) {
     }
 }
 
+void remember_grace(AccountRecord& account, const RecoveryTag& place, std::time_t when) {
+    std::erase_if(account.grace, [&place](const GraceRecord& g) { return g.place == place; });
+    account.grace.push_back(GraceRecord{place, when});
+    std::stable_sort(account.grace.begin(), account.grace.end(),
+                     [](const GraceRecord& a, const GraceRecord& b) { return a.granted < b.granted; });
+    if (account.grace.size() > max_grace_records) {
+        account.grace.erase(account.grace.begin(),
+                            account.grace.begin() + static_cast<std::ptrdiff_t>(account.grace.size() - max_grace_records));
+    }
+}
+
 void remember_maybe_used_recovery(TokenRecord& token, const RecoveryTag& tag) {
     if (recovery_used(token, tag)) {
         return;
@@ -105,6 +116,13 @@ void merge_into(AccountRecord& into, const AccountRecord& from) {
     }
     if (from.last_login && (!into.last_login || from.last_login->when > into.last_login->when)) {
         into.last_login = from.last_login;
+    }
+    for (const GraceRecord& g : from.grace) {
+        const auto own = std::find_if(into.grace.begin(), into.grace.end(),
+                                      [&g](const GraceRecord& m) { return m.place == g.place; });
+        if (own == into.grace.end() || own->granted < g.granted) {
+            remember_grace(into, g.place, g.granted);
+        }
     }
 }
 

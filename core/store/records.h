@@ -45,10 +45,25 @@ struct LastLogin {
     bool operator==(const LastLogin&) const = default;
 };
 
+// A grace record (grace_period=, pam_totp(8)): a code was accepted at
+// `granted` for this place (a keyed hash of service, remote host, tty and
+// the enrollment: core/login/grace.h), so a login from the same place is
+// not asked again while the period lasts.
+struct GraceRecord {
+    RecoveryTag place;  // 8 bytes, 16 hex digits in the state
+    std::time_t granted = 0;
+
+    bool operator==(const GraceRecord&) const = default;
+};
+
+// Grace records kept per account; beyond it the oldest are forgotten.
+inline constexpr std::size_t max_grace_records = 32;
+
 struct AccountRecord {
     Budget budget;
     std::optional<std::time_t> charge;  // an attempt charged at this time and not settled
     std::optional<LastLogin> last_login;
+    std::vector<GraceRecord> grace;     // oldest first
 
     bool operator==(const AccountRecord&) const = default;
 };
@@ -108,6 +123,10 @@ struct TokenRecord {
 // leaves pending_hotp (the login settles it with the key, first).
 bool settle_stale_charge(AccountRecord& account, const RateLimitConfig& config);
 bool settle_stale_pending(TokenRecord& token);
+
+// Records a grace for `place` granted at `when` (replacing an older one
+// for the same place), forgetting the oldest beyond max_grace_records.
+void remember_grace(AccountRecord& account, const RecoveryTag& place, std::time_t when);
 
 // Adds a used recovery code, forgetting the oldest beyond the bound.
 void remember_used_recovery(TokenRecord& token, const UsedRecovery& used);

@@ -47,6 +47,7 @@ enum TokenKey : std::size_t {
 constexpr std::array<std::string_view, t_count> token_keys = {"used_until",    "hotp_next",    "drift",
                                                               "pending_until", "pending_hotp", "pending_recovery"};
 constexpr std::string_view failure_key = "failure";
+constexpr std::string_view grace_key = "grace";
 constexpr std::string_view token_key = "token";
 constexpr std::string_view used_key = "recovery_used";
 constexpr std::string_view used_old_key = "recovery_used_old";
@@ -262,6 +263,19 @@ class Reader {
                 m_state.record.budget.recent.push_back(t.value());
                 return {};
             }
+            if (kv.key == grace_key) {
+                if (m_state.record.grace.size() >= max_grace_records) {
+                    return too_many(grace_key, max_grace_records);
+                }
+                const auto [place, granted] = split_pair(kv.value);
+                const auto tag = RecoveryTag::from_hex(place);
+                const Result<std::uint64_t> t = parse_decimal(granted, max_time);
+                if (!tag || !t) {
+                    return "'grace' must be 16 lower-case hex digits, ':' and a Unix time";
+                }
+                m_state.record.grace.push_back(GraceRecord{*tag, static_cast<std::time_t>(t.value())});
+                return {};
+            }
             auto index = m_account_keys.claim(kv, what);
             if (!index) {
                 return strip(index.error().message);
@@ -366,6 +380,9 @@ std::string serialise_account_state(const AccountState& state) {
     }
     if (r.charge) {
         append_line(out, account_keys[a_charge], std::to_string(*r.charge));
+    }
+    for (const GraceRecord& g : r.grace) {
+        append_line(out, grace_key, g.place.hex() + ":" + std::to_string(g.granted));
     }
     if (r.last_login) {
         append_line(out, account_keys[a_last_login], std::to_string(r.last_login->when));

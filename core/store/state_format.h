@@ -10,6 +10,9 @@
 //   failure 1764290000            wrong codes since the last lockout or success
 //                                 (at most 100; repeatable)
 //   charge 1764290000             an attempt charged and not settled (optional)
+//   grace 0123456789abcdef:1764290000   a grace (grace_period=): the place's
+//                                 keyed hash and when its code was accepted
+//                                 (repeatable, at most 32)
 //   last_login 1764290000         the last successful login (optional), and
 //   last_service sshd               where it came from (each optional)
 //   last_rhost 192.0.2.1
