@@ -25,6 +25,7 @@
 #include <set>
 
 #include "core/files/secret_file.h"
+#include "core/otp/hotp.h"
 #include "core/otp/recovery.h"
 #include "core/otp/token.h"
 #include "core/store/file_store.h"
@@ -115,6 +116,77 @@ std::string pad_code(unsigned long value, unsigned digits) {
         s.insert(s.begin(), '0');
     }
     return s;
+}
+
+pam_totp::SecureBuffer fresh_key() {
+    auto key = pam_totp::random_bytes(20);
+    if (!key) {
+        fail_msg("random_bytes failed");
+    }
+    return std::move(key).value();
+}
+
+std::string fresh_enrollment_id() {
+    auto id = pam_totp::random_hex(16);
+    if (!id) {
+        fail_msg("random_hex failed");
+    }
+    return std::move(id).value();
+}
+
+// `codes` (or, when empty, `count` fresh ones) as printed, and their
+// hashes (fresh salts) as written.
+void make_recovery(const std::vector<std::string>& codes, std::size_t count, std::vector<std::string>& printed,
+                   std::vector<std::string>& hashes) {
+    printed = codes;
+    while (codes.empty() && printed.size() < count) {
+        auto code = pam_totp::generate_recovery_code();
+        if (!code) {
+            fail_msg("generate_recovery_code: %s", code.error().message.c_str());
+        }
+        printed.emplace_back(code.value().view());
+    }
+    hashes.clear();
+    for (const std::string& code : printed) {
+        auto canonical = pam_totp::normalise_recovery_code(code);
+        if (!canonical) {
+            fail_msg("normalise_recovery_code(%s): %s", code.c_str(), canonical.error().message.c_str());
+        }
+        auto hash = pam_totp::hash_recovery_code(canonical.value());
+        if (!hash) {
+            fail_msg("hash_recovery_code: %s", hash.error().message.c_str());
+        }
+        hashes.push_back(std::move(hash).value());
+    }
+}
+
+// Written beside the secret file and renamed over it, as totp-enroll does:
+// a login that has the old file open keeps reading the old one.
+void install_secret(const std::string& path, const std::string& content, uid_t owner, gid_t group) {
+    const std::string tmp = path + ".pamtest-new";
+    (void)::unlink(tmp.c_str());
+    write_file(tmp, content, 0600);
+    if (::chown(tmp.c_str(), owner, group) != 0) {
+        fail_msg("chown %s: %s", tmp.c_str(), std::strerror(errno));
+    }
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+        fail_msg("rename %s: %s", path.c_str(), std::strerror(errno));
+    }
+}
+
+// Serialises `sf` (format 2 unless it is one plain default TOTP token),
+// installs it at e.path, and makes `e` describe it.
+void write_tokens(TokensEnrollment& e, const pam_totp::SecretFile& sf) {
+    auto text = pam_totp::serialise_secret_file(sf);
+    if (!text) {
+        fail_msg("serialise_secret_file: %s", text.error().message.c_str());
+    }
+    install_secret(e.path, std::string(text.value().view()), e.owner, e.group);
+    e.enrollment_id = sf.enrollment_id;
+    e.tokens.clear();
+    for (const pam_totp::TokenEntry& t : sf.tokens) {
+        e.tokens.push_back(Token{t.name, t.type, t.key.clone(), t.params, t.offset, t.counter});
+    }
 }
 
 // The wall clock without the time shim (the raw system call).
@@ -384,6 +456,21 @@ std::size_t Fixture::count_logs(const std::string& needle) {
         lines.begin(), lines.end(), [&](const std::string& line) { return line.find(needle) != std::string::npos; }));
 }
 
+void Fixture::expect_log_count(const std::string& needle, std::size_t n, double timeout) {
+    if (!logs_captured()) {
+        fail_msg("cannot capture log lines (no private /dev/log; run through make check-pam as root)");
+    }
+    const double end = now_seconds() + timeout;
+    std::size_t seen = count_logs(needle);
+    while (seen < n && now_seconds() < end) {
+        ::usleep(10 * 1000);
+        seen = count_logs(needle);
+    }
+    if (seen != n) {
+        fail_msg("%zu log lines contain \"%s\", expected %zu", seen, needle.c_str(), n);
+    }
+}
+
 std::string Fixture::module_path() {
     const char* p = std::getenv("PAM_TOTP_MODULE");
     return p != nullptr ? p : "";
@@ -426,46 +513,21 @@ Enrollment& Fixture::enroll(const EnrollSpec& spec) {
     e->group = spec.group;
     e->params = spec.params;
     pam_totp::SecretFile sf;
-    if (spec.key_of != nullptr) {
-        sf.key = spec.key_of->key.clone();
-    } else {
-        auto key = pam_totp::random_bytes(20);
-        if (!key) {
-            fail_msg("random_bytes failed");
-        }
-        sf.key = std::move(key).value();
-    }
-    e->key = sf.key.clone();
-    auto id = pam_totp::random_hex(16);
-    if (!id) {
-        fail_msg("random_hex failed");
-    }
-    sf.params = spec.params;
     sf.enrolled = ::time(nullptr);
-    sf.confirmed_until = spec.confirmed;
-    e->enrollment_id = id.value();
-    sf.enrollment_id = std::move(id).value();
-    std::vector<std::string> printed = spec.codes;
-    while (spec.codes.empty() && printed.size() < spec.recovery) {
-        auto code = pam_totp::generate_recovery_code();
-        if (!code) {
-            fail_msg("generate_recovery_code: %s", code.error().message.c_str());
-        }
-        printed.emplace_back(code.value().view());
-    }
-    for (const std::string& code : printed) {
-        auto canonical = pam_totp::normalise_recovery_code(code);
-        if (!canonical) {
-            fail_msg("normalise_recovery_code(%s): %s", code.c_str(), canonical.error().message.c_str());
-        }
-        auto hash = pam_totp::hash_recovery_code(canonical.value());
-        if (!hash) {
-            fail_msg("hash_recovery_code: %s", hash.error().message.c_str());
-        }
-        e->recovery_codes.push_back(code);
-        e->recovery_hashes.push_back(hash.value());
-        sf.recovery_hashes.push_back(std::move(hash).value());
-    }
+    sf.enrollment_id = fresh_enrollment_id();
+    e->enrollment_id = sf.enrollment_id;
+    // One TOTP token named "default", added at enrollment: the serialiser
+    // writes it as format 1, the file every earlier pam_totp wrote.
+    pam_totp::TokenEntry token;
+    token.name = std::string(pam_totp::default_token_name);
+    token.key = spec.key_of != nullptr ? spec.key_of->key.clone() : fresh_key();
+    token.params = spec.params;
+    token.added = sf.enrolled;
+    token.confirmed_until = spec.confirmed;
+    e->key = token.key.clone();
+    sf.tokens.push_back(std::move(token));
+    make_recovery(spec.codes, spec.recovery, e->recovery_codes, e->recovery_hashes);
+    sf.recovery_hashes = e->recovery_hashes;
     auto text = pam_totp::serialise_secret_file(sf);
     if (!text) {
         fail_msg("serialise_secret_file: %s", text.error().message.c_str());
@@ -474,19 +536,97 @@ Enrollment& Fixture::enroll(const EnrollSpec& spec) {
     for (const std::string& raw : spec.raw_recovery) {
         content += "recovery " + raw + "\n";
     }
-    // Written beside it and renamed over it, as totp-enroll does: a login
-    // that has the old file open keeps reading the old one.
-    const std::string tmp = e->path + ".pamtest-new";
-    (void)::unlink(tmp.c_str());
-    write_file(tmp, content, 0600);
-    if (::chown(tmp.c_str(), spec.owner, spec.group) != 0) {
-        fail_msg("chown %s: %s", tmp.c_str(), std::strerror(errno));
-    }
-    if (::rename(tmp.c_str(), e->path.c_str()) != 0) {
-        fail_msg("rename %s: %s", e->path.c_str(), std::strerror(errno));
-    }
+    install_secret(e->path, content, spec.owner, spec.group);
     m_enrollments.push_back(std::move(e));
     return *m_enrollments.back();
+}
+
+const Token& TokensEnrollment::token(const std::string& name) const {
+    for (const Token& t : tokens) {
+        if (t.name == name) {
+            return t;
+        }
+    }
+    fail_msg("%s has no token called %s", path.c_str(), name.c_str());
+    return tokens.front();  // not reached: fail_msg longjmps out
+}
+
+TokensEnrollment& Fixture::enroll_tokens(const TokensSpec& spec) {
+    auto e = std::make_unique<TokensEnrollment>();
+    e->user = spec.user;
+    e->path = spec.path.empty() ? m_secrets + "/" + spec.user : spec.path;
+    e->owner = spec.owner;
+    e->group = spec.group;
+    pam_totp::SecretFile sf;
+    sf.enrolled = ::time(nullptr);
+    sf.enrollment_id = fresh_enrollment_id();
+    sf.window = spec.window;
+    e->enrollment_id = sf.enrollment_id;
+    for (const TokenSpec& ts : spec.tokens) {
+        pam_totp::TokenEntry t;
+        t.name = ts.name;
+        t.type = ts.type;
+        t.key = ts.key.empty() ? fresh_key() : pam_totp::SecureBuffer(std::string_view(ts.key));
+        t.params = ts.params;
+        t.offset = ts.offset;
+        t.counter = ts.counter;
+        t.added = sf.enrolled;
+        sf.tokens.push_back(std::move(t));
+    }
+    make_recovery({}, spec.recovery, e->recovery_codes, e->recovery_hashes);
+    sf.recovery_hashes = e->recovery_hashes;
+    write_tokens(*e, sf);
+    m_token_enrollments.push_back(std::move(e));
+    return *m_token_enrollments.back();
+}
+
+void Fixture::rewrite_tokens(TokensEnrollment& e, const std::function<void(pam_totp::SecretFile&)>& edit) {
+    const std::string text = read_file(e.path);
+    auto parsed = pam_totp::parse_secret_file(text);
+    if (!parsed) {
+        fail_msg("%s does not parse: %s", e.path.c_str(), parsed.error().message.c_str());
+    }
+    pam_totp::SecretFile sf = std::move(parsed).value();
+    edit(sf);
+    write_tokens(e, sf);
+}
+
+void Fixture::remove_token(TokensEnrollment& e, const std::string& name) {
+    rewrite_tokens(e, [&](pam_totp::SecretFile& sf) {
+        const auto it = std::find_if(sf.tokens.begin(), sf.tokens.end(),
+                                     [&](const pam_totp::TokenEntry& t) { return t.name == name; });
+        if (it == sf.tokens.end()) {
+            fail_msg("%s has no token called %s", e.path.c_str(), name.c_str());
+        }
+        if (sf.tokens.size() == 1) {
+            fail_msg("remove_token: %s is the last token (that is plain --remove)", name.c_str());
+        }
+        if (it == sf.tokens.begin() && !sf.recovery_anchor) {
+            sf.recovery_anchor = it->key.clone();
+        }
+        sf.tokens.erase(it);
+    });
+}
+
+long Fixture::resync_totp(TokensEnrollment& e, const std::string& name, long ahead) {
+    const Token& t = e.token(name);
+    const std::time_t app_now = ::time(nullptr) + static_cast<std::time_t>(ahead);
+    const std::string first = code_at(t, app_now - static_cast<std::time_t>(t.params.period));
+    const std::string second = code_at(t, app_now);
+    auto found = pam_totp::totp_resync(t.key, t.params, first, second, ::time(nullptr));
+    if (!found) {
+        fail_msg("totp_resync of %s (%ld s fast): %s", name.c_str(), ahead, found.error().message.c_str());
+    }
+    const pam_totp::TotpResync clock = found.value();
+    rewrite_tokens(e, [&](pam_totp::SecretFile& sf) {
+        for (pam_totp::TokenEntry& entry : sf.tokens) {
+            if (entry.name == name) {
+                entry.offset = clock.offset;
+                entry.confirmed_until = std::max(entry.confirmed_until, clock.used_until);
+            }
+        }
+    });
+    return clock.offset;
 }
 
 std::string Fixture::code(const Enrollment& e, long offset) {
@@ -494,6 +634,32 @@ std::string Fixture::code(const Enrollment& e, long offset) {
     auto c = pam_totp::totp_generate(e.key, e.params, when);
     if (!c) {
         return "totp_generate failed";
+    }
+    return std::string(c.value().view());
+}
+
+std::string Fixture::code_at(const Token& t, std::time_t when) {
+    if (t.type != pam_totp::TokenType::totp) {
+        fail_msg("code_at: %s is not a TOTP token", t.name.c_str());
+    }
+    auto c = pam_totp::totp_generate(t.key, t.params, when);
+    if (!c) {
+        fail_msg("totp_generate: %s", c.error().message.c_str());
+    }
+    return std::string(c.value().view());
+}
+
+std::string Fixture::code(const Token& t, long offset) {
+    return code_at(t, ::time(nullptr) + static_cast<std::time_t>(offset) * t.params.period);
+}
+
+std::string Fixture::hotp_code(const Token& t, std::uint64_t counter) {
+    if (t.type != pam_totp::TokenType::hotp) {
+        fail_msg("hotp_code: %s is not an HOTP token", t.name.c_str());
+    }
+    auto c = pam_totp::hotp_generate(t.key, t.params.digits, counter);
+    if (!c) {
+        fail_msg("hotp_generate: %s", c.error().message.c_str());
     }
     return std::string(c.value().view());
 }
@@ -534,6 +700,42 @@ LoginResult Fixture::login(const std::string& service, const std::string& user, 
     }
     ::pam_end(pamh, r.rc);
     return r;
+}
+
+std::vector<int> Fixture::simultaneous_logins(int n, const std::string& service, const std::string& user,
+                                              const std::string& answer) {
+    int barrier[2];
+    if (::pipe2(barrier, O_CLOEXEC) != 0) {
+        fail_msg("pipe2: %s", std::strerror(errno));
+    }
+    std::vector<pid_t> pids;
+    for (int i = 0; i < n; ++i) {
+        const pid_t pid = ::fork();
+        if (pid < 0) {
+            ::close(barrier[1]);
+            ::close(barrier[0]);
+            fail_msg("fork failed");
+        }
+        if (pid == 0) {
+            ::close(barrier[1]);
+            ::alarm(30);  // never outlive a stuck parent
+            char c = 0;
+            // Blocks until the parent closes the write end: EOF releases everyone.
+            while (::read(barrier[0], &c, 1) < 0) {
+            }
+            const LoginResult r = login(service, user, {answer});
+            ::_exit(r.rc & 0x7f);
+        }
+        track_child(pid);
+        pids.push_back(pid);
+    }
+    ::close(barrier[0]);
+    ::close(barrier[1]);  // go
+    std::vector<int> rcs;
+    for (const pid_t pid : pids) {
+        rcs.push_back(reap(pid));
+    }
+    return rcs;
 }
 
 std::string Fixture::authtok_probe() const {
@@ -596,10 +798,18 @@ std::optional<pam_totp::AccountState> Fixture::account_state(const std::string& 
 }
 
 std::optional<pam_totp::TokenRecord> Fixture::token_record(const Enrollment& e) const {
+    return record_of(e.key);
+}
+
+std::optional<pam_totp::TokenRecord> Fixture::token_record(const Token& t) const {
+    return record_of(t.key);
+}
+
+std::optional<pam_totp::TokenRecord> Fixture::record_of(const pam_totp::SecureBuffer& key) const {
     pam_totp::FileStateStore store(m_state);
-    auto record = store.peek_token(pam_totp::token_id_of(e.key));
+    auto record = store.peek_token(pam_totp::token_id_of(key));
     if (!record) {
-        fail_msg("reading the replay record of %s: %s", e.path.c_str(), record.error().message.c_str());
+        fail_msg("reading a replay record in %s: %s", m_state.c_str(), record.error().message.c_str());
     }
     return std::move(record).value();
 }

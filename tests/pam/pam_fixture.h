@@ -1,7 +1,8 @@
 // The test fixture for tests/pam: a private temp tree (service files,
-// secrets, state), enrollments written with core's own serialiser, and one
-// login through the real libpam (pam_start_confdir) with a scripted
-// conversation that records every prompt and message.
+// secrets, state), enrollments written with core's own serialiser (one
+// TOTP token, format 1; or several named TOTP and HOTP tokens, format 2),
+// and one login through the real libpam (pam_start_confdir) with a
+// scripted conversation that records every prompt and message.
 //
 // Every test binary uses it through cmocka setup/teardown (pamtest::setup,
 // pamtest::teardown), so the tree, created users and forked children are
@@ -18,6 +19,7 @@
 #include <sys/types.h>
 #include <syslog.h>
 
+#include <cstdint>
 #include <ctime>
 #include <functional>
 #include <memory>
@@ -27,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/files/secret_file.h"
 #include "core/otp/totp.h"
 #include "core/store/records.h"
 #include "core/store/state_format.h"
@@ -59,6 +62,53 @@ struct EnrollSpec {
     const Enrollment* key_of = nullptr;     // this enrollment's key instead of a new one
     std::time_t confirmed = 0;              // the secret file's `confirmed` (0: none)
     std::vector<std::string> raw_recovery;  // `recovery` lines written as they are (after the hashes)
+};
+
+// One token of a format 2 secret file (Fixture::enroll_tokens).
+struct TokenSpec {
+    std::string name;
+    pam_totp::TokenType type = pam_totp::TokenType::totp;
+    pam_totp::TotpParams params{};  // hotp: the digits (the algorithm is SHA-1, RFC 4226)
+    long offset = 0;                // totp: the file's `offset` (what totp-enroll --resync writes)
+    std::uint64_t counter = 0;      // hotp: the file's `counter`
+    std::string key;                // the raw secret (e.g. RFC 4226's); empty: 20 random bytes
+};
+
+// A token as the fixture last wrote it.
+struct Token {
+    std::string name;
+    pam_totp::TokenType type = pam_totp::TokenType::totp;
+    pam_totp::SecureBuffer key;
+    pam_totp::TotpParams params;
+    long offset = 0;
+    std::uint64_t counter = 0;
+};
+
+// A secret file of several tokens, as written (and rewritten) by the fixture.
+struct TokensEnrollment {
+    std::string user;
+    std::string path;
+    uid_t owner = 0;
+    gid_t group = 0;
+    std::string enrollment_id;
+    std::vector<Token> tokens;                 // in the file's order
+    std::vector<std::string> recovery_codes;   // as printed
+    std::vector<std::string> recovery_hashes;  // as written
+
+    // The token called `name`; fails the test when there is none.
+    [[nodiscard]] const Token& token(const std::string& name) const;
+};
+
+// What Fixture::enroll_tokens writes: always format 2 (serialise_secret_file
+// writes format 1 only for one plain TOTP token named "default").
+struct TokensSpec {
+    std::string user;
+    std::string path;  // default: secrets/USER
+    uid_t owner = 0;
+    gid_t group = 0;
+    std::vector<TokenSpec> tokens;
+    std::size_t recovery = 2;        // fresh recovery codes
+    std::optional<unsigned> window;  // the file's `window`
 };
 
 struct Prompt {
@@ -116,14 +166,43 @@ class Fixture {
     // raw recovery lines). The file is replaced by a rename, as totp-enroll does.
     Enrollment& enroll(const EnrollSpec& spec);
 
+    // A format 2 file of the tokens `spec` names, written with core's
+    // serialiser (mode 0600, replaced by a rename as totp-enroll does).
+    TokensEnrollment& enroll_tokens(const TokensSpec& spec);
+    // Rewrites `e`'s file the way totp-enroll edits it: parsed with core's
+    // parser, changed by `edit`, serialised again, renamed over the old one;
+    // `e` then describes what was written.
+    void rewrite_tokens(TokensEnrollment& e, const std::function<void(pam_totp::SecretFile&)>& edit);
+    // The file without token `name`, as totp-enroll --remove --name writes
+    // it: the same enrollment and recovery codes; when the first token goes,
+    // its key stays on as the recovery anchor (used codes stay used).
+    void remove_token(TokensEnrollment& e, const std::string& name);
+    // totp-enroll --resync --name NAME for a TOTP token whose clock is
+    // `ahead` seconds fast: two consecutive codes of that clock, found by
+    // core's totp_resync, and what it finds written as --resync writes it
+    // (the token's `offset`; `confirmed` moved past both codes, which are
+    // then used). Returns the offset written.
+    long resync_totp(TokensEnrollment& e, const std::string& name, long ahead);
+
     // The code for the step `offset` steps away from now.
     [[nodiscard]] static std::string code(const Enrollment& e, long offset = 0);
+    // A TOTP token's code for the app's clock at `when` (Unix time).
+    [[nodiscard]] static std::string code_at(const Token& t, std::time_t when);
+    // A TOTP token's code `offset` steps away from now.
+    [[nodiscard]] static std::string code(const Token& t, long offset = 0);
+    // An HOTP token's code for `counter` (RFC 4226 section 5.3).
+    [[nodiscard]] static std::string hotp_code(const Token& t, std::uint64_t counter);
     // A code of the right shape that matches no step within +-3 of now.
     [[nodiscard]] static std::string wrong_code(const Enrollment& e);
 
     // One login: pam_start_confdir -> pam_authenticate(flags) -> pam_end.
     LoginResult login(const std::string& service, const std::string& user, std::vector<std::string> answers,
                       const AfterAuth& after = {}, int flags = 0, const OnPrompt& on_prompt = {}) const;
+    // `n` processes (forked, tracked) that wait on one pipe and then all log
+    // in at once with `answer`; each one's PAM return code (-1: it did not
+    // exit, e.g. killed by its 30 s alarm).
+    std::vector<int> simultaneous_logins(int n, const std::string& service, const std::string& user,
+                                         const std::string& answer);
 
     // libpam hides PAM_AUTHTOK from the application: a stack line (pam_exec
     // expose_authtok) that a test appends after the module to capture what it
@@ -143,6 +222,7 @@ class Fixture {
     // The replay record of an enrollment's secret, wherever it is kept
     // (followed through its claim, state_dir/t-TOKENID); nullopt when none.
     [[nodiscard]] std::optional<pam_totp::TokenRecord> token_record(const Enrollment& e) const;
+    [[nodiscard]] std::optional<pam_totp::TokenRecord> token_record(const Token& t) const;
     // The state file that holds that record ("u-NAME"), "" when unclaimed.
     [[nodiscard]] std::string claim_of(const Enrollment& e) const;
 
@@ -182,11 +262,15 @@ class Fixture {
     void expect_no_log(const std::string& needle);
     // Captured lines containing `needle`.
     std::size_t count_logs(const std::string& needle);
+    // Fails the test unless exactly `n` captured lines contain `needle`,
+    // waiting up to `timeout` seconds for the last ones to arrive.
+    void expect_log_count(const std::string& needle, std::size_t n, double timeout = 2.0);
 
     // Every enrollment made so far stays alive (tests hold references).
   private:
     Fixture() = default;
     void open_log_sink();
+    [[nodiscard]] std::optional<pam_totp::TokenRecord> record_of(const pam_totp::SecureBuffer& key) const;
 
     std::string m_root;
     std::string m_confdir;
@@ -194,6 +278,7 @@ class Fixture {
     std::string m_state;
     long long m_clock = 0;
     std::vector<std::unique_ptr<Enrollment>> m_enrollments;
+    std::vector<std::unique_ptr<TokensEnrollment>> m_token_enrollments;
     std::vector<pid_t> m_children;
     std::vector<std::string> m_users;
     int m_log_fd = -1;

@@ -7,6 +7,8 @@
 // every three hours (a success must not give the budget back). Each guess that the module evaluates is one chance in
 // 10^6 for each of the 2 x window + 1 codes it accepts: 3e-6 at window=1. The yearly success probability 1 - (1 -
 // 3e-6)^n must stay below 1 % for both.
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -93,8 +95,17 @@ Tally attack_for_a_year(Fixture& f, const char* who, Step next) {
     std::fflush(stdout);
     if (f.logs_captured()) {
         // Every evaluated answer is one log line: a wrong code, or the one
-        // that locked.
-        const auto logged = static_cast<long long>(f.count_logs("wrong code (") + f.count_logs("wrong code; too many"));
+        // that locked. The last lines may still be on their way to the
+        // fixture's reader thread: waited for, briefly.
+        const auto logged_now = [&f] {
+            return static_cast<long long>(f.count_logs("wrong code (") + f.count_logs("wrong code; too many"));
+        };
+        const double deadline = pamtest::now_seconds() + 2.0;
+        long long logged = logged_now();
+        while (logged < t.guesses && pamtest::now_seconds() < deadline) {
+            ::usleep(10 * 1000);
+            logged = logged_now();
+        }
         if (logged != t.guesses) {
             fail_msg("%lld guesses counted here, %lld in the log", t.guesses, logged);
         }

@@ -19,41 +19,6 @@ namespace {
 
 using pamtest::Fixture;
 
-// Forks `n` children that wait on a shared pipe, then all log in at once with
-// `answer`. Returns each child's PAM return code (-1 when it did not exit).
-std::vector<int> simultaneous_logins(Fixture& f, int n, const std::string& user, const std::string& answer) {
-    int barrier[2];
-    assert_int_equal(::pipe2(barrier, O_CLOEXEC), 0);
-    std::vector<pid_t> pids;
-    for (int i = 0; i < n; ++i) {
-        const pid_t pid = ::fork();
-        if (pid < 0) {
-            ::close(barrier[1]);
-            ::close(barrier[0]);
-            fail_msg("fork failed");
-        }
-        if (pid == 0) {
-            ::close(barrier[1]);
-            ::alarm(30);  // never outlive a stuck parent
-            char c = 0;
-            // Blocks until the parent closes the write end: EOF releases everyone.
-            while (::read(barrier[0], &c, 1) < 0) {
-            }
-            const pamtest::LoginResult r = f.login("totp", user, {answer});
-            ::_exit(r.rc & 0x7f);
-        }
-        f.track_child(pid);
-        pids.push_back(pid);
-    }
-    ::close(barrier[0]);
-    ::close(barrier[1]);  // go
-    std::vector<int> rcs;
-    for (const pid_t pid : pids) {
-        rcs.push_back(f.reap(pid));
-    }
-    return rcs;
-}
-
 void one_code_accepted_once_under_concurrency(void** state) {
     Fixture& f = pamtest::get(state);
     f.service("totp", "deny=100 window=3");
@@ -62,7 +27,7 @@ void one_code_accepted_once_under_concurrency(void** state) {
         // (claimed by root's state file); each round uses a later step.
         const auto& e = f.enroll("root", {}, 0);
         const std::string code = Fixture::code(e, round);
-        const std::vector<int> rcs = simultaneous_logins(f, 24, "root", code);
+        const std::vector<int> rcs = f.simultaneous_logins(24, "totp", "root", code);
         int success = 0;
         for (const int rc : rcs) {
             if (rc == PAM_SUCCESS) {
@@ -87,7 +52,7 @@ void concurrent_failures_all_count(void** state) {
     f.service("totp", "deny=10 unlock_time=600");
     const auto& e = f.enroll("root", {}, 0);
     const std::time_t before = ::time(nullptr);
-    const std::vector<int> rcs = simultaneous_logins(f, 10, "root", Fixture::wrong_code(e));
+    const std::vector<int> rcs = f.simultaneous_logins(10, "totp", "root", Fixture::wrong_code(e));
     for (const int rc : rcs) {
         assert_int_equal(rc, PAM_AUTH_ERR);
     }
