@@ -9,11 +9,13 @@ Needs root (it starts sshd and login).  The host is never changed: every
 sshd, login and totp-enroll runs in a private mount namespace (util-linux
 unshare) where ns_exec.py puts the test's passwd, shadow, group and pam.d in
 place of the host's (in a tmpfs copy of /etc) and tmpfs over /run and
-/var/log.  The test users
+/var/log.  The test users and groups
 exist only in there; their homes, the host keys, the module's state_dir and
 every log are in one temporary directory, removed at the end.  The ssh
-client runs outside, on 127.0.0.1, and answers prompts through SSH_ASKPASS,
-which logs every prompt it was shown.
+client runs outside, on 127.0.0.1 (or from 127.0.0.2, a second loopback
+address), and answers prompts through SSH_ASKPASS, which logs every prompt
+it was shown.  exemptions.py runs the exemption recipes of README.md and
+pam_totp(8) through the same sshd.
 
 Every process started here is killed at the end, also on failure or Ctrl-C:
 this script is the subreaper of all it starts, so cleanup finds them all by
@@ -47,12 +49,19 @@ from proc_tree import become_subreaper, descendants, kill_descendants  # noqa: E
 from suite_run import Interrupted, Results, on_signal  # noqa: E402
 from syslog_catcher import SyslogCatcher  # noqa: E402
 from user_db import password_hash  # noqa: E402
+import exemptions  # noqa: E402  (the PAM-native exemption recipes, beside this file)
 
 NS_EXEC = os.path.join(HERE, "ns_exec.py")
 PYTHON = "/usr/bin/python3"
 
 USER = "totpuser"        # enrolled (secret in ~/.pam_totp)
 NOUSER = "totpnone"      # never enrolled
+MEMBER = "totpmember"    # enrolled, in both GROUPS (the exemption tests)
+USERS = (USER, NOUSER, MEMBER)
+# The groups of the exemption recipes (exemptions.py), MEMBER their only member.
+EXEMPT_GROUP = "e2e-totp-exempt"
+PASSWORD_GROUP = "e2e-ssh-password"
+GROUPS = (EXEMPT_GROUP, PASSWORD_GROUP)
 REMOTE_CMD = "echo E2E-$((6*7))"
 REMOTE_OUT = "E2E-42"
 PERIOD = 30
@@ -67,7 +76,7 @@ WATCHED = ["/etc/pam.d/sshd", "/etc/pam.d/login", "/etc/pam.d/other",
 USER_DATABASE = ["/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow"]
 
 ALL_TESTS = ["password_then_code", "pubkey_then_code", "recovery_code",
-             "unenrolled_user", "console_login"]
+             "unenrolled_user", "console_login"] + exemptions.ALL_TESTS
 
 
 def names_in(path):
@@ -114,6 +123,7 @@ class Env:
         self.secret = None
         self.recovery = []
         self.last_step = 0
+        self.secrets = {}        # every enrolled user's secret (MEMBER's too)
         self.sent = set()        # every code and recovery code typed
         self.files = []
 
@@ -137,14 +147,18 @@ class Env:
         uids = {int(l.split(":")[2]) for l in passwd.splitlines() if l.count(":") >= 6}
         gids = {int(l.split(":")[2]) for l in group.splitlines() if l.count(":") >= 3}
         names = {l.split(":")[0] for l in passwd.splitlines()}
-        for name in (USER, NOUSER):
+        for name in USERS:
             if name in names:
                 raise RuntimeError("user %s already exists on this host" % name)
+        group_names = {l.split(":")[0] for l in group.splitlines()}
+        for name in GROUPS:
+            if name in group_names:
+                raise RuntimeError("group %s already exists on this host" % name)
         self.ids = {}
         hashed = password_hash(self.password)
         today = int(time.time() // 86400)
         add_passwd, add_group, add_shadow = [], [], []
-        for name in (USER, NOUSER):
+        for name in USERS:
             uid = free_id(uids)
             uids.add(uid)
             gid = free_id(gids, uid)
@@ -156,6 +170,10 @@ class Env:
             add_passwd.append("%s:x:%d:%d:pam_totp e2e:%s:/bin/sh\n" % (name, uid, gid, home))
             add_group.append("%s:x:%d:\n" % (name, gid))
             add_shadow.append("%s:%s:%d:0:99999:7:::\n" % (name, hashed, today))
+        for name in GROUPS:
+            gid = free_id(gids)
+            gids.add(gid)
+            add_group.append("%s:x:%d:%s\n" % (name, gid, MEMBER))
 
         def write_like(original, text):
             copy = self.path("etc", os.path.basename(original))
@@ -172,18 +190,19 @@ class Env:
         write_like("/etc/group", joined(group, add_group))
         write_like("/etc/shadow", joined(shadow, add_shadow))
 
-        # The ssh client's key, and the user's authorized_keys.
+        # The ssh client's key, in every user's authorized_keys.
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "e2e-host",
                         "-f", self.path("host_key")], check=True)
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "e2e-client",
                         "-f", self.path("client_key")], check=True)
-        uid, gid, home = self.ids[USER]
-        ssh_dir = os.path.join(home, ".ssh")
-        os.mkdir(ssh_dir, 0o700)
-        shutil.copy(self.path("client_key.pub"), os.path.join(ssh_dir, "authorized_keys"))
-        os.chmod(os.path.join(ssh_dir, "authorized_keys"), 0o600)
-        for p in (ssh_dir, os.path.join(ssh_dir, "authorized_keys")):
-            os.chown(p, uid, gid)
+        for name in USERS:
+            uid, gid, home = self.ids[name]
+            ssh_dir = os.path.join(home, ".ssh")
+            os.mkdir(ssh_dir, 0o700)
+            shutil.copy(self.path("client_key.pub"), os.path.join(ssh_dir, "authorized_keys"))
+            os.chmod(os.path.join(ssh_dir, "authorized_keys"), 0o600)
+            for p in (ssh_dir, os.path.join(ssh_dir, "authorized_keys")):
+                os.chown(p, uid, gid)
 
         askpass = self.path("askpass")
         with open(askpass, "w") as f:
@@ -239,9 +258,14 @@ class Env:
 
     # --- enrollment and codes -------------------------------------------
 
-    def enroll_user(self):
-        pamd = self.pam_dir("enroll", {})
-        p = self.popen(pamd, [self.enroll, "--user", USER, "--qr", "none"],
+    def enroll_user(self, user=USER):
+        """totp-enroll --user USER in a namespace, answering with the code
+        of the secret it printed. For USER the secret, step and recovery
+        codes become this run's (self.secret...); every user's secret and
+        enrollment step go into self.secrets. Returns (whether the secret
+        file was written, what totp-enroll printed after the code)."""
+        pamd = self.pam_dir("enroll-" + user, {})
+        p = self.popen(pamd, [self.enroll, "--user", user, "--qr", "none"],
                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, text=True)
         try:
@@ -266,10 +290,12 @@ class Env:
                 p.wait()
         if rc != 0:
             raise RuntimeError("totp-enroll exit %d:\n%s%s" % (rc, "".join(seen), rest))
-        self.secret = secret
-        self.last_step = step
-        self.recovery = RECOVERY_RE.findall(rest)
-        home = self.ids[USER][2]
+        self.secrets[user] = (secret, step)
+        if user == USER:
+            self.secret = secret
+            self.last_step = step
+            self.recovery = RECOVERY_RE.findall(rest)
+        home = self.ids[user][2]
         return os.path.exists(os.path.join(home, ".pam_totp")), rest
 
     @staticmethod
@@ -284,12 +310,17 @@ class Env:
         the module's window. The tests use one step after the enrollment's
         with window=1 and at most two more with window=3, so there always is
         one: nothing here waits for time."""
+        return self.fresh_code_after(self.secret, self.last_step, window)
+
+    def fresh_code_after(self, secret, last_step, window):
+        """(code, step) of SECRET for the first step after LAST_STEP that is
+        not before now and within WINDOW steps of now."""
         now = int(time.time()) // PERIOD
-        step = max(now, self.last_step + 1)
+        step = max(now, last_step + 1)
         if step > now + window:
             raise RuntimeError("no unused step within window=%d of now (step %d, last used %d)"
-                               % (window, now, self.last_step))
-        return self.code_for(self.secret, step), step
+                               % (window, now, last_step))
+        return self.code_for(secret, step), step
 
     # --- the module's state (pam_totp(8), FILES) -------------------------
 
@@ -309,9 +340,11 @@ class Env:
         return (state_files.account_state(self.state_dir, USER),
                 state_files.token_record(self.state_dir, self.token_id()), claims)
 
-    def wrong_code(self):
+    def wrong_code(self, secret=None):
+        """A code that none of the steps near now gives (USER's secret, or SECRET)."""
+        secret = secret or self.secret
         now = int(time.time()) // PERIOD
-        near = {self.code_for(self.secret, s) for s in range(now - 3, now + 4)}
+        near = {self.code_for(secret, s) for s in range(now - 3, now + 4)}
         for candidate in ("000000", "123456", "999999", "314159"):
             if candidate not in near:
                 return candidate
@@ -319,22 +352,28 @@ class Env:
 
     # --- sshd and ssh ---------------------------------------------------
 
-    def start_sshd(self, name, methods, auth_lines):
-        """Starts sshd in a namespace; returns (port, process, its log)."""
+    def start_sshd(self, name, methods, auth_lines, services=None, config_tail=""):
+        """Starts sshd in a namespace; returns (port, process, its log).
+        AUTH_LINES are the auth part of its pam.d/sshd; SERVICES more files
+        of that pam.d (a common-auth to include); CONFIG_TAIL is appended to
+        sshd_config (Match blocks). The password method (PasswordAuthentication)
+        is on when METHODS names it."""
         for attempt in range(3):
             try:
-                return self.start_sshd_once(name, methods, auth_lines, attempt)
+                return self.start_sshd_once(name, methods, auth_lines, attempt,
+                                            services or {}, config_tail)
             except PortTaken:
                 continue
         raise RuntimeError("sshd %s: no free port after 3 tries" % name)
 
-    def start_sshd_once(self, name, methods, auth_lines, attempt):
+    def start_sshd_once(self, name, methods, auth_lines, attempt, services, config_tail):
         name_n = "%s-%d" % (name, attempt)
         pam = ("%s\n"
                "account required pam_unix.so\n"
                "session required pam_unix.so\n"
                "password required pam_deny.so\n" % auth_lines)
-        pamd = self.pam_dir(name_n, {"sshd": pam})
+        pamd = self.pam_dir(name_n, dict(services, sshd=pam))
+        password_method = "password" in re.split(r"[ ,]", methods)
         port = free_port()
         config = self.path("sshd_config-" + name_n)
         with open(config, "w") as f:
@@ -344,14 +383,14 @@ class Env:
                     "PidFile %s\n"
                     "UsePAM yes\n"
                     "KbdInteractiveAuthentication yes\n"
-                    "PasswordAuthentication no\n"
+                    "PasswordAuthentication %s\n"
                     "PubkeyAuthentication yes\n"
                     "HostbasedAuthentication no\n"
                     "AuthenticationMethods %s\n"
                     "AuthorizedKeysFile .ssh/authorized_keys\n"
                     "StrictModes yes\n"
                     "PermitRootLogin no\n"
-                    "AllowUsers %s %s\n"
+                    "AllowUsers %s\n"
                     "MaxAuthTries 6\n"
                     "LoginGraceTime 60\n"
                     "UseDNS no\n"
@@ -361,8 +400,10 @@ class Env:
                     "AllowTcpForwarding no\n"
                     "PermitTTY no\n"
                     "LogLevel VERBOSE\n"
+                    "%s"
                     % (port, self.path("host_key"), self.path("sshd-%s.pid" % name_n),
-                       methods, USER, NOUSER))
+                       "yes" if password_method else "no", methods, " ".join(USERS),
+                       config_tail))
         errlog = open(self.path("sshd-%s.log" % name_n), "w+")
         self.files.append(errlog)
         p = self.popen(pamd, ["/usr/sbin/sshd", "-D", "-e", "-f", config],
@@ -381,9 +422,12 @@ class Env:
             raise PortTaken()   # another program took the port meanwhile
         raise RuntimeError("sshd %s did not start:\n%s" % (name, text))
 
-    def ssh(self, port, user, password="", code="", key=False, methods="keyboard-interactive"):
-        """Runs REMOTE_CMD over ssh; returns (exit status, stdout+stderr,
-        the prompts askpass was shown)."""
+    def ssh(self, port, user, password="", code="", key=False, methods="keyboard-interactive",
+            source=None):
+        """Runs REMOTE_CMD over ssh, from the local address SOURCE (a second
+        loopback address such as 127.0.0.2) when given; returns (exit status,
+        stdout+stderr, the prompts askpass was shown). The password method
+        is offered only when METHODS names it."""
         self.serial += 1
         alog = self.path("askpass-%d.log" % self.serial)
         open(alog, "w").close()
@@ -400,12 +444,15 @@ class Env:
                "-o", "UpdateHostKeys=no", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10",
                "-o", "NumberOfPasswordPrompts=1", "-o", "ControlPath=none",
                "-o", "PreferredAuthentications=" + methods,
-               "-o", "PasswordAuthentication=no", "-o", "KbdInteractiveAuthentication=yes",
+               "-o", "PasswordAuthentication=" + ("yes" if "password" in methods.split(",") else "no"),
+               "-o", "KbdInteractiveAuthentication=yes",
                "-o", "IdentitiesOnly=yes"]
         if key:
             cmd += ["-o", "PubkeyAuthentication=yes", "-i", self.path("client_key")]
         else:
             cmd += ["-o", "PubkeyAuthentication=no"]
+        if source:
+            cmd += ["-b", source]
         cmd += ["-p", str(port), "%s@127.0.0.1" % user, REMOTE_CMD]
         p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True, env=env,
@@ -696,7 +743,7 @@ def check_syslog(env, results):
     if not results.check("module logged through syslog (%d lines caught)" % len(lines),
                          bool(lines)):
         return
-    secrets = [env.password, env.secret] if env.secret else [env.password]
+    secrets = [env.password] + [secret for secret, _ in env.secrets.values()]
     for rc in env.recovery:
         secrets += [rc, rc.lower(), rc.replace("-", ""), rc.replace("-", "").lower()]
     leaks = []
@@ -762,7 +809,11 @@ def main():
         enrolled, text = env.enroll_user()
         results.check("totp-enroll --user %s in the namespace wrote ~/.pam_totp" % USER,
                       enrolled, text)
+        enrolled, text = env.enroll_user(MEMBER)
+        results.check("totp-enroll --user %s in the namespace wrote ~/.pam_totp" % MEMBER,
+                      enrolled, text)
         tests = Tests(env, results)
+        recipes = exemptions.Recipes(tests, sys.modules[__name__])
         for name in ALL_TESTS:
             if name == "console_login":
                 try:
@@ -778,7 +829,7 @@ def main():
                 continue
             print("# %s" % name, flush=True)
             try:
-                getattr(tests, name)()
+                getattr(recipes if name in exemptions.ALL_TESTS else tests, name)()
             except Interrupted:
                 raise
             except Exception:  # pylint: disable=broad-except
@@ -800,8 +851,9 @@ def main():
     after = {p: file_digest(p) for p in WATCHED}
     changed = [p for p in WATCHED if before[p] != after[p]]
     results.check("host unchanged: pam.d, utmp, wtmp, btmp, lastlog", not changed, "changed: " + " ".join(changed))
-    leaked = [p for p in USER_DATABASE if names_in(p) & {USER, NOUSER}]
-    results.check("host user database holds none of %s, %s" % (USER, NOUSER), not leaked, " ".join(leaked))
+    leaked = [p for p in USER_DATABASE if names_in(p) & set(USERS + GROUPS)]
+    results.check("host user database holds none of %s" % ", ".join(USERS + GROUPS),
+                  not leaked, " ".join(leaked))
     if env is not None:
         leftover = descendants()
         results.check("no process left behind", not leftover, "pids %s" % leftover)
