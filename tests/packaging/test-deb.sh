@@ -148,6 +148,7 @@ for f in "$module" /usr/bin/totp-enroll /usr/sbin/totp-admin /usr/sbin/pam_totp_
     /usr/share/man/man8/pam_totp.8.gz /usr/share/man/man8/totp-admin.8.gz /usr/share/man/man8/pam_totp_check.8.gz /usr/share/man/man1/totp-enroll.1.gz \
     /usr/share/man/man5/pam_totp-secret.5.gz \
     /usr/share/doc/libpam-totp/copyright /usr/share/doc/libpam-totp/changelog.Debian.gz \
+    /usr/share/doc/libpam-totp/examples/fail2ban/pam_totp.conf \
     /usr/share/pam-configs/pam_totp; do
     check "package contains $f" grep -qx "$f" "$tmp/contents"
 done
