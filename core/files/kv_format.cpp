@@ -55,9 +55,9 @@ Result<unsigned> check_version_line(std::string_view line, std::string_view what
             return static_cast<unsigned>(found.value());
         }
         if (found) {
-            const std::string reads = lowest == highest ? "version " + std::to_string(highest)
-                                                        : "versions " + std::to_string(lowest) + " to " +
-                                                              std::to_string(highest);
+            const std::string reads = lowest == highest
+                                          ? "version " + std::to_string(highest)
+                                          : "versions " + std::to_string(lowest) + " to " + std::to_string(highest);
             return line_error(what, 1,
                               "format version " + std::to_string(found.value()) + " found, this build reads " + reads);
         }

@@ -31,14 +31,13 @@ enum V1Key : std::size_t {
     v1_confirmed,
     v1_count
 };
-constexpr std::array<std::string_view, v1_count> v1_keys = {
-    "secret", "algorithm", "digits", "period", "window", "enrolled", "enrollment_id", "confirmed"};
+constexpr std::array<std::string_view, v1_count> v1_keys = {"secret", "algorithm", "digits",        "period",
+                                                            "window", "enrolled",  "enrollment_id", "confirmed"};
 constexpr std::array<bool, v1_count> v1_required = {true, true, true, true, false, true, true, false};
 
 // Format 2: the file's keys, then each token's.
 enum FileKey : std::size_t { f_enrolled, f_enrollment_id, f_window, f_recovery_anchor, f_count };
-constexpr std::array<std::string_view, f_count> file_keys = {"enrolled", "enrollment_id", "window",
-                                                            "recovery_anchor"};
+constexpr std::array<std::string_view, f_count> file_keys = {"enrolled", "enrollment_id", "window", "recovery_anchor"};
 constexpr std::array<bool, f_count> file_required = {true, true, false, false};
 
 enum TokenKey : std::size_t {
@@ -53,8 +52,8 @@ enum TokenKey : std::size_t {
     t_confirmed,
     t_count
 };
-constexpr std::array<std::string_view, t_count> token_keys = {
-    "type", "secret", "algorithm", "digits", "period", "offset", "counter", "added", "confirmed"};
+constexpr std::array<std::string_view, t_count> token_keys = {"type",   "secret",  "algorithm", "digits",   "period",
+                                                              "offset", "counter", "added",     "confirmed"};
 
 constexpr std::string_view recovery_key_name = "recovery";
 constexpr std::string_view token_key_name = "token";
@@ -190,15 +189,18 @@ Result<SecretFile> parse_v1(const std::vector<KvLine>& lines) {
                 problem = algorithm_value(line.value, token.params.algorithm);
                 break;
             case v1_digits:
-                token.params.digits = static_cast<unsigned>(number(key, line.value, std::numeric_limits<unsigned>::max(), problem));
+                token.params.digits =
+                    static_cast<unsigned>(number(key, line.value, std::numeric_limits<unsigned>::max(), problem));
                 problem = problem.empty() ? keyed(key, digits_problem(token.params.digits)) : problem;
                 break;
             case v1_period:
-                token.params.period = static_cast<unsigned>(number(key, line.value, std::numeric_limits<unsigned>::max(), problem));
+                token.params.period =
+                    static_cast<unsigned>(number(key, line.value, std::numeric_limits<unsigned>::max(), problem));
                 problem = problem.empty() ? keyed(key, period_problem(token.params.period)) : problem;
                 break;
             case v1_window: {
-                const auto w = static_cast<unsigned>(number(key, line.value, std::numeric_limits<unsigned>::max(), problem));
+                const auto w =
+                    static_cast<unsigned>(number(key, line.value, std::numeric_limits<unsigned>::max(), problem));
                 problem = problem.empty() ? keyed(key, window_problem(w)) : problem;
                 file.window = w;
                 break;
@@ -246,9 +248,9 @@ std::string section_problem(const Section& s) {
         return s.seen.seen(k) ? std::string() : "missing " + quoted_key(token_keys[k]);
     };
     const auto refuse = [&](TokenKey k) {
-        return s.seen.seen(k) ? quoted_key(token_keys[k]) + " is not for " +
-                                    std::string(token_type_name(s.token.type)) + " tokens"
-                              : std::string();
+        return s.seen.seen(k)
+                   ? quoted_key(token_keys[k]) + " is not for " + std::string(token_type_name(s.token.type)) + " tokens"
+                   : std::string();
     };
     for (const TokenKey k : {t_type, t_secret, t_algorithm, t_digits, t_added}) {
         if (std::string p = need(k); !p.empty()) {
@@ -299,11 +301,13 @@ std::string apply_token_value(TokenKey index, std::string_view value, TokenEntry
             problem = algorithm_value(value, token.params.algorithm);
             break;
         case t_digits:
-            token.params.digits = static_cast<unsigned>(number(key, value, std::numeric_limits<unsigned>::max(), problem));
+            token.params.digits =
+                static_cast<unsigned>(number(key, value, std::numeric_limits<unsigned>::max(), problem));
             problem = problem.empty() ? keyed(key, digits_problem(token.params.digits)) : problem;
             break;
         case t_period:
-            token.params.period = static_cast<unsigned>(number(key, value, std::numeric_limits<unsigned>::max(), problem));
+            token.params.period =
+                static_cast<unsigned>(number(key, value, std::numeric_limits<unsigned>::max(), problem));
             problem = problem.empty() ? keyed(key, period_problem(token.params.period)) : problem;
             break;
         case t_offset:
@@ -400,7 +404,8 @@ class V2Parser {
                 m_file.enrollment_id = std::string(line.value);
                 break;
             case f_window: {
-                const auto w = static_cast<unsigned>(number(key, line.value, std::numeric_limits<unsigned>::max(), problem));
+                const auto w =
+                    static_cast<unsigned>(number(key, line.value, std::numeric_limits<unsigned>::max(), problem));
                 problem = problem.empty() ? keyed(key, window_problem(w)) : problem;
                 m_file.window = w;
                 break;

@@ -75,9 +75,9 @@ std::string token_name_problem(std::string_view name);
 struct TokenEntry {
     std::string name;
     TokenType type = TokenType::totp;
-    SecureBuffer key;      // the decoded secret
-    TotpParams params;     // hotp: algorithm sha1, digits; the period is unused
-    long offset = 0;       // totp: seconds the token's clock is ahead
+    SecureBuffer key;           // the decoded secret
+    TotpParams params;          // hotp: algorithm sha1, digits; the period is unused
+    long offset = 0;            // totp: seconds the token's clock is ahead
     std::uint64_t counter = 0;  // hotp: the first counter value the module may accept
     std::time_t added = 0;
     std::time_t confirmed_until = 0;  // totp: codes of steps starting before this were shown already

@@ -34,8 +34,7 @@ Result<std::vector<std::string>> split_module_arguments(std::string_view line) {
 bool same_policy(const ModuleOptions& a, const ModuleOptions& b) noexcept {
     return a.secret == b.secret && a.state_dir == b.state_dir && a.store == b.store &&
            a.store_config == b.store_config && a.window == b.window && a.hotp_window == b.hotp_window &&
-           a.grace_period == b.grace_period &&
-           a.rate.deny == b.rate.deny &&
+           a.grace_period == b.grace_period && a.rate.deny == b.rate.deny &&
            a.rate.fail_interval == b.rate.fail_interval && a.rate.unlock_time == b.rate.unlock_time &&
            a.rate.max_unlock_time == b.rate.max_unlock_time && a.no_recovery == b.no_recovery;
 }

@@ -601,7 +601,8 @@ bool Login::charge(StateTransaction& tx, const SecureBuffer& code, std::time_t n
             TokenRecord& record = tx.token(t.id);
             if (t.entry->type == TokenType::hotp) {
                 const std::uint64_t start = hotp_start(*t.entry, record);
-                record.pending_hotp = PendingHotp{hotp_code_tag(t.entry->key, code.view()), start + attempt.hotp_window};
+                record.pending_hotp =
+                    PendingHotp{hotp_code_tag(t.entry->key, code.view()), start + attempt.hotp_window};
                 continue;
             }
             const std::time_t centre = shifted(now, clock_offset(*t.entry, record));
@@ -684,7 +685,8 @@ Outcome Login::evaluate_code(StateTransaction& tx, const Attempt& attempt, const
         }
         const long offset = clock_offset(entry, record);
         const std::time_t used_until = std::max(record.used_until, entry.confirmed_until);
-        auto verdict = totp_verify(entry.key, entry.params, code.view(), shifted(now, offset), attempt.window, used_until);
+        auto verdict =
+            totp_verify(entry.key, entry.params, code.view(), shifted(now, offset), attempt.window, used_until);
         if (!verdict) {
             log(LogLevel::err, "cannot verify the code of token " + entry.name + ": " + verdict.error().message);
             continue;
@@ -759,8 +761,8 @@ Settled Login::settle(StateTransaction& tx, const Attempt& attempt, const Outcom
     if (outcome.accepted) {
         settled.wrong_before = account.budget.since_success;
         TokenRecord& record = tx.token(*outcome.token);
-        const auto matched = std::find_if(m_tokens.begin(), m_tokens.end(),
-                                          [&](const TokenRef& t) { return t.id == *outcome.token; });
+        const auto matched =
+            std::find_if(m_tokens.begin(), m_tokens.end(), [&](const TokenRef& t) { return t.id == *outcome.token; });
         if (outcome.recovery) {
             remember_used_recovery(record, UsedRecovery{attempt.tag, outcome.setting});
         } else if (matched != m_tokens.end() && matched->entry->type == TokenType::hotp) {
@@ -851,15 +853,16 @@ void Login::report(StateTransaction& tx, const Outcome& outcome, const Settled& 
     const Budget& budget = tx.account().budget;
     if (settled.locked_now) {
         const std::time_t left = lock_remaining(budget, now);
-        log(LogLevel::warning, outcome.what + token + "; too many wrong codes: code entry locked for " + std::to_string(left) +
-                                   " seconds (lockout " + std::to_string(budget.lockouts) + " in a row)");
+        log(LogLevel::warning, outcome.what + token + "; too many wrong codes: code entry locked for " +
+                                   std::to_string(left) + " seconds (lockout " + std::to_string(budget.lockouts) +
+                                   " in a row)");
         if (!m_opts.forward_pass) {
             m_io.tell("Too many wrong codes. Code entry is locked for " + duration_words(left) + ".", true);
         }
         return;
     }
-    log(LogLevel::notice, outcome.what + token + " (" + std::to_string(recent_failures(budget, m_opts.rate, now)) + " of " +
-                              std::to_string(m_opts.rate.deny) + " wrong codes within " +
+    log(LogLevel::notice, outcome.what + token + " (" + std::to_string(recent_failures(budget, m_opts.rate, now)) +
+                              " of " + std::to_string(m_opts.rate.deny) + " wrong codes within " +
                               std::to_string(m_opts.rate.fail_interval) + " s; long-run debt " +
                               std::to_string(debt(budget, now)) + " of " + std::to_string(debt_allowance(m_opts.rate)) +
                               " s)");

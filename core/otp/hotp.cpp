@@ -57,8 +57,7 @@ Result<HotpVerdict> hotp_verify(const SecureBuffer& key, unsigned digits, std::s
         return verdict;
     }
     ::oath_init();
-    const int rc =
-        ::oath_hotp_validate_callback(key.chars(), key.size(), next, window, digits, compare_code, &code);
+    const int rc = ::oath_hotp_validate_callback(key.chars(), key.size(), next, window, digits, compare_code, &code);
     if (rc >= 0) {
         verdict.outcome = HotpOutcome::accepted;
         verdict.counter = next + static_cast<std::uint64_t>(rc);
@@ -69,7 +68,8 @@ Result<HotpVerdict> hotp_verify(const SecureBuffer& key, unsigned digits, std::s
     }
     // Only to say "already used" rather than "wrong": the last accepted code.
     if (next > 0) {
-        const int last = ::oath_hotp_validate_callback(key.chars(), key.size(), next - 1, 0, digits, compare_code, &code);
+        const int last =
+            ::oath_hotp_validate_callback(key.chars(), key.size(), next - 1, 0, digits, compare_code, &code);
         if (last >= 0) {
             verdict.outcome = HotpOutcome::replayed;
             verdict.counter = next - 1;
@@ -86,9 +86,8 @@ RecoveryTag hotp_code_tag(const SecureBuffer& key, std::string_view code) {
     return tag;
 }
 
-Result<std::optional<std::uint64_t>> hotp_find_tagged(const SecureBuffer& key, unsigned digits,
-                                                      const RecoveryTag& tag, std::uint64_t first,
-                                                      std::uint64_t last) {
+Result<std::optional<std::uint64_t>> hotp_find_tagged(const SecureBuffer& key, unsigned digits, const RecoveryTag& tag,
+                                                      std::uint64_t first, std::uint64_t last) {
     if (last < first || last > max_hotp_counter || last - first > max_hotp_resync) {
         return make_error(Errc::invalid_argument, "HOTP counter range out of bounds");
     }
@@ -118,8 +117,8 @@ Result<std::uint64_t> hotp_resync(const SecureBuffer& key, unsigned digits, std:
     ::oath_init();
     std::uint64_t c = from;
     while (c <= from + span) {
-        const int rc = ::oath_hotp_validate_callback(key.chars(), key.size(), c, static_cast<std::size_t>(from + span - c),
-                                                     digits, compare_code, &code1);
+        const int rc = ::oath_hotp_validate_callback(
+            key.chars(), key.size(), c, static_cast<std::size_t>(from + span - c), digits, compare_code, &code1);
         if (rc == OATH_INVALID_OTP) {
             break;
         }
@@ -133,8 +132,8 @@ Result<std::uint64_t> hotp_resync(const SecureBuffer& key, unsigned digits, std:
         }
         c = found + 1;  // a 6-digit code repeats now and then: look on
     }
-    return make_error(Errc::not_found, "no two consecutive codes of the token match within " +
-                                           std::to_string(span) + " counter values of " + std::to_string(from));
+    return make_error(Errc::not_found, "no two consecutive codes of the token match within " + std::to_string(span) +
+                                           " counter values of " + std::to_string(from));
 }
 
 }  // namespace pam_totp

@@ -53,9 +53,8 @@ Result<HotpVerdict> hotp_verify(const SecureBuffer& key, unsigned digits, std::s
 RecoveryTag hotp_code_tag(const SecureBuffer& key, std::string_view code);
 
 // The counter in `first` .. `last` whose code has `tag`; nullopt when none.
-Result<std::optional<std::uint64_t>> hotp_find_tagged(const SecureBuffer& key, unsigned digits,
-                                                      const RecoveryTag& tag, std::uint64_t first,
-                                                      std::uint64_t last);
+Result<std::optional<std::uint64_t>> hotp_find_tagged(const SecureBuffer& key, unsigned digits, const RecoveryTag& tag,
+                                                      std::uint64_t first, std::uint64_t last);
 
 // Resynchronisation (totp-enroll --resync): the first counter c in
 // `from` .. `from` + `span` whose code is `code1` while c + 1's is `code2`;

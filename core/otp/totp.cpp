@@ -180,9 +180,7 @@ Result<TotpResync> totp_resync(const SecureBuffer& key, const TotpParams& params
     for (std::int64_t i = 0; i <= 2 * reach; ++i) {
         const std::int64_t delta = (i % 2 == 0) ? -(i / 2) : (i + 1) / 2;
         const std::uint64_t second = centre + static_cast<std::uint64_t>(delta);
-        const auto at = [&](std::uint64_t step) {
-            return static_cast<std::time_t>(step * params.period);
-        };
+        const auto at = [&](std::uint64_t step) { return static_cast<std::time_t>(step * params.period); };
         Result<TotpVerdict> v2 = totp_verify(key, params, code2, at(second), 0, 0);
         if (!v2) {
             return std::move(v2).error();
@@ -195,7 +193,8 @@ Result<TotpResync> totp_resync(const SecureBuffer& key, const TotpParams& params
             return std::move(v1).error();
         }
         if (v1.value().outcome == TotpOutcome::accepted) {
-            return TotpResync{static_cast<long>(delta) * static_cast<long>(params.period), step_end(second, params.period)};
+            return TotpResync{static_cast<long>(delta) * static_cast<long>(params.period),
+                              step_end(second, params.period)};
         }
     }
     return make_error(Errc::not_found, "no two consecutive codes match within " + std::to_string(max_clock_offset) +

@@ -81,8 +81,8 @@ inline constexpr long max_clock_offset = 300;
 // Where a token's clock stands, from two consecutive codes typed now
 // (totp-enroll --resync).
 struct TotpResync {
-    long offset = 0;              // seconds the token's clock is ahead (a multiple of the period)
-    std::time_t used_until = 0;   // the end of the second code's step: both codes are used
+    long offset = 0;             // seconds the token's clock is ahead (a multiple of the period)
+    std::time_t used_until = 0;  // the end of the second code's step: both codes are used
 };
 
 // Resynchronisation: the time step s within `max_clock_offset` of `now`

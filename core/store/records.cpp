@@ -57,8 +57,9 @@ void remember_grace(AccountRecord& account, const RecoveryTag& place, std::time_
     std::stable_sort(account.grace.begin(), account.grace.end(),
                      [](const GraceRecord& a, const GraceRecord& b) { return a.granted < b.granted; });
     if (account.grace.size() > max_grace_records) {
-        account.grace.erase(account.grace.begin(),
-                            account.grace.begin() + static_cast<std::ptrdiff_t>(account.grace.size() - max_grace_records));
+        account.grace.erase(
+            account.grace.begin(),
+            account.grace.begin() + static_cast<std::ptrdiff_t>(account.grace.size() - max_grace_records));
     }
 }
 

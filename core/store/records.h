@@ -63,7 +63,7 @@ struct AccountRecord {
     Budget budget;
     std::optional<std::time_t> charge;  // an attempt charged at this time and not settled
     std::optional<LastLogin> last_login;
-    std::vector<GraceRecord> grace;     // oldest first
+    std::vector<GraceRecord> grace;  // oldest first
 
     bool operator==(const AccountRecord&) const = default;
 };

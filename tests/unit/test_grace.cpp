@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "cmocka.hpp"
 #include "core/login/grace.h"
 #include "core/login/module_options.h"
 #include "core/store/records.h"
 #include "core/store/state_format.h"
-#include "cmocka.hpp"
 
 namespace {
 
