@@ -99,8 +99,28 @@ std::string offset_problem(long offset) {
 }
 
 std::string counter_problem(std::uint64_t counter) {
-    return counter <= max_hotp_counter ? std::string() : std::string("'counter' is out of range");
+    return counter <= max_file_hotp_counter ? std::string() : std::string("'counter' is out of range");
 }
+
+// HMAC (RFC 2104 section 2) pads a key shorter than its block with zero
+// bytes, so K and K followed by zeros give the same codes: two tokens are
+// one secret when their keys are equal but for trailing zeros. (Keys longer
+// than a block are hashed first; format 2 keeps keys within one block,
+// format2_key_bytes, so that this comparison is the whole story.)
+std::string_view hmac_form(const SecureBuffer& key) {
+    std::string_view k = key.view();
+    while (!k.empty() && k.back() == '\0') {
+        k.remove_suffix(1);
+    }
+    return k;
+}
+
+bool same_secret(const SecureBuffer& a, const SecureBuffer& b) {
+    return constant_time_equal(hmac_form(a), hmac_form(b));
+}
+
+// The longest key of a format 2 token: SHA-1's and SHA-256's block.
+constexpr std::size_t format2_key_bytes = 64;
 
 Result<SecureBuffer> decode_key(std::string_view key, std::string_view value) {
     Result<SecureBuffer> decoded = base32_decode(value);
@@ -315,7 +335,7 @@ std::string apply_token_value(TokenKey index, std::string_view value, TokenEntry
             problem = problem.empty() ? offset_problem(token.offset) : problem;
             break;
         case t_counter:
-            token.counter = number(key, value, max_hotp_counter, problem);
+            token.counter = number(key, value, max_file_hotp_counter, problem);
             break;
         case t_added:
             token.added = static_cast<std::time_t>(number(key, value, max_time, problem));
@@ -356,6 +376,10 @@ class V2Parser {
         }
         if (m_file.tokens.empty()) {
             return make_error(Errc::format, std::string(what) + ": no 'token' (at least one is needed)");
+        }
+        if (!m_file.recovery_hashes.empty() && !m_file.recovery_anchor) {
+            // Else the codes' record would move with the first token.
+            return make_error(Errc::format, std::string(what) + ": 'recovery' lines without 'recovery_anchor'");
         }
         return std::move(m_file);
     }
@@ -448,8 +472,13 @@ class V2Parser {
         if (std::string problem = section_problem(*m_section); !problem.empty()) {
             return line_error(what, m_section->line_no, "token: " + problem);
         }
+        if (m_section->token.key.size() > format2_key_bytes) {
+            return line_error(
+                what, m_section->line_no,
+                "token: 'secret' is longer than " + std::to_string(format2_key_bytes * 8) + " bits (format 2)");
+        }
         for (const TokenEntry& other : m_file.tokens) {
-            if (constant_time_equal(other.key.view(), m_section->token.key.view())) {
+            if (same_secret(other.key, m_section->token.key)) {
                 return line_error(what, m_section->line_no, "token: the same 'secret' as an earlier token");
             }
         }
@@ -520,7 +549,7 @@ std::string file_write_problem(const SecretFile& file) {
             if (file.tokens[j].name == file.tokens[i].name) {
                 return "two tokens named " + file.tokens[i].name;
             }
-            if (constant_time_equal(file.tokens[j].key.view(), file.tokens[i].key.view())) {
+            if (same_secret(file.tokens[j].key, file.tokens[i].key)) {
                 return "two tokens with the same secret";
             }
         }
@@ -598,8 +627,11 @@ Result<SecureBuffer> write_v2(const SecretFile& file) {
     if (file.window) {
         append_line(out, file_keys[f_window], std::to_string(*file.window));
     }
-    if (file.recovery_anchor) {
-        if (Status st = append_secret(out, file_keys[f_recovery_anchor], *file.recovery_anchor); !st) {
+    // With recovery codes the anchor is always written: their record then
+    // stays where it is whatever happens to the token list (reordered,
+    // added to, the first removed), so no used code works again.
+    if (file.recovery_anchor || !file.recovery_hashes.empty()) {
+        if (Status st = append_secret(out, file_keys[f_recovery_anchor], file.recovery_key()); !st) {
             return st.error();
         }
     }
@@ -710,7 +742,17 @@ Result<SecureBuffer> serialise_secret_file(const SecretFile& file) {
     if (std::string problem = file_write_problem(file); !problem.empty()) {
         return write_error(problem);
     }
-    return fits_v1(file) ? write_v1(file) : write_v2(file);
+    if (fits_v1(file)) {
+        return write_v1(file);
+    }
+    for (const TokenEntry& t : file.tokens) {
+        if (t.key.size() > format2_key_bytes) {
+            return write_error("the secret of token " + t.name + " is longer than " +
+                               std::to_string(format2_key_bytes * 8) +
+                               " bits, the most a file of several tokens holds");
+        }
+    }
+    return write_v2(file);
 }
 
 }  // namespace pam_totp

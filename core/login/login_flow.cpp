@@ -100,6 +100,7 @@ struct Attempt {
     AnswerShape shape = AnswerShape::other;
     unsigned window = default_window;
     unsigned hotp_window = default_hotp_window;
+    unsigned weight = 1;                    // guess_weight of the codes the answer is compared with
     std::optional<SecureBuffer> canonical;  // a recovery code, normalised
     std::optional<RecoveryTag> tag;         // and its tag
 };
@@ -477,7 +478,7 @@ std::unique_ptr<StateTransaction> Login::lock_state() {
             if (m_secret) {
                 m_secret.reset();
                 set_audit("not_enrolled");
-                log(LogLevel::notice, "secret file " + path + " is gone since the prompt; denying");
+                log(LogLevel::notice, "secret file " + path + " cannot be used since the prompt; denying");
             }
             return nullptr;
         }
@@ -593,6 +594,7 @@ bool Login::charge(StateTransaction& tx, const SecureBuffer& code, std::time_t n
     }
     tx.account().charge = now;
     m_own_charge = now;
+    unsigned codes = 0;
     if (attempt.shape == AnswerShape::totp) {
         for (const TokenRef& t : m_tokens) {
             if (code.size() != t.entry->params.digits) {
@@ -600,11 +602,13 @@ bool Login::charge(StateTransaction& tx, const SecureBuffer& code, std::time_t n
             }
             TokenRecord& record = tx.token(t.id);
             if (t.entry->type == TokenType::hotp) {
+                codes += attempt.hotp_window + 1;
                 const std::uint64_t start = hotp_start(*t.entry, record);
-                record.pending_hotp =
-                    PendingHotp{hotp_code_tag(t.entry->key, code.view()), start + attempt.hotp_window};
+                const std::uint64_t last = std::min(start + attempt.hotp_window, max_hotp_counter);
+                record.pending_hotp = PendingHotp{hotp_code_tag(t.entry->key, code.view()), last};
                 continue;
             }
+            codes += 2 * attempt.window + 1;
             const std::time_t centre = shifted(now, clock_offset(*t.entry, record));
             const std::time_t until = window_end(centre, t.entry->params.period, attempt.window);
             record.pending_until = std::max(record.pending_until.value_or(0), until);
@@ -617,6 +621,10 @@ bool Login::charge(StateTransaction& tx, const SecureBuffer& code, std::time_t n
             tx.token(m_recovery_id).pending_recovery = attempt.tag;
         }
     }
+    // Each code compared is a chance to hit: the long limit counts them
+    // (rate_limit.h), also for an attempt that dies before its settling.
+    attempt.weight = guess_weight(codes);
+    tx.account().charge_weight = attempt.weight;
     if (Status st = tx.save(Durability::durable); !st) {
         m_store_unavailable = st.error().code == Errc::unavailable;
         m_claim_conflict = st.error().code == Errc::conflict;
@@ -656,6 +664,15 @@ Outcome Login::evaluate_code(StateTransaction& tx, const Attempt& attempt, const
         const TokenEntry& entry = *t.entry;
         const TokenRecord& record = tx.token(t.id);
         if (code.size() != entry.params.digits) {
+            continue;
+        }
+        // One secret, one kind: a TOTP code of step T is the HOTP code of
+        // counter T, so a record used one way refuses the other (a secret
+        // turned from TOTP into HOTP would otherwise accept its used codes).
+        if (entry.type == TokenType::hotp ? record.used_until > 0 : record.hotp_next.has_value()) {
+            log(LogLevel::err, "the secret of token " + entry.name + " was used as a " +
+                                   (entry.type == TokenType::hotp ? "TOTP" : "HOTP") +
+                                   " token before; refusing its codes (enroll a new key for it)");
             continue;
         }
         if (entry.type == TokenType::hotp) {
@@ -757,6 +774,7 @@ Settled Login::settle(StateTransaction& tx, const Attempt& attempt, const Outcom
     }
     AccountRecord& account = tx.account();
     account.charge.reset();
+    account.charge_weight = 1;
     Settled settled;
     if (outcome.accepted) {
         settled.wrong_before = account.budget.since_success;
@@ -768,7 +786,6 @@ Settled Login::settle(StateTransaction& tx, const Attempt& attempt, const Outcom
         } else if (matched != m_tokens.end() && matched->entry->type == TokenType::hotp) {
             // RFC 4226 section 7.2: past the accepted value only.
             record.hotp_next = std::max(record.hotp_next.value_or(0), outcome.counter + 1);
-            record.used_until = now;
         } else {
             record.used_until = std::max(record.used_until, outcome.used_until);
             if (outcome.drift) {
@@ -784,7 +801,7 @@ Settled Login::settle(StateTransaction& tx, const Attempt& attempt, const Outcom
             }
         }
     } else {
-        settled.locked_now = record_failure(account.budget, m_opts.rate, now);
+        settled.locked_now = record_failure(account.budget, m_opts.rate, now, attempt.weight);
     }
     if (Status st = tx.save(Durability::relaxed); !st) {
         log(LogLevel::warning, "cannot settle the attempt in " + store_name() + ": " + st.error().message +
@@ -817,9 +834,9 @@ bool Login::settle_stale_hotp(StateTransaction& tx) {
             // Strict: every counter it could have matched is used.
             log(LogLevel::err, "cannot settle an HOTP attempt of token " + t.entry->name + ": " +
                                    found.error().message + "; skipping the counters it could have used");
-            record.hotp_next = pending.last + 1;
+            record.hotp_next = std::min(pending.last + 1, max_hotp_counter);
         } else if (found.value()) {
-            record.hotp_next = *found.value() + 1;
+            record.hotp_next = std::min(*found.value() + 1, max_hotp_counter);
         }
     }
     return any;

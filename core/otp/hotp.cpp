@@ -48,7 +48,7 @@ Result<HotpVerdict> hotp_verify(const SecureBuffer& key, unsigned digits, std::s
     if (std::string problem = digits_problem_of(digits); !problem.empty()) {
         return make_error(Errc::invalid_argument, problem);
     }
-    if (window > max_hotp_window || next > max_hotp_counter) {
+    if (window > max_hotp_window || next > max_hotp_counter - window - 1) {
         return make_error(Errc::invalid_argument, "HOTP look-ahead or counter out of range");
     }
     HotpVerdict verdict;

@@ -20,8 +20,12 @@ namespace pam_totp {
 inline constexpr unsigned default_hotp_window = 10;
 inline constexpr unsigned max_hotp_window = 100;
 inline constexpr std::uint64_t max_hotp_resync = 10000;
-// The counter never reaches the top of its range: step arithmetic stays exact.
+// The counter never reaches the top of its range: step arithmetic stays
+// exact. The state holds counters up to max_hotp_counter; a secret file's
+// counter leaves room for the widest look-ahead and the step past it, so
+// that nothing a login writes is beyond what the state reads back.
 inline constexpr std::uint64_t max_hotp_counter = std::uint64_t{1} << 62;
+inline constexpr std::uint64_t max_file_hotp_counter = max_hotp_counter - max_hotp_window - 1;
 
 // The code for `counter` (RFC 4226 section 5.3), `digits` (6 or 8) long.
 // HOTP is HMAC-SHA-1 by definition (RFC 4226 section 5.2).

@@ -19,6 +19,15 @@ std::time_t saturating_add(std::time_t a, std::time_t b) noexcept {
     return sum;
 }
 
+// a * b for non-negative a and b, pinned to time_max.
+std::time_t saturating_mul(std::time_t a, std::time_t b) noexcept {
+    std::time_t product = 0;
+    if (__builtin_mul_overflow(a, b, &product)) {
+        return time_max;
+    }
+    return product;
+}
+
 // A failure at `when` is within fail_interval at `now` when it is at most
 // that old (pam_faillock: now - time <= fail_interval). One stamped in the
 // future (the clock was set back) counts: erring towards a lockout.
@@ -81,7 +90,12 @@ std::time_t debt_allowance(const RateLimitConfig& config) noexcept {
                           std::max<std::time_t>(config.max_unlock_time, 0));
 }
 
-bool record_failure(Budget& budget, const RateLimitConfig& config, std::time_t now) {
+unsigned guess_weight(unsigned codes_compared) noexcept {
+    const unsigned w = (codes_compared + codes_per_unit - 1) / codes_per_unit;
+    return std::clamp(w, 1U, max_guess_weight);
+}
+
+bool record_failure(Budget& budget, const RateLimitConfig& config, std::time_t now, unsigned weight) {
     const unsigned deny = std::clamp(config.deny, 1U, max_deny);
     bool locked = false;
     if (budget.since_success < std::numeric_limits<unsigned>::max()) {
@@ -106,7 +120,8 @@ bool record_failure(Budget& budget, const RateLimitConfig& config, std::time_t n
 
     // Long: max_unlock_time / deny seconds of debt for this wrong code.
     const std::time_t per_failure = std::max<std::time_t>(std::max<std::time_t>(config.max_unlock_time, 0) / deny, 1);
-    budget.debt_until = saturating_add(std::max(budget.debt_until, now), per_failure);
+    const auto units = static_cast<std::time_t>(std::clamp(weight, 1U, max_guess_weight));
+    budget.debt_until = saturating_add(std::max(budget.debt_until, now), saturating_mul(per_failure, units));
     const std::time_t allowance = debt_allowance(config);
     if (debt(budget, now) > allowance) {
         budget.locked_until = std::max(budget.locked_until, saturating_add(budget.debt_until, -allowance));

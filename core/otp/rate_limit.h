@@ -47,10 +47,21 @@ bool is_locked(const Budget& budget, std::time_t now) noexcept;
 // Seconds left in the lockout (0 when not locked).
 std::time_t lock_remaining(const Budget& budget, std::time_t now) noexcept;
 
+// The codes one answer is compared with in the budget's unit: a TOTP token
+// with window 1 (3 codes) is 1. Each token and each step of a wider window
+// or HOTP look-ahead is one more code a guess may hit, so the long limit
+// counts an answer as ceil(codes / 3) wrong codes: the yearly chance stays
+// the one-token figure whatever the secret file holds (pam_totp(8),
+// GUESSING LIMITS).
+inline constexpr unsigned codes_per_unit = 3;
+unsigned guess_weight(unsigned codes_compared) noexcept;
+inline constexpr unsigned max_guess_weight = 1000;
+
 // Counts a wrong code at `now` against both limits; when one is reached,
-// locks (never shortening a lockout already running). Returns true when
-// this failure locked.
-bool record_failure(Budget& budget, const RateLimitConfig& config, std::time_t now);
+// locks (never shortening a lockout already running). The short limit
+// counts answers; the long limit's debt grows by `weight` wrong codes
+// (guess_weight). Returns true when this failure locked.
+bool record_failure(Budget& budget, const RateLimitConfig& config, std::time_t now, unsigned weight = 1);
 
 // A successful login: the short limit's wrong codes and its lockout streak
 // are forgotten; the long limit's debt is not (only time pays it back).

@@ -9,8 +9,9 @@ bool settle_stale_charge(AccountRecord& account, const RateLimitConfig& config) 
     if (!account.charge) {
         return false;
     }
-    (void)record_failure(account.budget, config, *account.charge);
+    (void)record_failure(account.budget, config, *account.charge, account.charge_weight);
     account.charge.reset();
+    account.charge_weight = 1;
     return true;
 }
 

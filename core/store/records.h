@@ -62,6 +62,7 @@ inline constexpr std::size_t max_grace_records = 32;
 struct AccountRecord {
     Budget budget;
     std::optional<std::time_t> charge;  // an attempt charged at this time and not settled
+    unsigned charge_weight = 1;         // and its guess_weight (rate_limit.h), counted if it died
     std::optional<LastLogin> last_login;
     std::vector<GraceRecord> grace;  // oldest first
 

@@ -30,11 +30,12 @@ enum AccountKey : std::size_t {
     a_last_service,
     a_last_rhost,
     a_last_tty,
+    a_charge_weight,
     a_count
 };
 constexpr std::array<std::string_view, a_count> account_keys = {
-    "account", "lockouts",   "locked_until", "debt_until", "since_success",
-    "charge",  "last_login", "last_service", "last_rhost", "last_tty"};
+    "account",    "lockouts",     "locked_until", "debt_until", "since_success", "charge",
+    "last_login", "last_service", "last_rhost",   "last_tty",   "charge_weight"};
 enum TokenKey : std::size_t {
     t_used_until,
     t_hotp_next,
@@ -76,6 +77,14 @@ std::string apply_account(AccountKey key, std::string_view value, AccountState& 
             }
             state.account = std::string(value);
             return {};
+        case a_charge_weight: {
+            const Result<std::uint64_t> n = parse_decimal(value, max_guess_weight);
+            if (!n || n.value() == 0) {
+                return "'charge_weight' must be 1 to " + std::to_string(max_guess_weight);
+            }
+            state.record.charge_weight = static_cast<unsigned>(n.value());
+            return {};
+        }
         case a_lockouts:
         case a_since_success: {
             const Result<std::uint64_t> n = parse_decimal(value, std::numeric_limits<unsigned>::max());
@@ -238,6 +247,9 @@ class Reader {
         }
         const bool any_last =
             m_account_keys.seen(a_last_service) || m_account_keys.seen(a_last_rhost) || m_account_keys.seen(a_last_tty);
+        if (m_account_keys.seen(a_charge_weight) && !m_account_keys.seen(a_charge)) {
+            return make_error(Errc::format, std::string(what) + ": 'charge_weight' without 'charge'");
+        }
         if (any_last && !m_account_keys.seen(a_last_login)) {
             return make_error(Errc::format, std::string(what) +
                                                 ": 'last_service', 'last_rhost' or 'last_tty' "
@@ -380,6 +392,9 @@ std::string serialise_account_state(const AccountState& state) {
     }
     if (r.charge) {
         append_line(out, account_keys[a_charge], std::to_string(*r.charge));
+        if (r.charge_weight != 1) {
+            append_line(out, account_keys[a_charge_weight], std::to_string(r.charge_weight));
+        }
     }
     for (const GraceRecord& g : r.grace) {
         append_line(out, grace_key, g.place.hex() + ":" + std::to_string(g.granted));
@@ -430,13 +445,28 @@ std::string serialise_account_state(const AccountState& state) {
     return out;
 }
 
+namespace {
+// Which record to forget first: a TOTP record before any HOTP one (an HOTP
+// code never expires: forgetting its counter would let used codes work
+// again if the token came back), and among each, the one used longest ago.
+bool older(const TokenRecord& a, const TokenRecord& b) {
+    if (a.hotp_next.has_value() != b.hotp_next.has_value()) {
+        return !a.hotp_next.has_value();
+    }
+    if (a.hotp_next) {
+        return *a.hotp_next < *b.hotp_next;
+    }
+    return a.used_until < b.used_until;
+}
+}  // namespace
+
 std::vector<TokenId> prune_token_records(AccountState& state, const std::vector<TokenId>& keep) {
     std::vector<TokenId> forgotten;
     while (state.tokens.size() > max_tokens_per_state) {
         auto oldest = state.tokens.end();
         for (auto it = state.tokens.begin(); it != state.tokens.end(); ++it) {
             const bool kept = std::find(keep.begin(), keep.end(), it->first) != keep.end();
-            if (!kept && (oldest == state.tokens.end() || it->second.used_until < oldest->second.used_until)) {
+            if (!kept && (oldest == state.tokens.end() || older(it->second, oldest->second))) {
                 oldest = it;
             }
         }

@@ -10,6 +10,8 @@
 //   failure 1764290000            wrong codes since the last lockout or success
 //                                 (at most 100; repeatable)
 //   charge 1764290000             an attempt charged and not settled (optional)
+//   charge_weight 3               how many wrong codes it counts as (rate_limit.h:
+//                                 guess_weight; optional, 1 when absent)
 //   grace 0123456789abcdef:1764290000   a grace (grace_period=): the place's
 //                                 keyed hash and when its code was accepted
 //                                 (repeatable, at most 32)

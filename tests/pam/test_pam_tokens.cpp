@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "core/otp/hotp.h"
 #include "core/otp/totp.h"
 #include "pam_fixture.h"
 #include "tests/unit/cmocka.hpp"
@@ -396,7 +397,10 @@ void one_totp_code_once_under_concurrency_with_two_tokens(void** state) {
 // The same with an HOTP code: the counter moves once.
 void one_hotp_code_once_under_concurrency_with_two_tokens(void** state) {
     Fixture& f = pamtest::get(state);
-    f.service("totp", "deny=100");
+    // Each of the 69 refused answers is compared with 3 + 3 codes: twice a
+    // wrong code of one token in the long limit (rate_limit.h), 138 of the
+    // 200 deny=100 allows; hotp_window=10 would make it 5 times and lock.
+    f.service("totp", "deny=100 hotp_window=2");
     const TokensEnrollment& e = enroll_root(f, {totp_token("phone"), hotp_token("yubikey", 0, rfc4226_key)});
     const Token& hw = e.token("yubikey");
     for (std::uint64_t c = 0; c < 3; ++c) {
@@ -406,6 +410,85 @@ void one_hotp_code_once_under_concurrency_with_two_tokens(void** state) {
         assert_false(f.token_record(hw)->pending_hotp.has_value());
     }
     f.expect_log_count("code accepted (token yubikey)", 3);
+}
+
+// --- what the attack review found (issue 17) ----------------------------------
+
+// A secret used as TOTP then rewritten as HOTP (or back): the code of step
+// T is the HOTP code of counter T, so the record used one way refuses the
+// other kind, rather than accepting a used code again.
+void a_secret_keeps_its_kind(void** state) {
+    Fixture& f = pamtest::get(state);
+    f.service("totp", "deny=100");
+    TokensEnrollment& e = enroll_root(f, {totp_token("phone")});
+    f.align_clock(30, 1);
+    const std::string used = Fixture::code(e.token("phone"));
+    expect_login(f, used, PAM_SUCCESS, "the TOTP code");
+    const std::uint64_t step = static_cast<std::uint64_t>(::time(nullptr)) / 30;
+    f.rewrite_tokens(e, [step](pam_totp::SecretFile& file) {
+        file.tokens.front().type = TokenType::hotp;
+        file.tokens.front().counter = step;
+    });
+    expect_login(f, used, PAM_AUTH_ERR, "the used code, now as HOTP");
+    expect_login(f, Fixture::hotp_code(e.token("phone"), step + 1), PAM_AUTH_ERR, "a fresh HOTP code of it");
+    f.expect_log_count("was used as a TOTP token before", 2);
+}
+
+// A counter at the top of what a file may hold: logins work and the state
+// they write reads back (the look-ahead and the step past it fit).
+void the_highest_counter_keeps_the_state_readable(void** state) {
+    Fixture& f = pamtest::get(state);
+    f.service("totp", "deny=100 hotp_window=100");
+    const TokensEnrollment& e = enroll_root(f, {hotp_token("hw", pam_totp::max_file_hotp_counter, rfc4226_key)});
+    const Token& hw = e.token("hw");
+    const std::uint64_t c = pam_totp::max_file_hotp_counter;
+    expect_login(f, code_of_no_token(e), PAM_AUTH_ERR, "a wrong code");
+    expect_login(f, Fixture::hotp_code(hw, c + 100), PAM_SUCCESS, "the code at the end of the look-ahead");
+    assert_int_equal(hotp_next(f, hw), pam_totp::max_hotp_counter);
+    assert_true(f.account_state("root").has_value());
+    expect_login(f, code_of_no_token(e), PAM_AUTH_ERR, "a wrong code after it");
+    assert_true(f.account_state("root").has_value());
+}
+
+// Reordering the tokens does not move the recovery codes' record: a used
+// recovery code stays used.
+void reordered_tokens_keep_used_recovery_codes(void** state) {
+    Fixture& f = pamtest::get(state);
+    f.service("totp", "deny=100");
+    TokensEnrollment& e = enroll_root(f, {totp_token("phone"), totp_token("tablet")}, 2);
+    expect_login(f, e.recovery_codes[0], PAM_SUCCESS, "a recovery code");
+    f.rewrite_tokens(e, [](pam_totp::SecretFile& file) { std::swap(file.tokens[0], file.tokens[1]); });
+    expect_login(f, e.recovery_codes[0], PAM_AUTH_ERR, "the used recovery code after reordering");
+    expect_login(f, e.recovery_codes[1], PAM_SUCCESS, "the other recovery code");
+}
+
+// Every code an answer is compared with is a chance to hit, so the long
+// limit counts them: a phone and an HOTP token with a look-ahead of 10 (14
+// codes) make each wrong answer cost 5, and the third within a day locks,
+// where one token allows 10 (pam_totp(8), GUESSING LIMITS).
+void the_long_limit_counts_codes_compared(void** state) {
+    Fixture& f = pamtest::get(state);
+    f.service("totp", "deny=5 fail_interval=1");
+    const TokensEnrollment& one = enroll_root(f, {totp_token("phone")});
+    for (int i = 0; i < 3; ++i) {
+        f.advance_clock(2);  // past fail_interval: only the long limit counts
+        expect_login(f, code_of_no_token(one), PAM_AUTH_ERR, "a wrong code, one token");
+    }
+    assert_false(f.account_state("root")->record.budget.locked_until > ::time(nullptr));
+    f.advance_clock(4 * 86400);  // the debt paid back
+    const TokensEnrollment& two = enroll_root(f, {totp_token("phone"), hotp_token("hw", 0, rfc4226_key)});
+    for (int i = 0; i < 2; ++i) {
+        f.advance_clock(2);
+        expect_login(f, code_of_no_token(two), PAM_AUTH_ERR, "a wrong code, two tokens");
+    }
+    f.advance_clock(2);
+    const LoginResult third = expect_login(f, code_of_no_token(two), PAM_AUTH_ERR, "the third wrong code");
+    assert_true(third.said("Too many wrong codes"));
+    // Locked: told so before any prompt, the right code never asked for.
+    const LoginResult after = f.login("totp", "root", {Fixture::hotp_code(two.token("hw"), 0)});
+    assert_int_equal(after.rc, PAM_AUTH_ERR);
+    assert_true(after.prompts.empty());
+    assert_true(after.said("try again later"));
 }
 
 // --- drift -------------------------------------------------------------------
@@ -620,6 +703,11 @@ int main(int argc, char** argv) {
                                         pamtest::teardown),
         cmocka_unit_test_setup_teardown(one_hotp_code_once_under_concurrency_with_two_tokens, pamtest::setup,
                                         pamtest::teardown),
+        cmocka_unit_test_setup_teardown(a_secret_keeps_its_kind, pamtest::setup, pamtest::teardown),
+        cmocka_unit_test_setup_teardown(the_highest_counter_keeps_the_state_readable, pamtest::setup,
+                                        pamtest::teardown),
+        cmocka_unit_test_setup_teardown(reordered_tokens_keep_used_recovery_codes, pamtest::setup, pamtest::teardown),
+        cmocka_unit_test_setup_teardown(the_long_limit_counts_codes_compared, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(resync_offset_accepts_a_fast_clock_and_keeps_accepting, pamtest::setup,
                                         pamtest::teardown),
         cmocka_unit_test_setup_teardown(drift_recentres_one_step_at_a_time_and_is_bounded, pamtest::setup,
