@@ -7,7 +7,7 @@ the writer against the documented format too. Standard library only.
 
     st = read_state("/var/lib/pam_totp/u-alice")   # None when absent
     st["account"], st["lockouts"], st["locked_until"], st["debt_until"], st["since_success"],
-    st["failures"], st["charge"], st["last_login"], st["tokens"][ID]
+    st["failures"], st["charge"], st["grace"], st["last_login"], st["tokens"][ID]
     claims("/var/lib/pam_totp")                    # {token id: state file name}
 """
 
@@ -19,8 +19,8 @@ MAGIC = b"PTOTPST2"
 HEADER = 64
 CHECKED = 32
 
-ACCOUNT_KEYS = {"account", "lockouts", "locked_until", "debt_until", "since_success", "charge", "last_login",
-                "last_service", "last_rhost", "last_tty"}
+ACCOUNT_KEYS = {"account", "lockouts", "locked_until", "debt_until", "since_success", "charge", "charge_weight",
+                "last_login", "last_service", "last_rhost", "last_tty"}
 TOKEN_KEYS = {"used_until", "hotp_next", "drift", "pending_until", "pending_hotp", "pending_recovery"}
 
 
@@ -68,7 +68,7 @@ def parse_text(text, where="state"):
     if lines[0] != "version 2":
         raise StateError("%s: line 1 is not 'version 2'" % where)
     st = {"account": None, "lockouts": 0, "locked_until": 0, "debt_until": 0, "since_success": 0, "failures": [],
-          "charge": None, "last_login": None, "tokens": {}}
+          "charge": None, "grace": [], "last_login": None, "tokens": {}}
     token = None
     seen = set()
     for n, line in enumerate(lines[1:], start=2):
@@ -87,6 +87,14 @@ def parse_text(text, where="state"):
             seen = set()
         elif token is None and key == "failure":
             st["failures"].append(int(value))
+        elif token is None and key == "grace":  # PLACE:GRANTED
+            place, _, granted = value.partition(":")
+            st["grace"].append((place, int(granted)))
+        elif token is None and key == "grace":  # PLACE:GRANTED (grace_period=), repeatable
+            place, _, granted = value.partition(":")
+            if len(place) != 16 or place.strip("0123456789abcdef") or not granted.isdigit():
+                raise StateError("%s line %d: grace is not 16 lower-case hex digits, ':' and a time" % (where, n))
+            st["grace"].append((place, int(granted)))
         elif token is None and key in ACCOUNT_KEYS:
             if key in seen:
                 raise StateError("%s line %d: duplicate %s" % (where, n, key))
