@@ -106,8 +106,8 @@ struct Drift {
 };
 
 struct TokenRecord {
-    std::time_t used_until = 0;                    // TOTP: codes of time steps starting before this are used;
-                                                   // HOTP: when a code was last accepted (for pruning)
+    std::time_t used_until = 0;                    // TOTP: codes of time steps starting before this are used
+                                                   // (0 for a secret used as HOTP: one kind per secret)
     std::optional<std::uint64_t> hotp_next;        // HOTP: the next counter that may be accepted
     std::optional<Drift> drift;                    // TOTP: where the window is centred
     std::optional<std::time_t> pending_until;      // an unsettled attempt could have used codes up to this

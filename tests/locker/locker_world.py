@@ -84,8 +84,15 @@ def message_text(line):
     return m.group(1) if m else line
 
 
+def is_audit(line):
+    """The audit line every login ends with (pam_totp(8), LOGGING): a summary
+    of the outcome, not a reason of its own."""
+    return re.search(r": outcome=\S* user=", line) is not None
+
+
 def errors(lines):
-    return [l for l in lines if severity(l) == LOG_ERR]
+    """The LOG_ERR lines that give a reason (not the audit line)."""
+    return [l for l in lines if severity(l) == LOG_ERR and not is_audit(l)]
 
 
 def stable_copy(src, dst, tries=20):
