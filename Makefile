@@ -117,7 +117,7 @@ TIME_SHIM  := $(BUILD)/timeshim.so
 FAULTINJECT := $(BUILD)/faultinject.so
 
 .PHONY: all demo demo-fleet bench deb rpm lint fuzz check check-unit check-pam check-cli check-e2e check-faults \
-        check-security check-fleet check-locker check-man check-install check-packaging check-crash install install-strip clean FORCE
+        check-security check-fleet check-locker check-admin check-man check-install check-packaging check-crash install install-strip clean FORCE
 .DELETE_ON_ERROR:
 # Keep the objects of the test programs: they are intermediate files to make.
 .SECONDARY:
@@ -233,9 +233,10 @@ FAULT_RESULTS    := $(RESULTS)/faults
 SECURITY_RESULTS := $(RESULTS)/security
 FLEET_RESULTS    := $(RESULTS)/fleet
 LOCKER_RESULTS   := $(RESULTS)/locker
+ADMIN_RESULTS    := $(RESULTS)/admin
 OTHER_RESULTS    := $(RESULTS)/man $(RESULTS)/install $(RESULTS)/packaging
 ALL_RESULTS := $(UNIT_RESULTS) $(PAM_RESULTS) $(CLI_RESULTS) $(E2E_RESULTS) $(FAULT_RESULTS) $(SECURITY_RESULTS) \
-               $(FLEET_RESULTS) $(LOCKER_RESULTS) $(OTHER_RESULTS)
+               $(FLEET_RESULTS) $(LOCKER_RESULTS) $(ADMIN_RESULTS) $(OTHER_RESULTS)
 
 # $(call check_layer,RESULT FILES): builds, runs them (in parallel under -j) and summarises.
 define check_layer
@@ -262,6 +263,8 @@ check-fleet: $(TEST_PROGRAMS)
 	$(call check_layer,$(FLEET_RESULTS))
 check-locker: $(TEST_PROGRAMS)
 	$(call check_layer,$(LOCKER_RESULTS))
+check-admin: $(TEST_PROGRAMS)
+	$(call check_layer,$(ADMIN_RESULTS))
 check-man check-install check-packaging: check-%: $(TEST_PROGRAMS)
 	$(call check_layer,$(RESULTS)/$*)
 
@@ -329,6 +332,17 @@ ifeq ($(SANITIZE),1)
 	$(call run_test,echo "skipped under SANITIZE=1: pamtester and vlock cannot load an ASan module"; exit 77)
 else
 	$(call run_test,/usr/bin/python3 tests/locker/run.py)
+endif
+
+# totp-admin --list, --show and --reset against real enrollments and real
+# states (pamtester through the real module on a simulated clock) in a
+# private mount namespace, on the file store and on a throwaway cluster:
+# tests/admin.
+$(RESULTS)/admin: FORCE
+ifeq ($(SANITIZE),1)
+	$(call run_test,echo "skipped under SANITIZE=1: pamtester cannot load an ASan module"; exit 77)
+else
+	$(call run_test,/usr/bin/python3 tests/admin/run.py)
 endif
 
 # mandoc -Tlint reports any warning (and exits non-zero) for the man pages.

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "admin_tool/cli_options.h"
+#include "admin_tool/inspect.h"
 #include "admin_tool/migrate.h"
 #include "admin_tool/reset.h"
 #include "admin_tool/store_admin.h"
@@ -20,6 +21,10 @@ int run(int argc, char** argv) {
         return totp_admin::exit_usage;
     }
     switch (opts.value().mode) {
+        case totp_admin::Mode::list:
+            return totp_admin::run_list(opts.value());
+        case totp_admin::Mode::show:
+            return totp_admin::run_show(opts.value());
         case totp_admin::Mode::init_store:
             return totp_admin::run_init_store(opts.value());
         case totp_admin::Mode::migrate_to_store:

@@ -25,6 +25,9 @@ int run_reset(const CliOptions& opts) {
     if (pam_totp::Status st = pam_totp::validate_user_name(opts.user); !st) {
         return fail("--reset: " + st.error().message);
     }
+    if (::geteuid() != 0) {
+        return fail("--reset needs root: the state is root's (run it with sudo)");
+    }
     auto store = pam_totp::open_state_store({opts.store, opts.state_dir, opts.store_config});
     if (!store) {
         return fail(store.error().message);
@@ -50,7 +53,10 @@ int run_reset(const CliOptions& opts) {
     const bool was_locked = pam_totp::is_locked(account.budget, ::time(nullptr));
     const unsigned wrong = account.budget.since_success;
     account.budget = pam_totp::Budget{};
-    account.charge.reset();  // a login cut short: forgiven with the rest
+    // A login cut short is forgiven with the rest; its tokens' pending
+    // records stay, so the next login still refuses what it could have used.
+    account.charge.reset();
+    account.charge_weight = 1;
     if (pam_totp::Status st = tx.value()->save(pam_totp::Durability::durable); !st) {
         return fail(st.error().message);
     }

@@ -90,7 +90,58 @@ std::string user_of(const std::string& conninfo) {
     return user;
 }
 
+// The rows of a query's result, as text pairs of its two columns.
+std::vector<std::pair<std::string, std::string>> pairs_of(PGresult* r) {
+    std::vector<std::pair<std::string, std::string>> out;
+    const int rows = ::PQntuples(r);
+    out.reserve(static_cast<std::size_t>(rows));
+    for (int i = 0; i < rows; ++i) {
+        out.emplace_back(::PQgetvalue(r, i, 0), ::PQgetvalue(r, i, 1));
+    }
+    return out;
+}
+
 }  // namespace
+
+pam_totp::Result<SharedRows> read_shared_store(const std::string& store_config) {
+    auto config = pam_totp::read_store_config(store_config, "");
+    if (!config) {
+        return pam_totp::make_error(config.error().code,
+                                    config.error().message + " (give the module's store_config= as --store-config)");
+    }
+    // store.conf's timeout bounds the connection (connect_timeout) and each
+    // statement (statement_timeout), as it bounds a login's work.
+    const std::string seconds = std::to_string(config.value().timeout.count());
+    const std::string conninfo(config.value().conninfo.view());
+    const char* const keys[] = {"connect_timeout", "dbname", nullptr};
+    const char* const values[] = {seconds.c_str(), conninfo.c_str(), nullptr};
+    Conn c(::PQconnectdbParams(keys, values, 1));
+    if (!c || ::PQstatus(c.get()) != CONNECTION_OK) {
+        return pam_totp::make_error(
+            pam_totp::Errc::unavailable,
+            "cannot reach the shared store: " + message_of(c ? ::PQerrorMessage(c.get()) : "out of memory") +
+                " (check that the server is up and store.conf's conninfo)");
+    }
+    const std::string begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL statement_timeout = " +
+                              std::to_string(config.value().timeout.count() * 1000);
+    if (std::string e = exec(c.get(), begin.c_str()); !e.empty()) {
+        return pam_totp::make_error(pam_totp::Errc::unavailable, "the shared store: " + e);
+    }
+    PgResult states;
+    PgResult claims;
+    std::string e = exec(c.get(), "SELECT name, state FROM pam_totp.states ORDER BY name", &states);
+    if (e.empty()) {
+        e = exec(c.get(), "SELECT token_id, holder FROM pam_totp.claims", &claims);
+    }
+    if (!e.empty()) {
+        return pam_totp::make_error(pam_totp::Errc::unavailable,
+                                    "reading the shared store: " + e +
+                                        " (a store without the schema needs totp-admin --init-store; the role "
+                                        "needs the grants it prints)");
+    }
+    (void)exec(c.get(), "COMMIT");
+    return SharedRows{pairs_of(states.get()), pairs_of(claims.get())};
+}
 
 int run_init_store(const CliOptions& opts) {
     auto config = pam_totp::read_store_config(opts.store_config, "");
