@@ -122,7 +122,10 @@ bool record_failure(Budget& budget, const RateLimitConfig& config, std::time_t n
     const std::time_t per_failure = std::max<std::time_t>(std::max<std::time_t>(config.max_unlock_time, 0) / deny, 1);
     const auto units = static_cast<std::time_t>(std::clamp(weight, 1U, max_guess_weight));
     budget.debt_until = saturating_add(std::max(budget.debt_until, now), saturating_mul(per_failure, units));
-    const std::time_t allowance = debt_allowance(config);
+    // The allowance is in answers too: 2 x deny wrong answers at once, of
+    // whatever weight; then the debt's rate keeps the codes checked per
+    // year those of one token.
+    const std::time_t allowance = saturating_mul(debt_allowance(config), units);
     if (debt(budget, now) > allowance) {
         budget.locked_until = std::max(budget.locked_until, saturating_add(budget.debt_until, -allowance));
         locked = true;

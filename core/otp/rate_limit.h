@@ -49,10 +49,10 @@ std::time_t lock_remaining(const Budget& budget, std::time_t now) noexcept;
 
 // The codes one answer is compared with in the budget's unit: a TOTP token
 // with window 1 (3 codes) is 1. Each token and each step of a wider window
-// or HOTP look-ahead is one more code a guess may hit, so the long limit
-// counts an answer as ceil(codes / 3) wrong codes: the yearly chance stays
-// the one-token figure whatever the secret file holds (pam_totp(8),
-// GUESSING LIMITS).
+// or HOTP look-ahead is one more code a guess may hit, so the long limit's
+// debt grows by ceil(codes / 3) wrong codes per answer (its allowance, in
+// answers, stays 2 x deny): the yearly chance stays the one-token figure
+// whatever the secret file holds (pam_totp(8), GUESSING LIMITS).
 inline constexpr unsigned codes_per_unit = 3;
 unsigned guess_weight(unsigned codes_compared) noexcept;
 inline constexpr unsigned max_guess_weight = 1000;
