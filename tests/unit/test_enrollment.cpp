@@ -101,17 +101,25 @@ void new_enrollment_is_random(void** /*state*/) {
     auto a = pam_totp::new_enrollment(p, 1764290000);
     auto b = pam_totp::new_enrollment(p, 1764290000);
     assert_true(a.ok() && b.ok());
-    assert_int_equal(a.value().key.size(), 20);
+    // One TOTP token, named as a format 1 file's, added at enrollment.
+    assert_int_equal(a.value().tokens.size(), 1);
+    assert_int_equal(b.value().tokens.size(), 1);
+    const pam_totp::TokenEntry& ta = a.value().tokens.front();
+    const pam_totp::TokenEntry& tb = b.value().tokens.front();
+    assert_true(ta.name == pam_totp::default_token_name);
+    assert_true(ta.type == pam_totp::TokenType::totp);
+    assert_int_equal(ta.added, 1764290000);
+    assert_int_equal(ta.key.size(), 20);
     assert_int_equal(pam_totp::new_key_bytes, 20);
-    assert_int_equal(b.value().key.size(), 20);
-    assert_false(a.value().key.view() == b.value().key.view());
+    assert_int_equal(tb.key.size(), 20);
+    assert_false(ta.key.view() == tb.key.view());
     assert_int_equal(a.value().enrollment_id.size(), 32);
     assert_true(a.value().enrollment_id.find_first_not_of("0123456789abcdef") == std::string::npos);
     assert_string_not_equal(a.value().enrollment_id.c_str(), b.value().enrollment_id.c_str());
     assert_int_equal(a.value().enrolled, 1764290000);
-    assert_true(a.value().params.algorithm == pam_totp::Algorithm::sha512);
-    assert_int_equal(a.value().params.digits, 8);
-    assert_int_equal(a.value().params.period, 45);
+    assert_true(ta.params.algorithm == pam_totp::Algorithm::sha512);
+    assert_int_equal(ta.params.digits, 8);
+    assert_int_equal(ta.params.period, 45);
     assert_true(a.value().recovery_hashes.empty());
     assert_false(a.value().window.has_value());
 }
@@ -219,15 +227,28 @@ void editor_round_trip(void** state) {
     assert_int_equal(st.st_uid, ::getuid());
     // No temp file left next to it: the file and its lock.
     assert_true(sorted_entries(dir) == (std::vector<std::string>{".secret.lock", "secret"}));
+    // A new single-token enrollment is written as format 1, which an older
+    // pam_totp still reads after a downgrade (core/files/secret_file.h).
+    char first_line[16] = {};
+    {
+        const std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "r"), std::fclose);
+        assert_non_null(f.get());
+        assert_non_null(std::fgets(first_line, sizeof first_line, f.get()));
+    }
+    assert_string_equal(first_line, "version 1\n");
 
     auto back = editor.value().read();
     assert_true(back.ok());
     assert_true(back.value().has_value());
     const SecretFile& r = *back.value();
-    assert_true(r.key.view() == file.key.view());
-    assert_true(r.params.algorithm == file.params.algorithm);
-    assert_int_equal(r.params.digits, file.params.digits);
-    assert_int_equal(r.params.period, file.params.period);
+    assert_int_equal(r.tokens.size(), 1);
+    const pam_totp::TokenEntry& rt = r.tokens.front();
+    const pam_totp::TokenEntry& ft = file.tokens.front();
+    assert_true(rt.name == ft.name);
+    assert_true(rt.key.view() == ft.key.view());
+    assert_true(rt.params.algorithm == ft.params.algorithm);
+    assert_int_equal(rt.params.digits, ft.params.digits);
+    assert_int_equal(rt.params.period, ft.params.period);
     assert_true(r.window.has_value());
     assert_int_equal(*r.window, 4);
     assert_int_equal(r.enrolled, file.enrolled);
@@ -245,7 +266,7 @@ void editor_write_replaces(void** state) {
     assert_true(editor.value().write(second).ok());
     auto back = editor.value().read();
     assert_true(back.ok() && back.value().has_value());
-    assert_true(back.value()->key.view() == second.key.view());
+    assert_true(back.value()->tokens.front().key.view() == second.tokens.front().key.view());
     assert_int_equal(back.value()->recovery_hashes.size(), 2);
     assert_true(sorted_entries(dir_of(state)) == (std::vector<std::string>{".secret.lock", "secret"}));
     struct stat st {};

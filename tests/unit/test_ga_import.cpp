@@ -1,11 +1,15 @@
 // Reading google-authenticator files (enroll_tool/ga_import.h): the samples of
 // tests/data/ga/ as strings, what is carried over, and every refusal.
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
-#include "cmocka.hpp"
 #include "core/otp/totp.h"
+#include "enroll_tool/enrollment.h"
 #include "enroll_tool/ga_import.h"
+
+#include "cmocka.hpp"
 
 namespace {
 
@@ -82,13 +86,64 @@ void window_capped(void** /*state*/) {
     assert_true(three.value().notes.empty());
 }
 
-void hotp_refused(void** /*state*/) {
+// An HOTP file (" HOTP_COUNTER n) is imported as an HOTP token whose next
+// counter is n; its WINDOW_SIZE is the look-ahead (the module's
+// hotp_window=) and its STEP_SIZE means nothing to a counter: noted, not kept.
+void hotp_imported(void** /*state*/) {
     auto ga = parse_google_authenticator("JBSWY3DPEHPK3PXP\n\" HOTP_COUNTER 1\n47829351\n10384726\n");
-    assert_false(ga.ok());
-    assert_int_equal(ga.error().code, Errc::format);
-    assert_true(contains(ga.error().message, "HOTP"));
-    assert_true(contains(ga.error().message, "line 2"));
-    assert_false(contains(ga.error().message, key80));
+    if (!ga.ok()) {
+        fail_msg("%s", ga.error().message.c_str());
+    }
+    const auto& g = ga.value();
+    assert_true(g.key.view() == "Hello!\xde\xad\xbe\xef");
+    assert_true(g.hotp_counter == std::optional<std::uint64_t>(1));
+    assert_false(g.window.has_value());
+    assert_int_equal(g.scratch_codes.size(), 2);
+    assert_true(g.notes.empty());
+    // Counter 0, and the largest a file takes.
+    auto zero = parse_google_authenticator("JBSWY3DPEHPK3PXP\n\" HOTP_COUNTER 0\n");
+    assert_true(zero.ok());
+    assert_true(zero.value().hotp_counter == std::optional<std::uint64_t>(0));
+    const std::string top = std::to_string(pam_totp::max_start_counter);
+    auto high = parse_google_authenticator("JBSWY3DPEHPK3PXP\n\" HOTP_COUNTER " + top + "\n");
+    assert_true(high.ok());
+    assert_true(high.value().hotp_counter == std::optional<std::uint64_t>(pam_totp::max_start_counter));
+    // A TOTP file has none.
+    auto totp = parse_google_authenticator("JBSWY3DPEHPK3PXP\n\" TOTP_AUTH\n");
+    assert_true(totp.ok());
+    assert_false(totp.value().hotp_counter.has_value());
+    // WINDOW_SIZE and STEP_SIZE of an HOTP file: notes, nothing kept.
+    auto opts = parse_google_authenticator("JBSWY3DPEHPK3PXP\n\" WINDOW_SIZE 17\n\" STEP_SIZE 60\n\" HOTP_COUNTER 5\n");
+    assert_true(opts.ok());
+    assert_false(opts.value().window.has_value());
+    assert_int_equal(opts.value().period, 30);
+    assert_int_equal(opts.value().notes.size(), 2);
+    assert_true(contains(opts.value().notes[0], "WINDOW_SIZE 17"));
+    assert_true(contains(opts.value().notes[0], "hotp_window="));
+    assert_true(contains(opts.value().notes[1], "STEP_SIZE"));
+}
+
+void hotp_refusals(void** /*state*/) {
+    const auto refused = [](const std::string& text, std::string_view problem) {
+        auto ga = parse_google_authenticator(text);
+        if (ga.ok()) {
+            fail_msg("imported; expected: %.*s", static_cast<int>(problem.size()), problem.data());
+        }
+        if (!contains(ga.error().message, problem)) {
+            fail_msg("unexpected message: \"%s\"", ga.error().message.c_str());
+        }
+        assert_int_equal(ga.error().code, Errc::format);
+        assert_false(contains(ga.error().message, key80));
+    };
+    refused("JBSWY3DPEHPK3PXP\n\" HOTP_COUNTER 1\n\" HOTP_COUNTER 2\n", "line 3");
+    refused("JBSWY3DPEHPK3PXP\n\" HOTP_COUNTER 1\n\" HOTP_COUNTER 2\n", "a second HOTP_COUNTER line");
+    refused("JBSWY3DPEHPK3PXP\n\" HOTP_COUNTER\n", "HOTP_COUNTER needs a number from 0 to");
+    refused("JBSWY3DPEHPK3PXP\n\" HOTP_COUNTER -1\n", "line 2");
+    refused("JBSWY3DPEHPK3PXP\n\" HOTP_COUNTER x\n", "HOTP_COUNTER needs a number");
+    refused("JBSWY3DPEHPK3PXP\n\" HOTP_COUNTER " + std::to_string(pam_totp::max_start_counter + 1) + "\n",
+            "HOTP_COUNTER needs a number from 0 to " + std::to_string(pam_totp::max_start_counter));
+    // Both kinds at once: which one is meant is not known.
+    refused("JBSWY3DPEHPK3PXP\n\" TOTP_AUTH\n\" HOTP_COUNTER 1\n", "both \" TOTP_AUTH and \" HOTP_COUNTER");
 }
 
 void no_totp_auth_refused(void** /*state*/) {
@@ -180,7 +235,8 @@ int main() {
         cmocka_unit_test(totp_options),
         cmocka_unit_test(step_size),
         cmocka_unit_test(window_capped),
-        cmocka_unit_test(hotp_refused),
+        cmocka_unit_test(hotp_imported),
+        cmocka_unit_test(hotp_refusals),
         cmocka_unit_test(no_totp_auth_refused),
         cmocka_unit_test(unknown_option_refused),
         cmocka_unit_test(bad_secret_refused),

@@ -2,22 +2,28 @@
 // in-memory StateStore: the order of charge, check and settling, what a
 // killed login leaves, the secret file read again under the lock, one
 // replay record per secret, forward_pass defer, the state of pam_totp 0.1,
-// and how the secret file is found; what no PAM-level test reaches directly.
+// how the secret file is found, and tokens (several per file, HOTP with its
+// look-ahead, drift, an HOTP attempt that died, recovery codes after the
+// first token is removed); what no PAM-level test reaches directly.
 #include <algorithm>
+#include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cmocka.hpp"
 #include "core/files/secret_file.h"
 #include "core/login/login_flow.h"
 #include "core/login/module_options.h"
+#include "core/otp/hotp.h"
 #include "core/otp/recovery.h"
 #include "core/otp/token.h"
 #include "core/otp/totp.h"
+#include "vectors.h"
 
 namespace {
 
@@ -294,9 +300,15 @@ struct Fixture {
     std::vector<Recovery> recovery;
 };
 
+// One TOTP token named "default", added at enrollment: a file that is
+// written as format 1.
 Fixture make_secret(std::size_t recovery_codes = 0) {
     Fixture f;
-    f.file.key = SecureBuffer(std::string_view("12345678901234567890"));
+    pam_totp::TokenEntry token;
+    token.name = std::string(pam_totp::default_token_name);
+    token.key = SecureBuffer(std::string_view("12345678901234567890"));
+    token.added = now_t - 100;
+    f.file.tokens.push_back(std::move(token));
     f.file.enrolled = now_t - 100;
     f.file.enrollment_id = "0123456789abcdef0123456789abcdef";
     for (std::size_t i = 0; i < recovery_codes; ++i) {
@@ -310,8 +322,10 @@ std::string text_of(const pam_totp::SecretFile& file) {
     return std::string(pam_totp::serialise_secret_file(file).value().view());
 }
 
+// The code of the file's first token at `t`.
 std::string code_at(const pam_totp::SecretFile& file, std::time_t t) {
-    return std::string(pam_totp::totp_generate(file.key, file.params, t).value().view());
+    const pam_totp::TokenEntry& token = file.tokens.front();
+    return std::string(pam_totp::totp_generate(token.key, token.params, t).value().view());
 }
 
 // A copy (SecretFile holds a SecureBuffer, which does not copy implicitly).
@@ -322,8 +336,9 @@ Fixture copy_of(const Fixture& f) {
     return c;
 }
 
+// The replay record's key of the file's first token.
 TokenId token_of(const pam_totp::SecretFile& file) {
-    return pam_totp::token_id_of(file.key);
+    return pam_totp::token_id_of(file.tokens.front().key);
 }
 
 LoginOutcome login(ScriptedIo& io, MemoryStore& store, const pam_totp::ModuleOptions& opts = {}) {
@@ -384,8 +399,8 @@ void attempt_is_charged_durably_before_it_is_checked(void** /*state*/) {
     assert_int_equal(login(rec, store), LoginOutcome::success);
     const auto& pending = store.saves[before].tokens.at(t).pending_recovery;
     assert_true(pending.has_value());
-    assert_true(*pending ==
-                pam_totp::recovery_tag(r.file.key, pam_totp::normalise_recovery_code(r.recovery[0].printed).value()));
+    assert_true(*pending == pam_totp::recovery_tag(r.file.recovery_key(),
+                                                   pam_totp::normalise_recovery_code(r.recovery[0].printed).value()));
 }
 
 // When the charge cannot be written (a full disk, a file-size limit the
@@ -528,7 +543,7 @@ void revoked_recovery_code_is_refused(void** /*state*/) {
 void replaced_enrollment_is_checked_as_it_is_now(void** /*state*/) {
     const Fixture old_file = make_secret();
     Fixture new_file = make_secret();
-    new_file.file.key = SecureBuffer(std::string_view("another key, 20 byte"));
+    new_file.file.tokens.front().key = SecureBuffer(std::string_view("another key, 20 byte"));
     MemoryStore store;
     ScriptedIo io;
     io.versions = {text_of(old_file.file), text_of(new_file.file)};
@@ -542,7 +557,7 @@ void replaced_enrollment_is_checked_as_it_is_now(void** /*state*/) {
     gone.versions = {text_of(old_file.file), ""};
     gone.answers = {code_at(old_file.file, now_t)};
     assert_int_equal(login(gone, other), LoginOutcome::denied);
-    assert_true(gone.logged("gone since the prompt"));
+    assert_true(gone.logged("cannot be used since the prompt"));
     assert_true(other.saves.empty());
 }
 
@@ -605,7 +620,7 @@ void reenrollment_with_the_same_key_keeps_codes_used(void** /*state*/) {
 // in steps of 15 s would refuse them for decades).
 void period_change_does_not_lock_totp_out(void** /*state*/) {
     Fixture f = make_secret();
-    f.file.params.period = 15;
+    f.file.tokens.front().params.period = 15;
     MemoryStore store;
     ScriptedIo first;
     first.secret_text = text_of(f.file);
@@ -613,7 +628,7 @@ void period_change_does_not_lock_totp_out(void** /*state*/) {
     assert_int_equal(login(first, store), LoginOutcome::success);
     assert_int_equal(store.tokens[token_of(f.file)].used_until, now_t + 15);
 
-    f.file.params.period = 30;
+    f.file.tokens.front().params.period = 30;
     ScriptedIo next;
     next.secret_text = text_of(f.file);
     next.clock = now_t + 30;
@@ -621,7 +636,7 @@ void period_change_does_not_lock_totp_out(void** /*state*/) {
     assert_int_equal(login(next, store), LoginOutcome::success);
     assert_int_equal(store.tokens[token_of(f.file)].used_until, now_t + 60);
     // And back to 15 s: the next 15 s step after that works.
-    f.file.params.period = 15;
+    f.file.tokens.front().params.period = 15;
     ScriptedIo back;
     back.secret_text = text_of(f.file);
     back.clock = now_t + 60;
@@ -633,7 +648,7 @@ void period_change_does_not_lock_totp_out(void** /*state*/) {
 // does not log in; the next one does.
 void confirmation_code_is_refused(void** /*state*/) {
     Fixture f = make_secret();
-    f.file.confirmed_until = pam_totp::step_end(pam_totp::time_step(now_t, 30), 30);
+    f.file.tokens.front().confirmed_until = pam_totp::step_end(pam_totp::time_step(now_t, 30), 30);
     MemoryStore store;
     ScriptedIo io;
     io.secret_text = text_of(f.file);
@@ -652,7 +667,7 @@ void confirmation_code_is_refused(void** /*state*/) {
     next.answers = {code_at(f.file, now_t + 30)};
     assert_int_equal(login(next, store), LoginOutcome::success);
     // Without `confirmed` the same first code is accepted (the refusal came from it).
-    f.file.confirmed_until = 0;
+    f.file.tokens.front().confirmed_until = 0;
     MemoryStore fresh;
     ScriptedIo plain;
     plain.secret_text = text_of(f.file);
@@ -1235,6 +1250,444 @@ void home_template_reads_as_the_user(void** /*state*/) {
     assert_true(store.begun == (std::vector<std::string>{"alice"}));
 }
 
+// --- tokens: several per file, HOTP, drift (pam_totp(8), TOKENS) ------------------------------
+
+// Three keys of 20 bytes; key_rfc is RFC 4226's (Appendix D).
+constexpr std::string_view key_rfc = "12345678901234567890";
+constexpr std::string_view key_b = "another key, 20 byte";
+constexpr std::string_view key_c = "a third key, 20 byte";
+
+pam_totp::TokenEntry totp_entry(std::string_view name, std::string_view key, long offset = 0) {
+    pam_totp::TokenEntry t;
+    t.name = std::string(name);
+    t.type = pam_totp::TokenType::totp;
+    t.key = SecureBuffer(key);
+    t.offset = offset;
+    t.added = now_t - 100;
+    return t;
+}
+
+pam_totp::TokenEntry hotp_entry(std::string_view name, std::string_view key, std::uint64_t counter = 0,
+                                unsigned digits = 6) {
+    pam_totp::TokenEntry t;
+    t.name = std::string(name);
+    t.type = pam_totp::TokenType::hotp;
+    t.key = SecureBuffer(key);
+    t.params.digits = digits;
+    t.counter = counter;
+    t.added = now_t - 100;
+    return t;
+}
+
+// The tokens of a file, in order (TokenEntry holds a SecureBuffer: moved, not copied).
+template <typename... Entries>
+std::vector<pam_totp::TokenEntry> tokens_of(Entries&&... entries) {
+    std::vector<pam_totp::TokenEntry> out;
+    (out.push_back(std::forward<Entries>(entries)), ...);
+    return out;
+}
+
+// A file of `tokens`, with `recovery_codes` recovery codes.
+Fixture make_tokens(std::vector<pam_totp::TokenEntry> tokens, std::size_t recovery_codes = 0) {
+    Fixture f = make_secret(recovery_codes);
+    f.file.tokens = std::move(tokens);
+    return f;
+}
+
+std::string totp_code(const pam_totp::TokenEntry& t, std::time_t when) {
+    return std::string(pam_totp::totp_generate(t.key, t.params, when).value().view());
+}
+
+std::string hotp_code(const pam_totp::TokenEntry& t, std::uint64_t counter) {
+    return std::string(pam_totp::hotp_generate(t.key, t.params.digits, counter).value().view());
+}
+
+TokenId id_of(const pam_totp::TokenEntry& t) {
+    return pam_totp::token_id_of(t.key);
+}
+
+// One login with `code` typed at `clock`; `io` keeps what it logged and told.
+LoginOutcome attempt(ScriptedIo& io, MemoryStore& store, const std::string& text, const std::string& code,
+                     std::time_t clock = now_t, const pam_totp::ModuleOptions& opts = {}) {
+    io.secret_text = text;
+    io.clock = clock;
+    io.answers = {code};
+    return login(io, store, opts);
+}
+
+LoginOutcome attempt(MemoryStore& store, const std::string& text, const std::string& code, std::time_t clock = now_t,
+                     const pam_totp::ModuleOptions& opts = {}) {
+    ScriptedIo io;
+    return attempt(io, store, text, code, clock, opts);
+}
+
+// Options whose limits have room for the wrong answers a test makes on
+// purpose: an HOTP look-ahead of 10 counts each one as 4 wrong codes in the
+// long limit (rate_limit.h, guess_weight), whose allowance is 2 x deny
+// codes, so the defaults lock at the third. deny=50: 25 such answers.
+pam_totp::ModuleOptions roomy(unsigned hotp_window = pam_totp::default_hotp_window) {
+    pam_totp::ModuleOptions opts;
+    opts.hotp_window = hotp_window;
+    opts.rate.deny = 50;
+    return opts;
+}
+
+// No log line holds a secret (its base32) or the code typed.
+void expect_no_secret_logged(const ScriptedIo& io, const Fixture& f, const std::string& code) {
+    for (const pam_totp::TokenEntry& t : f.file.tokens) {
+        const std::string b32(pam_totp::base32_encode(t.key).value().view());
+        assert_false(io.logged(b32));
+        assert_false(io.logged(t.key.view()));
+    }
+    assert_false(io.logged(code));
+}
+
+// Two TOTP tokens: a code of either works once, the other's own codes are
+// untouched by it; removing one makes its codes fail and leaves the other.
+void two_totp_tokens_each_work_once(void** /*state*/) {
+    const Fixture f = make_tokens(tokens_of(totp_entry("phone", key_rfc), totp_entry("backup", key_b)));
+    const std::string text = text_of(f.file);
+    assert_true(text.rfind("version 2\n", 0) == 0);
+    const pam_totp::TokenEntry& phone = f.file.tokens[0];
+    const pam_totp::TokenEntry& backup = f.file.tokens[1];
+    MemoryStore store;
+    ScriptedIo first;
+    assert_int_equal(attempt(first, store, text, totp_code(phone, now_t)), LoginOutcome::success);
+    assert_true(first.logged_at(pam_totp::LogLevel::info, "code accepted (token phone)"));
+    expect_no_secret_logged(first, f, totp_code(phone, now_t));
+    assert_int_equal(store.tokens[id_of(phone)].used_until, pam_totp::step_end(pam_totp::time_step(now_t, 30), 30));
+    // The other token's record was not moved by it.
+    assert_int_equal(store.tokens[id_of(backup)].used_until, 0);
+    ScriptedIo replay;
+    assert_int_equal(attempt(replay, store, text, totp_code(phone, now_t)), LoginOutcome::denied);
+    assert_true(replay.logged("code already used (replay refused) (token phone)"));
+    // The other token's code of the same step still works, once.
+    ScriptedIo other;
+    assert_int_equal(attempt(other, store, text, totp_code(backup, now_t)), LoginOutcome::success);
+    assert_true(other.logged_at(pam_totp::LogLevel::info, "code accepted (token backup)"));
+    ScriptedIo other_again;
+    assert_int_equal(attempt(other_again, store, text, totp_code(backup, now_t)), LoginOutcome::denied);
+    assert_true(other_again.logged("(token backup)"));
+    // A wrong code is one wrong answer (the short limit, the count told at
+    // the next success), and as many wrong codes in the long limit as the
+    // codes it was compared with allow chances: 2 x 3 codes, 2 units of 3.
+    const std::size_t before = store.saves.size();
+    const std::time_t debt_before = pam_totp::debt(store.accounts["alice"].budget, now_t + 1);
+    assert_int_equal(attempt(store, text, "000000", now_t + 1), LoginOutcome::denied);
+    assert_int_equal(store.accounts["alice"].budget.since_success, 2);
+    assert_int_equal(store.saves[before].record.charge_weight, 2);
+    assert_int_equal(pam_totp::debt(store.accounts["alice"].budget, now_t + 1) - debt_before, 2 * (86400 / 5));
+    // Both records were charged and settled: nothing pending.
+    for (const pam_totp::TokenEntry* t : {&phone, &backup}) {
+        assert_false(store.tokens[id_of(*t)].pending_until.has_value());
+    }
+    // "phone" removed: its next code fails, backup's works.
+    Fixture without = make_tokens(tokens_of(totp_entry("backup", key_b)));
+    without.file.recovery_anchor = SecureBuffer(key_rfc);
+    const std::string text2 = text_of(without.file);
+    ScriptedIo removed;
+    assert_int_equal(attempt(removed, store, text2, totp_code(phone, now_t + 30), now_t + 30), LoginOutcome::denied);
+    assert_true(removed.logged("wrong code"));
+    assert_int_equal(attempt(store, text2, totp_code(backup, now_t + 30), now_t + 30), LoginOutcome::success);
+}
+
+// RFC 4226 Appendix D through the login: in order, each once; a skipped
+// code inside the look-ahead; beyond it refused; a replay refused; the
+// counter moves past the accepted value only.
+void hotp_token_appendix_d(void** /*state*/) {
+    const Fixture f = make_tokens(tokens_of(hotp_entry("yubikey", key_rfc)));
+    const pam_totp::TokenEntry& y = f.file.tokens[0];
+    const std::string text = text_of(f.file);
+    const auto rows = pam_totp::test::read_vector_file("rfc4226.vec");
+    assert_int_equal(rows.size(), 10);
+    MemoryStore store;
+    for (std::size_t c = 0; c < rows.size(); ++c) {
+        assert_string_equal(hotp_code(y, c).c_str(), rows[c][2].c_str());
+        ScriptedIo io;
+        const LoginOutcome got = attempt(io, store, text, rows[c][2], now_t + static_cast<std::time_t>(c));
+        if (got != LoginOutcome::success) {
+            fail_msg("Appendix D code of counter %zu refused: %s", c, io.logs.empty() ? "" : io.logs.back().c_str());
+        }
+        assert_true(io.logged("code accepted (token yubikey)"));
+        expect_no_secret_logged(io, f, rows[c][2]);
+        assert_true(store.tokens[id_of(y)].hotp_next == std::optional<std::uint64_t>(c + 1));
+        assert_false(store.tokens[id_of(y)].pending_hotp.has_value());
+        assert_int_equal(store.tokens[id_of(y)].used_until, 0);  // a TOTP record's field: untouched
+    }
+    // The last one again: a replay, told as such.
+    ScriptedIo replay;
+    assert_int_equal(attempt(replay, store, text, rows[9][2]), LoginOutcome::denied);
+    assert_true(replay.logged("code already used (replay refused) (token yubikey)"));
+    assert_true(replay.was_told("already used"));
+    // An older one: wrong.
+    ScriptedIo old;
+    assert_int_equal(attempt(old, store, text, rows[4][2]), LoginOutcome::denied);
+    assert_true(old.logged("wrong code"));
+    assert_true(store.tokens[id_of(y)].hotp_next == std::optional<std::uint64_t>(10));
+}
+
+void hotp_look_ahead(void** /*state*/) {
+    const Fixture f = make_tokens(tokens_of(hotp_entry("yubikey", key_rfc)));
+    const pam_totp::TokenEntry& y = f.file.tokens[0];
+    const std::string text = text_of(f.file);
+    const pam_totp::ModuleOptions opts = roomy();
+    MemoryStore store;
+    // Counter 3 first (0..2 pressed without a login): inside the window.
+    assert_int_equal(attempt(store, text, hotp_code(y, 3), now_t, opts), LoginOutcome::success);
+    assert_true(store.tokens[id_of(y)].hotp_next == std::optional<std::uint64_t>(4));
+    // The skipped ones are behind now; 3 is used.
+    assert_int_equal(attempt(store, text, hotp_code(y, 1), now_t, opts), LoginOutcome::denied);
+    assert_int_equal(attempt(store, text, hotp_code(y, 3), now_t, opts), LoginOutcome::denied);
+    assert_int_equal(attempt(store, text, hotp_code(y, 4), now_t, opts), LoginOutcome::success);
+    // next 5: 5 + 10 is the last one in reach (hotp_window=10, the default).
+    assert_int_equal(attempt(store, text, hotp_code(y, 16), now_t, opts), LoginOutcome::denied);
+    assert_true(store.tokens[id_of(y)].hotp_next == std::optional<std::uint64_t>(5));  // a refusal moves nothing
+    assert_int_equal(attempt(store, text, hotp_code(y, 15), now_t, opts), LoginOutcome::success);
+    assert_true(store.tokens[id_of(y)].hotp_next == std::optional<std::uint64_t>(16));
+    // hotp_window=2: next 16, so 18 is in reach and 19 is not.
+    pam_totp::ModuleOptions narrow = roomy(2);
+    assert_int_equal(attempt(store, text, hotp_code(y, 19), now_t, narrow), LoginOutcome::denied);
+    assert_int_equal(attempt(store, text, hotp_code(y, 18), now_t, narrow), LoginOutcome::success);
+    // hotp_window=0: the next counter only.
+    narrow.hotp_window = 0;
+    assert_int_equal(attempt(store, text, hotp_code(y, 20), now_t, narrow), LoginOutcome::denied);
+    assert_int_equal(attempt(store, text, hotp_code(y, 19), now_t, narrow), LoginOutcome::success);
+    // The file's counter (raised by a resync) moves the start on; the state's never goes back.
+    Fixture resynced = make_tokens(tokens_of(hotp_entry("yubikey", key_rfc, 40)));
+    const std::string text40 = text_of(resynced.file);
+    assert_int_equal(attempt(store, text40, hotp_code(y, 25), now_t, opts), LoginOutcome::denied);
+    assert_int_equal(attempt(store, text40, hotp_code(y, 41), now_t, opts), LoginOutcome::success);
+    assert_true(store.tokens[id_of(y)].hotp_next == std::optional<std::uint64_t>(42));
+    Fixture behind = make_tokens(tokens_of(hotp_entry("yubikey", key_rfc, 0)));
+    assert_int_equal(attempt(store, text_of(behind.file), hotp_code(y, 30), now_t, opts), LoginOutcome::denied);
+}
+
+// A file of a TOTP and an HOTP token: each token's codes work, and a code
+// of one never moves the other's record.
+void mixed_totp_and_hotp(void** /*state*/) {
+    const Fixture f = make_tokens(tokens_of(totp_entry("phone", key_b), hotp_entry("yubikey", key_rfc)));
+    const pam_totp::TokenEntry& phone = f.file.tokens[0];
+    const pam_totp::TokenEntry& y = f.file.tokens[1];
+    const std::string text = text_of(f.file);
+    MemoryStore store;
+    ScriptedIo t;
+    assert_int_equal(attempt(t, store, text, totp_code(phone, now_t)), LoginOutcome::success);
+    assert_true(t.logged("code accepted (token phone)"));
+    // The HOTP token was charged with the code's tag (it had the length of
+    // its codes), then settled: no counter moved.
+    assert_true(store.saves[0].tokens.at(id_of(y)).pending_hotp.has_value());
+    assert_false(store.tokens[id_of(y)].pending_hotp.has_value());
+    assert_false(store.tokens[id_of(y)].hotp_next.has_value());
+    ScriptedIo h;
+    assert_int_equal(attempt(h, store, text, hotp_code(y, 0)), LoginOutcome::success);
+    assert_true(h.logged("code accepted (token yubikey)"));
+    assert_true(store.tokens[id_of(y)].hotp_next == std::optional<std::uint64_t>(1));
+    assert_int_equal(store.tokens[id_of(phone)].used_until, pam_totp::step_end(pam_totp::time_step(now_t, 30), 30));
+    // Each still refuses its own replay.
+    assert_int_equal(attempt(store, text, totp_code(phone, now_t)), LoginOutcome::denied);
+    assert_int_equal(attempt(store, text, hotp_code(y, 0)), LoginOutcome::denied);
+    // A wrong answer compared with 3 TOTP codes and 11 HOTP counters
+    // counts as ceil(14 / 3) = 5 wrong codes in the long limit, charged so
+    // before it is checked.
+    MemoryStore weighed;
+    assert_int_equal(attempt(weighed, text, "000000"), LoginOutcome::denied);
+    assert_int_equal(weighed.saves[0].record.charge_weight, 5);
+    assert_int_equal(pam_totp::debt(weighed.accounts["alice"].budget, now_t), 5 * (86400 / 5));
+    assert_int_equal(weighed.accounts["alice"].budget.since_success, 1);
+    assert_int_equal(weighed.accounts["alice"].charge_weight, 1);  // settled
+    // An 8-digit HOTP token after a 6-digit TOTP one: its codes are codes too.
+    const Fixture eight = make_tokens(tokens_of(totp_entry("phone", key_b), hotp_entry("yubikey8", key_c, 0, 8)));
+    const std::string text8 = text_of(eight.file);
+    MemoryStore store8;
+    ScriptedIo h8;
+    assert_int_equal(attempt(h8, store8, text8, hotp_code(eight.file.tokens[1], 2)), LoginOutcome::success);
+    assert_true(h8.logged("code accepted (token yubikey8)"));
+    assert_int_equal(attempt(store8, text8, totp_code(eight.file.tokens[0], now_t)), LoginOutcome::success);
+}
+
+// Drift: a code accepted off-centre recentres the next window there (by
+// no more than the window, and never wider); the file's offset (a resync)
+// is the centre while the state has no drift measured against it.
+void drift_recentres_the_window(void** /*state*/) {
+    const Fixture f = make_tokens(tokens_of(totp_entry("phone", key_b)));
+    const pam_totp::TokenEntry& p = f.file.tokens[0];
+    const std::string text = text_of(f.file);
+    {
+        // Window 1 (the default): a clock 60 s ahead is two steps out: refused.
+        MemoryStore store;
+        assert_int_equal(attempt(store, text, totp_code(p, now_t + 60)), LoginOutcome::denied);
+        assert_false(store.tokens[id_of(p)].drift.has_value());
+    }
+    MemoryStore store;
+    // A clock 30 s ahead: accepted at the window's edge; drift 30 recorded.
+    assert_int_equal(attempt(store, text, totp_code(p, now_t + 30)), LoginOutcome::success);
+    assert_true(store.tokens[id_of(p)].drift == (pam_totp::Drift{30, 0, 0}));
+    // Drifting on, 60 s ahead: accepted (centred at +30), drift 60.
+    assert_int_equal(attempt(store, text, totp_code(p, now_t + 300 + 60), now_t + 300), LoginOutcome::success);
+    assert_true(store.tokens[id_of(p)].drift == (pam_totp::Drift{60, 0, 0}));
+    // 90 s ahead: accepted because the window is centred at +60; drift 90.
+    assert_int_equal(attempt(store, text, totp_code(p, now_t + 600 + 90), now_t + 600), LoginOutcome::success);
+    assert_true(store.tokens[id_of(p)].drift == (pam_totp::Drift{90, 0, 0}));
+    // At the centre: accepted, the drift stays.
+    assert_int_equal(attempt(store, text, totp_code(p, now_t + 900 + 90), now_t + 900), LoginOutcome::success);
+    assert_true(store.tokens[id_of(p)].drift == (pam_totp::Drift{90, 0, 0}));
+    // The window moved, it did not widen: an on-time code is three steps off now.
+    assert_int_equal(attempt(store, text, totp_code(p, now_t + 1200), now_t + 1200), LoginOutcome::denied);
+}
+
+void drift_and_the_file_offset(void** /*state*/) {
+    // The file's offset +90 (totp-enroll --resync), no drift in the state:
+    // the window is centred at +90, and nothing is recorded for a code there.
+    const Fixture f = make_tokens(tokens_of(totp_entry("phone", key_b, 90)));
+    const pam_totp::TokenEntry& p = f.file.tokens[0];
+    const std::string text = text_of(f.file);
+    {
+        MemoryStore store;
+        assert_int_equal(attempt(store, text, totp_code(p, now_t)), LoginOutcome::denied);  // on time: 3 steps off
+        assert_int_equal(attempt(store, text, totp_code(p, now_t + 90), now_t + 1), LoginOutcome::success);
+        assert_false(store.tokens[id_of(p)].drift.has_value());
+        // One step further on: a drift measured against this offset.
+        assert_int_equal(attempt(store, text, totp_code(p, now_t + 150), now_t + 30), LoginOutcome::success);
+        assert_true(store.tokens[id_of(p)].drift == (pam_totp::Drift{120, 90, 0}));
+    }
+    {
+        // A drift the state measured against another offset (0, before the
+        // resync) is ignored: the file's +90 is the centre, not -60.
+        MemoryStore store;
+        store.tokens[id_of(p)].drift = pam_totp::Drift{-60, 0, 0};
+        assert_int_equal(attempt(store, text, totp_code(p, now_t - 60)), LoginOutcome::denied);
+        assert_int_equal(attempt(store, text, totp_code(p, now_t + 90), now_t + 1), LoginOutcome::success);
+        assert_true(store.tokens[id_of(p)].drift == (pam_totp::Drift{-60, 0, 0}));  // untouched: accepted centred
+    }
+    {
+        // One measured against this offset (and confirmed time) is used: centred at -60.
+        MemoryStore store;
+        store.tokens[id_of(p)].drift = pam_totp::Drift{-60, 90, 0};
+        assert_int_equal(attempt(store, text, totp_code(p, now_t + 90)), LoginOutcome::denied);
+        assert_int_equal(attempt(store, text, totp_code(p, now_t - 60), now_t + 1), LoginOutcome::success);
+    }
+    {
+        // The same offset but another confirmed time: a resync that found
+        // the same offset again (it always moves `confirmed` on) starts anew.
+        Fixture again = make_tokens(tokens_of(totp_entry("phone", key_b, 90)));
+        again.file.tokens[0].confirmed_until = now_t - 300;
+        const std::string text2 = text_of(again.file);
+        MemoryStore store;
+        store.tokens[id_of(p)].drift = pam_totp::Drift{-60, 90, now_t - 600};
+        assert_int_equal(attempt(store, text2, totp_code(p, now_t - 60)), LoginOutcome::denied);
+        assert_int_equal(attempt(store, text2, totp_code(p, now_t + 90), now_t + 1), LoginOutcome::success);
+        MemoryStore same;
+        same.tokens[id_of(p)].drift = pam_totp::Drift{-60, 90, now_t - 300};
+        assert_int_equal(attempt(same, text2, totp_code(p, now_t - 60)), LoginOutcome::success);
+    }
+    {
+        // Bounded: at the file's +300, a code one step beyond is accepted
+        // (the window allows it) but the drift stays at the bound.
+        const Fixture edge = make_tokens(tokens_of(totp_entry("phone", key_b, 300)));
+        MemoryStore store;
+        assert_int_equal(attempt(store, text_of(edge.file), totp_code(p, now_t + 330)), LoginOutcome::success);
+        assert_true(store.tokens[id_of(p)].drift == (pam_totp::Drift{300, 300, 0}));
+    }
+}
+
+// One secret, one kind: the TOTP code of step T is the HOTP code of counter
+// T, so a secret used as one kind of token refuses codes as the other (a
+// file edited from TOTP to HOTP would otherwise take its used codes again).
+void secret_used_as_one_kind_refuses_the_other(void** /*state*/) {
+    const Fixture as_totp = make_tokens(tokens_of(totp_entry("phone", key_c)));
+    const Fixture as_hotp = make_tokens(tokens_of(hotp_entry("yubikey", key_c)));
+    const pam_totp::TokenEntry& t = as_totp.file.tokens[0];
+    const pam_totp::TokenEntry& h = as_hotp.file.tokens[0];
+    const pam_totp::ModuleOptions wide = roomy();
+    {
+        MemoryStore store;
+        assert_int_equal(attempt(store, text_of(as_totp.file), totp_code(t, now_t)), LoginOutcome::success);
+        // The code of counter T (the step just used) and a fresh counter alike.
+        const std::uint64_t step = pam_totp::time_step(now_t, 30);
+        assert_string_equal(hotp_code(h, step).c_str(), totp_code(t, now_t).c_str());
+        ScriptedIo io;
+        assert_int_equal(attempt(io, store, text_of(as_hotp.file), hotp_code(h, 0), now_t + 30, wide),
+                         LoginOutcome::denied);
+        assert_true(
+            io.logged_at(pam_totp::LogLevel::err, "the secret of token yubikey was used as a TOTP token before"));
+        Fixture resynced = make_tokens(tokens_of(hotp_entry("yubikey", key_c, step)));
+        assert_int_equal(attempt(store, text_of(resynced.file), hotp_code(h, step), now_t + 30, wide),
+                         LoginOutcome::denied);
+        assert_false(store.tokens[id_of(h)].hotp_next.has_value());
+    }
+    {
+        MemoryStore store;
+        assert_int_equal(attempt(store, text_of(as_hotp.file), hotp_code(h, 0)), LoginOutcome::success);
+        ScriptedIo io;
+        assert_int_equal(attempt(io, store, text_of(as_totp.file), totp_code(t, now_t)), LoginOutcome::denied);
+        assert_true(io.logged_at(pam_totp::LogLevel::err, "the secret of token phone was used as a HOTP token before"));
+        assert_int_equal(store.tokens[id_of(t)].used_until, 0);
+    }
+}
+
+// An HOTP attempt that died after its charge: the next login finds the
+// counter its code matched (by the tag) and moves past it, exactly as
+// settling would have; a code that matched nothing moves nothing.
+void stale_hotp_attempt_is_settled_exactly(void** /*state*/) {
+    const Fixture f = make_tokens(tokens_of(hotp_entry("yubikey", key_rfc)));
+    const pam_totp::TokenEntry& y = f.file.tokens[0];
+    const std::string text = text_of(f.file);
+    {
+        MemoryStore store;
+        store.accounts["alice"].charge = now_t - 10;
+        store.tokens[id_of(y)].pending_hotp =
+            pam_totp::PendingHotp{pam_totp::hotp_code_tag(y.key, hotp_code(y, 3)), 10};
+        ScriptedIo io;
+        assert_int_equal(attempt(io, store, text, hotp_code(y, 3)), LoginOutcome::denied);
+        assert_true(io.logged("cut short"));
+        assert_true(store.tokens[id_of(y)].hotp_next == std::optional<std::uint64_t>(4));
+        assert_false(store.tokens[id_of(y)].pending_hotp.has_value());
+        assert_int_equal(store.accounts["alice"].budget.since_success, 2);  // the dead attempt and this replay
+        assert_int_equal(attempt(store, text, hotp_code(y, 4)), LoginOutcome::success);
+    }
+    {
+        MemoryStore store;
+        store.accounts["alice"].charge = now_t - 10;
+        store.tokens[id_of(y)].pending_hotp = pam_totp::PendingHotp{pam_totp::hotp_code_tag(y.key, "000000"), 10};
+        assert_int_equal(attempt(store, text, hotp_code(y, 0)), LoginOutcome::success);
+        assert_true(store.tokens[id_of(y)].hotp_next == std::optional<std::uint64_t>(1));
+    }
+    {
+        // Killed for real between the charge and the settling: the same.
+        MemoryStore store;
+        store.lose_relaxed = true;
+        assert_int_equal(attempt(store, text, hotp_code(y, 2)), LoginOutcome::success);
+        assert_true(store.tokens[id_of(y)].pending_hotp.has_value());
+        store.lose_relaxed = false;
+        assert_int_equal(attempt(store, text, hotp_code(y, 2)), LoginOutcome::denied);
+        assert_true(store.tokens[id_of(y)].hotp_next == std::optional<std::uint64_t>(3));
+        assert_int_equal(attempt(store, text, hotp_code(y, 3)), LoginOutcome::success);
+    }
+}
+
+// The recovery codes' record hangs on the file's recovery key: the first
+// token's, or the anchor once that token is removed. A code used before
+// the removal stays used after it.
+void recovery_code_stays_used_after_the_first_token_is_removed(void** /*state*/) {
+    Fixture f = make_tokens(tokens_of(totp_entry("phone", key_rfc), totp_entry("backup", key_b)), 2);
+    MemoryStore store;
+    ScriptedIo first;
+    assert_int_equal(attempt(first, store, text_of(f.file), f.recovery[0].printed), LoginOutcome::success);
+    assert_true(first.logged("recovery code accepted"));
+    assert_int_equal(store.tokens[pam_totp::token_id_of(SecureBuffer(key_rfc))].used_recovery.size(), 1);
+    // "phone" removed; its key stays as the anchor (as totp-enroll --remove --name writes it).
+    Fixture removed = make_tokens(tokens_of(totp_entry("backup", key_b)));
+    removed.file.recovery_hashes = f.file.recovery_hashes;
+    removed.file.recovery_anchor = SecureBuffer(key_rfc);
+    const std::string text = text_of(removed.file);
+    assert_int_equal(attempt(store, text, f.recovery[0].printed), LoginOutcome::denied);
+    ScriptedIo other;
+    assert_int_equal(attempt(other, store, text, f.recovery[1].printed), LoginOutcome::success);
+    assert_true(other.was_told("0 recovery codes left"));
+    assert_int_equal(store.tokens[pam_totp::token_id_of(SecureBuffer(key_rfc))].used_recovery.size(), 2);
+    assert_int_equal(store.tokens[pam_totp::token_id_of(SecureBuffer(key_b))].used_recovery.size(), 0);
+}
+
 }  // namespace
 
 int main() {
@@ -1274,6 +1727,15 @@ int main() {
         cmocka_unit_test(unavailable_store_before_the_prompt_asks_nothing),
         cmocka_unit_test(other_errors_before_the_prompt_still_ask),
         cmocka_unit_test(unavailable_store_with_try_first_pass_asks_nothing),
+        cmocka_unit_test(two_totp_tokens_each_work_once),
+        cmocka_unit_test(hotp_token_appendix_d),
+        cmocka_unit_test(hotp_look_ahead),
+        cmocka_unit_test(mixed_totp_and_hotp),
+        cmocka_unit_test(drift_recentres_the_window),
+        cmocka_unit_test(drift_and_the_file_offset),
+        cmocka_unit_test(secret_used_as_one_kind_refuses_the_other),
+        cmocka_unit_test(stale_hotp_attempt_is_settled_exactly),
+        cmocka_unit_test(recovery_code_stays_used_after_the_first_token_is_removed),
     };
     return cmocka_run_group_tests_name("login_flow", tests, nullptr, nullptr);
 }

@@ -3,8 +3,10 @@
 #include <string>
 #include <vector>
 
-#include "cmocka.hpp"
 #include "core/login/module_options.h"
+#include "core/otp/hotp.h"
+
+#include "cmocka.hpp"
 
 namespace {
 
@@ -28,6 +30,8 @@ void defaults(void** /*state*/) {
     assert_string_equal(o.state_dir.c_str(), "/var/lib/pam_totp");
     assert_false(o.nullok);
     assert_false(o.window.has_value());
+    assert_int_equal(o.hotp_window, 10);
+    assert_int_equal(o.hotp_window, pam_totp::default_hotp_window);
     assert_int_equal(o.rate.deny, 5);
     assert_int_equal(o.rate.fail_interval, 900);
     assert_int_equal(o.rate.unlock_time, 300);
@@ -45,10 +49,11 @@ void defaults(void** /*state*/) {
 }
 
 void every_option(void** /*state*/) {
-    const auto r = parse({"secret=/etc/pam_totp/%u", "state_dir=/run/totp", "nullok", "window=3", "deny=7",
-                          "fail_interval=60", "unlock_time=30", "max_unlock_time=120", "prompt=Code: ", "echo_code",
-                          "try_first_pass", "forward_pass", "defer", "no_recovery", "debug", "store=postgresql",
-                          "store_config=/etc/pam_totp/fleet.conf", "helper=/usr/local/sbin/pam_totp_check"});
+    const auto r =
+        parse({"secret=/etc/pam_totp/%u", "state_dir=/run/totp", "nullok", "window=3", "hotp_window=25", "deny=7",
+               "fail_interval=60", "unlock_time=30", "max_unlock_time=120", "prompt=Code: ", "echo_code",
+               "try_first_pass", "forward_pass", "defer", "no_recovery", "debug", "store=postgresql",
+               "store_config=/etc/pam_totp/fleet.conf", "helper=/usr/local/sbin/pam_totp_check"});
     if (!r) {
         fail_msg("%s", r.error().message.c_str());
     }
@@ -57,6 +62,7 @@ void every_option(void** /*state*/) {
     assert_string_equal(o.state_dir.c_str(), "/run/totp");
     assert_true(o.nullok);
     assert_int_equal(o.window.value(), 3);
+    assert_int_equal(o.hotp_window, 25);
     assert_int_equal(o.rate.deny, 7);
     assert_int_equal(o.rate.fail_interval, 60);
     assert_int_equal(o.rate.unlock_time, 30);
@@ -80,6 +86,13 @@ void every_option(void** /*state*/) {
 void range_limits_accepted(void** /*state*/) {
     assert_true(parse({"window=0"}).ok());
     assert_true(parse({"window=10"}).ok());
+    // hotp_window: 0 (the next counter only) to max_hotp_window.
+    for (const unsigned w : {0U, 1U, 100U}) {
+        const auto h = parse({"hotp_window=" + std::to_string(w)});
+        assert_true(h.ok());
+        assert_int_equal(h.value().hotp_window, w);
+    }
+    assert_int_equal(pam_totp::max_hotp_window, 100);
     assert_true(parse({"deny=1"}).ok());
     assert_true(parse({"deny=100"}).ok());
     assert_true(parse({"fail_interval=1", "unlock_time=1", "max_unlock_time=1"}).ok());
@@ -108,6 +121,14 @@ void each_error_names_the_option(void** /*state*/) {
         {{"window=-1"}, "window"},
         {{"window="}, "window"},
         {{"window"}, "window"},
+        {{"hotp_window=101"}, "hotp_window"},
+        {{"hotp_window=-1"}, "hotp_window"},
+        {{"hotp_window=abc"}, "hotp_window"},
+        {{"hotp_window=010"}, "hotp_window"},
+        {{"hotp_window="}, "hotp_window"},
+        {{"hotp_window"}, "hotp_window"},
+        {{"hotp_window=99999999999999999999999"}, "hotp_window"},
+        {{"hotp_window=3", "hotp_window=3"}, "hotp_window"},
         {{"deny=0"}, "deny"},
         {{"deny=101"}, "deny"},
         {{"deny=1x"}, "deny"},
@@ -188,8 +209,8 @@ void unknown_option_is_never_echoed(void** /*state*/) {
 // secret= or a number).
 void malformed_values_are_not_quoted(void** /*state*/) {
     const std::string value = "Zq9ZECRET\x01";
-    for (const char* name :
-         {"secret", "state_dir", "window", "deny", "fail_interval", "unlock_time", "max_unlock_time", "prompt"}) {
+    for (const char* name : {"secret", "state_dir", "window", "hotp_window", "deny", "fail_interval", "unlock_time",
+                             "max_unlock_time", "prompt"}) {
         const auto r = parse({std::string(name) + "=" + value});
         assert_false(r.ok());
         assert_true(r.error().message.find(name) != std::string::npos);
@@ -208,10 +229,11 @@ void malformed_values_are_not_quoted(void** /*state*/) {
 
 // The one table: every option is known, once; and a second time is refused.
 void every_option_once_and_only_once(void** /*state*/) {
-    const std::vector<std::string> all = {
-        "secret=/x",     "state_dir=/y",      "nullok",   "window=1",   "deny=2",          "fail_interval=3",
-        "unlock_time=4", "max_unlock_time=5", "prompt=P", "echo_code",  "try_first_pass",  "forward_pass",
-        "defer",         "no_recovery",       "debug",    "store=file", "store_config=/z", "helper=/h"};
+    const std::vector<std::string> all = {"secret=/x",         "state_dir=/y",    "nullok",          "window=1",
+                                          "hotp_window=4",     "deny=2",          "fail_interval=3", "unlock_time=4",
+                                          "max_unlock_time=5", "prompt=P",        "echo_code",       "try_first_pass",
+                                          "forward_pass",      "defer",           "no_recovery",     "debug",
+                                          "store=file",        "store_config=/z", "helper=/h"};
     assert_true(parse(all).ok());
     for (const std::string& arg : all) {
         std::vector<std::string> twice = all;

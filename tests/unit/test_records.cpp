@@ -4,6 +4,8 @@
 // left are counted right, and merging a host's record into the store's
 // (totp-admin --migrate-to-store) loses no wrong code and counts none twice.
 #include <algorithm>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -277,6 +279,85 @@ void merge_is_bounded_newest_kept(void** /*state*/) {
                 static_cast<std::ptrdiff_t>(pam_totp::max_deny));
 }
 
+// An HOTP counter only moves forward (RFC 4226 section 7.4; FreeIPA's
+// ipa_otp_counter): the merge keeps the further of the two, whichever
+// side holds it, and a side without one moves nothing.
+void merge_keeps_the_further_hotp_counter(void** /*state*/) {
+    TokenRecord store;
+    TokenRecord host;
+    host.hotp_next = 5;
+    pam_totp::merge_into(store, host);
+    assert_true(store.hotp_next == std::optional<std::uint64_t>(5));
+    host.hotp_next = 3;  // behind: the store's stays
+    pam_totp::merge_into(store, host);
+    assert_true(store.hotp_next == std::optional<std::uint64_t>(5));
+    host.hotp_next = 9;
+    pam_totp::merge_into(store, host);
+    assert_true(store.hotp_next == std::optional<std::uint64_t>(9));
+    pam_totp::merge_into(store, TokenRecord{});  // none on the host's side
+    assert_true(store.hotp_next == std::optional<std::uint64_t>(9));
+    // Counter 0 is a counter: it is taken, not treated as "none".
+    TokenRecord empty;
+    TokenRecord zero;
+    zero.hotp_next = 0;
+    pam_totp::merge_into(empty, zero);
+    assert_true(empty.hotp_next == std::optional<std::uint64_t>(0));
+    // Neither side: still none (a TOTP record gains no counter).
+    TokenRecord totp;
+    totp.used_until = t0;
+    pam_totp::merge_into(totp, TokenRecord{});
+    assert_false(totp.hotp_next.has_value());
+}
+
+// The drift is where a window is centred, not a used code: the store's
+// own stays (with the file offset and confirmed time it was measured
+// against); a record without one takes the host's.
+void merge_drift(void** /*state*/) {
+    TokenRecord store;
+    TokenRecord host;
+    host.drift = pam_totp::Drift{-90, 30, 1764290010};
+    pam_totp::merge_into(store, host);
+    assert_true(store.drift == (pam_totp::Drift{-90, 30, 1764290010}));
+    TokenRecord other;
+    other.drift = pam_totp::Drift{60, 0, 0};
+    pam_totp::merge_into(store, other);
+    assert_true(store.drift == (pam_totp::Drift{-90, 30, 1764290010}));
+    pam_totp::merge_into(store, TokenRecord{});
+    assert_true(store.drift == (pam_totp::Drift{-90, 30, 1764290010}));
+    TokenRecord none;
+    pam_totp::merge_into(none, TokenRecord{});
+    assert_false(none.drift.has_value());
+    // Merging leaves the rest of the record as merging did before.
+    TokenRecord a;
+    a.used_until = t0;
+    a.drift = pam_totp::Drift{30, 0, t0};
+    TokenRecord b;
+    b.used_until = t0 + 30;
+    b.hotp_next = 4;
+    b.drift = pam_totp::Drift{-30, 0, t0};
+    pam_totp::merge_into(a, b);
+    assert_int_equal(a.used_until, t0 + 30);
+    assert_true(a.hotp_next == std::optional<std::uint64_t>(4));
+    assert_true(a.drift == (pam_totp::Drift{30, 0, t0}));
+}
+
+// settle_stale_pending leaves an HOTP attempt to the login, which has the
+// key to find the counter its code matched (records.h).
+void stale_pending_leaves_hotp_to_the_login(void** /*state*/) {
+    TokenRecord t;
+    t.hotp_next = 3;
+    t.pending_hotp = pam_totp::PendingHotp{tag(1), 13};
+    assert_false(pam_totp::settle_stale_pending(t));
+    assert_true(t.pending_hotp.has_value());
+    assert_true(t.hotp_next == std::optional<std::uint64_t>(3));
+    // Together with a TOTP window pending: that one is settled, the HOTP one kept.
+    t.pending_until = t0 + 60;
+    assert_true(pam_totp::settle_stale_pending(t));
+    assert_int_equal(t.used_until, t0 + 60);
+    assert_false(t.pending_until.has_value());
+    assert_true(t.pending_hotp == (pam_totp::PendingHotp{tag(1), 13}));
+}
+
 }  // namespace
 
 int main() {
@@ -292,6 +373,9 @@ int main() {
         cmocka_unit_test(merge_keeps_wrong_codes_of_one_second),
         cmocka_unit_test(merge_takes_the_larger_count_per_second),
         cmocka_unit_test(merge_is_bounded_newest_kept),
+        cmocka_unit_test(merge_keeps_the_further_hotp_counter),
+        cmocka_unit_test(merge_drift),
+        cmocka_unit_test(stale_pending_leaves_hotp_to_the_login),
     };
     return cmocka_run_group_tests_name("records", tests, nullptr, nullptr);
 }

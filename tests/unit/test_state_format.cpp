@@ -1,7 +1,8 @@
 // The text of one account's state, format 2 (core/store/state_format.h):
 // round trips of full and minimal states, every parse error with the line
-// it names, the fullest state within its bound, prune_token_records, and
-// sanitise_item.
+// it names, the fullest state within its bound, prune_token_records,
+// sanitise_item, and the keys tokens brought (hotp_next, drift,
+// pending_hotp).
 #include <cstdio>
 #include <limits>
 #include <string>
@@ -9,6 +10,8 @@
 #include <vector>
 
 #include "cmocka.hpp"
+#include "core/otp/hotp.h"
+#include "core/otp/totp.h"
 #include "core/store/state_format.h"
 
 namespace {
@@ -221,6 +224,10 @@ void the_fullest_state_fits(void** /*state*/) {
     AccountState s = full_state();
     s.account = std::string(256, 'n');
     s.record.budget.recent.assign(pam_totp::max_deny, std::numeric_limits<std::time_t>::max());
+    s.record.charge_weight = pam_totp::max_guess_weight;
+    for (std::size_t g = 0; g < pam_totp::max_grace_records; ++g) {
+        s.record.grace.push_back(pam_totp::GraceRecord{tag(tag_1), std::numeric_limits<std::time_t>::max()});
+    }
     s.record.last_login = LastLogin{std::numeric_limits<std::time_t>::max(), std::string(64, 's'), std::string(64, 'r'),
                                     std::string(64, 't')};
     s.tokens.clear();
@@ -229,6 +236,12 @@ void the_fullest_state_fits(void** /*state*/) {
         r.used_until = std::numeric_limits<std::time_t>::max();
         r.pending_until = std::numeric_limits<std::time_t>::max();
         r.pending_recovery = tag(tag_1);
+        // The keys tokens brought (an HOTP and a TOTP record never hold
+        // both, but the format allows it): each at its longest.
+        r.hotp_next = pam_totp::max_hotp_counter;
+        r.drift = pam_totp::Drift{-pam_totp::max_clock_offset, -pam_totp::max_clock_offset,
+                                  std::numeric_limits<std::time_t>::max()};
+        r.pending_hotp = pam_totp::PendingHotp{tag(tag_2), pam_totp::max_hotp_counter};
         r.used_recovery.assign(pam_totp::max_used_recovery, UsedRecovery{tag(tag_1), std::string(setting_1)});
         r.maybe_used_recovery.assign(pam_totp::max_maybe_used_recovery, tag(tag_2));
         s.tokens[numbered(t)] = r;
@@ -463,6 +476,175 @@ void sanitise_item_keeps_it_on_one_word(void** /*state*/) {
     assert_int_equal(back.value().record.last_login->tty.size(), 64);
 }
 
+// --- the keys tokens brought: hotp_next, drift, pending_hotp ------------------------------
+
+// full_lines() with an HOTP record and a TOTP record's drift: token a gets
+// hotp_next and pending_hotp, token b a drift.
+std::vector<std::string> token_lines() {
+    std::vector<std::string> lines = full_lines();
+    lines.insert(lines.begin() + 16, "hotp_next 42");                                // 17
+    lines.insert(lines.begin() + 18, "pending_hotp " + std::string(tag_1) + ":52");  // 19 (after pending_until, 18)
+    lines.insert(lines.end() - 1, "drift -90:30:1764290010");                        // 25 (before maybe_used, 26)
+    return lines;
+}
+
+AccountState token_state() {
+    AccountState s = full_state();
+    s.tokens[id(tok_a)].hotp_next = 42;
+    s.tokens[id(tok_a)].pending_hotp = pam_totp::PendingHotp{tag(tag_1), 52};
+    s.tokens[id(tok_b)].drift = pam_totp::Drift{-90, 30, 1764290010};
+    return s;
+}
+
+std::string token_replacing(std::size_t n, const std::string& line) {
+    std::vector<std::string> lines = token_lines();
+    lines[n - 1] = line;
+    return join(lines);
+}
+
+std::string token_inserting(std::size_t n, const std::string& line) {
+    std::vector<std::string> lines = token_lines();
+    lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(n - 1), line);
+    return join(lines);
+}
+
+void parses_and_writes_token_keys(void** /*state*/) {
+    const std::vector<std::string> lines = token_lines();
+    assert_true(lines[16] == "hotp_next 42");
+    assert_true(lines[17] == "pending_until 1764290100");
+    assert_true(lines[24] == "drift -90:30:1764290010");
+    const auto r = parse_account_state(join(lines));
+    if (!r.ok()) {
+        fail_msg("%s", r.error().message.c_str());
+    }
+    assert_true(r.value() == token_state());
+    // Written in the order of the format's description.
+    std::string expected = lines[0] + "\n";
+    expected += "# pam_totp state: written by pam_totp.so (pam_totp(8), FILES); totp-admin shows and resets it.\n";
+    for (std::size_t i = 1; i < lines.size(); ++i) {
+        expected += lines[i] + "\n";
+    }
+    const std::string text = serialise_account_state(token_state());
+    if (text != expected) {
+        fail_msg("got:\n%s", text.c_str());
+    }
+}
+
+void round_trips_token_keys(void** /*state*/) {
+    expect_round_trip(token_state());
+    AccountState s;
+    s.account = "alice";
+    // Counter 0 is a counter (not "none"), and the top of the range.
+    for (const std::uint64_t next : {std::uint64_t{0}, std::uint64_t{1}, pam_totp::max_hotp_counter}) {
+        TokenRecord r;
+        r.hotp_next = next;
+        r.pending_hotp = pam_totp::PendingHotp{tag(tag_2), next};
+        s.tokens[id(tok_a)] = r;
+        expect_round_trip(s);
+    }
+    // Drifts: negative, zero, the bounds, each against any file offset and
+    // confirmed time.
+    for (const long offset : {-300L, -299L, -30L, 0L, 30L, 300L}) {
+        for (const long file_offset : {-300L, -90L, 0L, 90L, 300L}) {
+            for (const std::time_t confirmed :
+                 {std::time_t{0}, std::time_t{1764290010}, std::numeric_limits<std::time_t>::max()}) {
+                TokenRecord r;
+                r.used_until = 1764290040;
+                r.drift = pam_totp::Drift{offset, file_offset, confirmed};
+                s.tokens[id(tok_b)] = r;
+                expect_round_trip(s);
+            }
+        }
+    }
+    const auto zero = parse_account_state("version 2\naccount a\ntoken " + std::string(tok_a) + "\ndrift 0:0:0\n");
+    assert_true(zero.ok());
+    assert_true(zero.value().tokens.at(id(tok_a)).drift == pam_totp::Drift{});
+}
+
+// How many wrong codes a charged attempt counts as if it died (the codes
+// it was compared with: rate_limit.h, guess_weight). Written only when not
+// 1, and only with its charge.
+void charge_weight(void** /*state*/) {
+    const auto r = parse_account_state(inserting(11, "charge_weight 5"));
+    if (!r.ok()) {
+        fail_msg("%s", r.error().message.c_str());
+    }
+    assert_int_equal(r.value().record.charge_weight, 5);
+    assert_int_equal(parse_account_state(join(full_lines())).value().record.charge_weight, 1);  // absent: 1
+    AccountState s = full_state();
+    for (const unsigned weight : {1U, 2U, 5U, pam_totp::max_guess_weight}) {
+        s.record.charge_weight = weight;
+        expect_round_trip(s);
+        assert_true(contains(serialise_account_state(s), "\ncharge_weight ") == (weight != 1));
+    }
+    expect_line_error(inserting(11, "charge_weight 0"), 11, "'charge_weight' must be 1 to 1000");
+    expect_line_error(inserting(11, "charge_weight 1001"), 11, "'charge_weight' must be 1 to 1000");
+    expect_line_error(inserting(11, "charge_weight -1"), 11, "'charge_weight' must be 1 to 1000");
+    expect_line_error(inserting(11, "charge_weight x"), 11, "'charge_weight' must be 1 to 1000");
+    expect_line_error(inserting(11, "charge_weight 2\ncharge_weight 2"), 12,
+                      "duplicate 'charge_weight' (first on line 11)");
+    expect_error(replacing(10, "charge_weight 3"), "state file: 'charge_weight' without 'charge'");
+    expect_line_error(inserting(17, "charge_weight 3"), 17, "unknown key 'charge_weight'");
+}
+
+void refuses_bad_token_keys(void** /*state*/) {
+    // hotp_next.
+    for (const std::string value : {"-1", "+1", "01", "x", "4611686018427387905", "18446744073709551616"}) {
+        expect_line_error(token_replacing(17, "hotp_next " + value), 17, "'hotp_next': ");
+    }
+    expect_line_error(token_replacing(17, "hotp_next 4611686018427387905"), 17, "'hotp_next': out of range");
+    expect_line_error(token_inserting(18, "hotp_next 43"), 18, "duplicate 'hotp_next' (first on line 17)");
+    // drift.
+    const std::string drift_problem =
+        "'drift' must be OFFSET:FILE_OFFSET:FILE_CONFIRMED, two offsets of -300 to 300 seconds and a Unix time";
+    const std::vector<std::string> bad_drifts = {"90",
+                                                 "90:",
+                                                 ":0",
+                                                 "90:0",
+                                                 "90:0:",
+                                                 "::",
+                                                 "301:0:0",
+                                                 "0:301:0",
+                                                 "-301:0:0",
+                                                 "0:-301:0",
+                                                 "-0:0:0",
+                                                 "0:-0:0",
+                                                 "+90:0:0",
+                                                 "90:0:-1",
+                                                 "90:0:+1",
+                                                 "90:0:01",
+                                                 "90:0:9223372036854775808",
+                                                 "90:0:0:0",
+                                                 "a:b:c",
+                                                 "--90:0:0",
+                                                 "090:0:0",
+                                                 "1000000000000000000000:0:0"};
+    for (const std::string& value : bad_drifts) {
+        expect_line_error(token_replacing(25, "drift " + value), 25, drift_problem);
+    }
+    expect_line_error(token_inserting(26, "drift 30:0:0"), 26, "duplicate 'drift' (first on line 25)");
+    // pending_hotp.
+    const std::string pending_problem = "'pending_hotp' must be 16 lower-case hex digits, ':' and a counter";
+    const std::vector<std::string> bad_pending = {std::string(tag_1),
+                                                  std::string(tag_1) + ":",
+                                                  ":52",
+                                                  std::string(tag_1) + ":-1",
+                                                  std::string(tag_1) + ":4611686018427387905",
+                                                  "0123456789ABCDEF:52",
+                                                  "0123456789abcde:52",
+                                                  std::string(tag_1) + ":52:1",
+                                                  std::string(tag_1) + "52"};
+    for (const std::string& value : bad_pending) {
+        expect_line_error(token_replacing(19, "pending_hotp " + value), 19, pending_problem);
+    }
+    expect_line_error(token_inserting(20, "pending_hotp " + std::string(tag_2) + ":1"), 20,
+                      "duplicate 'pending_hotp' (first on line 19)");
+    // Before any token line they are unknown keys of the account part.
+    expect_line_error(inserting(3, "hotp_next 1"), 3, "unknown key 'hotp_next'");
+    expect_line_error(inserting(3, "drift 0:0:0"), 3, "unknown key 'drift'");
+    expect_line_error(inserting(3, "pending_hotp " + std::string(tag_1) + ":1"), 3, "unknown key 'pending_hotp'");
+}
+
 }  // namespace
 
 int main() {
@@ -480,6 +662,10 @@ int main() {
         cmocka_unit_test(refuses_too_many_lines),
         cmocka_unit_test(prune_keeps_the_recent_and_those_in_use),
         cmocka_unit_test(sanitise_item_keeps_it_on_one_word),
+        cmocka_unit_test(parses_and_writes_token_keys),
+        cmocka_unit_test(round_trips_token_keys),
+        cmocka_unit_test(refuses_bad_token_keys),
+        cmocka_unit_test(charge_weight),
     };
     return cmocka_run_group_tests_name("state_format", tests, nullptr, nullptr);
 }

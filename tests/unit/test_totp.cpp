@@ -2,6 +2,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <utility>
 
 #include "cmocka.hpp"
 #include "core/otp/totp.h"
@@ -256,6 +257,118 @@ void base32_rejects_garbage(void** /*state*/) {
     assert_false(pam_totp::base32_encode(SecureBuffer()).ok());
 }
 
+// --- resynchronisation and drift (totp-enroll --resync; the module's drift) --------------
+
+// Two consecutive codes of a token whose clock is `ahead` seconds ahead of
+// `now`: what its app shows now (step s + 1) and the code before it.
+std::pair<std::string, std::string> codes_ahead(const SecureBuffer& key, const TotpParams& p, std::time_t now,
+                                                long ahead) {
+    const std::time_t shown = now + static_cast<std::time_t>(ahead);
+    return {code_at(key, p, shown - static_cast<std::time_t>(p.period)), code_at(key, p, shown)};
+}
+
+pam_totp::TotpResync resync_ok(const SecureBuffer& key, const TotpParams& p,
+                               const std::pair<std::string, std::string>& c, std::time_t now) {
+    auto r = pam_totp::totp_resync(key, p, c.first, c.second, now);
+    if (!r.ok()) {
+        fail_msg("totp_resync: %s", r.error().message.c_str());
+    }
+    return r.value();
+}
+
+void resync_finds_the_offset(void** /*state*/) {
+    const auto key = rfc_key();
+    const TotpParams p;
+    const std::time_t now = 1800000000;  // a step boundary
+    // A clock 90 s fast: three steps ahead; both codes are used up to the
+    // end of the second one's step.
+    auto r = resync_ok(key, p, codes_ahead(key, p, now, 90), now);
+    assert_int_equal(r.offset, 90);
+    assert_int_equal(r.used_until, pam_totp::step_end(pam_totp::time_step(now + 90, 30), 30));
+    assert_int_equal(r.used_until, now + 120);
+    // 120 s slow.
+    r = resync_ok(key, p, codes_ahead(key, p, now, -120), now);
+    assert_int_equal(r.offset, -120);
+    assert_int_equal(r.used_until, now - 90);
+    // On time.
+    r = resync_ok(key, p, codes_ahead(key, p, now, 0), now);
+    assert_int_equal(r.offset, 0);
+    assert_int_equal(r.used_until, now + 30);
+    // The bound itself, both ways.
+    assert_int_equal(resync_ok(key, p, codes_ahead(key, p, now, 300), now).offset, 300);
+    assert_int_equal(resync_ok(key, p, codes_ahead(key, p, now, -300), now).offset, -300);
+    // Mid-step: the offset is in whole steps, measured from the step of now.
+    const std::time_t mid = now + 17;
+    r = resync_ok(key, p, codes_ahead(key, p, mid, 60), mid);
+    assert_int_equal(r.offset, 60);
+    assert_int_equal(r.used_until, now + 90);
+    // Another period: 60 s steps, five of them ahead.
+    const TotpParams p60{Algorithm::sha1, 6, 60};
+    r = resync_ok(key, p60, codes_ahead(key, p60, now, 300), now);
+    assert_int_equal(r.offset, 300);
+    assert_int_equal(r.used_until, now + 360);
+}
+
+void resync_refusals(void** /*state*/) {
+    const auto key = rfc_key();
+    const TotpParams p;
+    const std::time_t now = 1800000000;
+    const auto not_found = [&](const std::pair<std::string, std::string>& c) {
+        auto r = pam_totp::totp_resync(key, p, c.first, c.second, now);
+        assert_false(r.ok());
+        assert_int_equal(r.error().code, pam_totp::Errc::not_found);
+        if (r.error().message != "no two consecutive codes match within 300 seconds of this machine's clock") {
+            fail_msg("unexpected message: \"%s\"", r.error().message.c_str());
+        }
+    };
+    // Beyond max_clock_offset, either way.
+    not_found(codes_ahead(key, p, now, 330));
+    not_found(codes_ahead(key, p, now, -330));
+    not_found(codes_ahead(key, p, now, 3600));
+    // Not consecutive (a step skipped), or in the wrong order.
+    not_found({code_at(key, p, now + 30), code_at(key, p, now + 90)});
+    not_found({code_at(key, p, now + 60), code_at(key, p, now + 30)});
+    // The same code twice.
+    not_found({code_at(key, p, now), code_at(key, p, now)});
+    // Malformed codes: a usage error, naming the length, not the codes.
+    const std::string good = code_at(key, p, now);
+    for (const auto& [a, b] :
+         {std::pair<std::string, std::string>{"12345", good}, {good, "abcdef"}, {good, good + "0"}, {"", ""}}) {
+        auto r = pam_totp::totp_resync(key, p, a, b, now);
+        assert_false(r.ok());
+        assert_int_equal(r.error().code, pam_totp::Errc::invalid_argument);
+        assert_true(r.error().message.find("each code must be 6 digits") != std::string::npos);
+        assert_true(r.error().message.find(good) == std::string::npos);
+    }
+    // Bad parameters.
+    assert_false(pam_totp::totp_resync(key, TotpParams{Algorithm::sha1, 7, 30}, good, good, now).ok());
+    // A clock before the window can reach back.
+    assert_false(pam_totp::totp_resync(key, p, good, good, 100).ok());
+}
+
+void recentred_offset_is_bounded(void** /*state*/) {
+    const std::uint64_t c = 60000000;
+    assert_int_equal(pam_totp::recentred_offset(0, c, c, 30), 0);
+    assert_int_equal(pam_totp::recentred_offset(0, c + 1, c, 30), 30);
+    assert_int_equal(pam_totp::recentred_offset(0, c - 1, c, 30), -30);
+    assert_int_equal(pam_totp::recentred_offset(60, c + 1, c, 30), 90);
+    assert_int_equal(pam_totp::recentred_offset(60, c - 1, c, 30), 30);
+    assert_int_equal(pam_totp::recentred_offset(-90, c - 2, c, 30), -150);
+    assert_int_equal(pam_totp::recentred_offset(90, c, c, 30), 90);  // centred: unchanged
+    // Bounded at +-max_clock_offset, whatever the step.
+    assert_int_equal(pam_totp::max_clock_offset, 300);
+    assert_int_equal(pam_totp::recentred_offset(290, c + 1, c, 30), 300);
+    assert_int_equal(pam_totp::recentred_offset(300, c + 10, c, 30), 300);
+    assert_int_equal(pam_totp::recentred_offset(-290, c - 1, c, 30), -300);
+    assert_int_equal(pam_totp::recentred_offset(-300, c - 10, c, 30), -300);
+    assert_int_equal(pam_totp::recentred_offset(0, c + 3, c, 120), 300);
+    assert_int_equal(pam_totp::recentred_offset(0, c - 3, c, 120), -300);
+    assert_int_equal(pam_totp::recentred_offset(240, c + 1, c, 120), 300);
+    // A step far from the centre (as step arithmetic would give it) stays bounded.
+    assert_int_equal(pam_totp::recentred_offset(0, c + 1000000, c, 120), 300);
+    assert_int_equal(pam_totp::recentred_offset(0, c - 1000000, c, 120), -300);
+}
+
 }  // namespace
 
 int main() {
@@ -275,6 +388,9 @@ int main() {
         cmocka_unit_test(algorithm_names),
         cmocka_unit_test(base32_round_trip),
         cmocka_unit_test(base32_rejects_garbage),
+        cmocka_unit_test(resync_finds_the_offset),
+        cmocka_unit_test(resync_refusals),
+        cmocka_unit_test(recentred_offset_is_bounded),
     };
     return cmocka_run_group_tests_name("totp", tests, nullptr, nullptr);
 }
