@@ -2,9 +2,12 @@
 
 #include <getopt.h>
 
+#include <algorithm>
+#include <initializer_list>
 #include <string_view>
 
 #include "core/files/kv_format.h"
+#include "enroll_tool/enrollment.h"
 
 namespace totp_enroll {
 namespace {
@@ -28,6 +31,14 @@ enum LongOnly {
     opt_new_recovery,
     opt_remove,
     opt_import,
+    opt_import_pam_oath,
+    opt_add,
+    opt_list,
+    opt_resync,
+    opt_name,
+    opt_type,
+    opt_counter,
+    opt_secret_from,
     opt_state_dir,
     opt_store,
     opt_store_config,
@@ -51,6 +62,14 @@ constexpr struct option long_options[] = {
     {"new-recovery-codes", no_argument, nullptr, opt_new_recovery},
     {"remove", no_argument, nullptr, opt_remove},
     {"import-google-authenticator", required_argument, nullptr, opt_import},
+    {"import-pam-oath", required_argument, nullptr, opt_import_pam_oath},
+    {"add", no_argument, nullptr, opt_add},
+    {"list", no_argument, nullptr, opt_list},
+    {"resync", no_argument, nullptr, opt_resync},
+    {"name", required_argument, nullptr, opt_name},
+    {"type", required_argument, nullptr, opt_type},
+    {"counter", required_argument, nullptr, opt_counter},
+    {"secret-from", required_argument, nullptr, opt_secret_from},
     {"state-dir", required_argument, nullptr, opt_state_dir},
     {"store", required_argument, nullptr, opt_store},
     {"store-config", required_argument, nullptr, opt_store_config},
@@ -70,12 +89,17 @@ const char* usage_text() {
            "  totp-enroll [--user NAME] [--secret-file PATH] [--issuer TEXT] [--label TEXT]\n"
            "              [--algorithm sha1|sha256|sha512] [--digits 6|8] [--period SECONDS]\n"
            "              [--recovery-codes N] [--qr utf8|ansi|ascii|none] [--force]\n"
-           "  totp-enroll --status [--json] | --new-recovery-codes | --remove  [--user NAME] [--secret-file PATH]\n"
-           "  totp-enroll --import-google-authenticator FILE [--user NAME] [--secret-file PATH] [--force]\n"
+           "              [--name NAME] [--type totp|hotp] [--counter N] [--secret-from FILE|-]\n"
+           "  totp-enroll --add --name NAME [--type totp|hotp] [--counter N] [--secret-from FILE|-] ...\n"
+           "  totp-enroll --list [--json] | --remove [--name NAME] | --resync [--name NAME]\n"
+           "  totp-enroll --status [--json] | --new-recovery-codes  [--user NAME] [--secret-file PATH]\n"
+           "  totp-enroll --import-google-authenticator FILE [--name NAME] [--user NAME] [--secret-file PATH] "
+           "[--force]\n"
+           "  totp-enroll --import-pam-oath USERSFILE [--name NAME] [--user NAME] [--secret-file PATH] [--force]\n"
            "\n"
-           "Sets up time-based one-time codes (RFC 6238) for pam_totp: shows a QR code for\n"
-           "your authenticator app, checks the first code from it, then writes the secret\n"
-           "file (default ~/.pam_totp) and prints recovery codes once.\n"
+           "Sets up one-time codes (TOTP, RFC 6238; HOTP, RFC 4226) for pam_totp: shows a QR\n"
+           "code for your authenticator app, checks the first code from it, then writes the\n"
+           "secret file (default ~/.pam_totp) and prints recovery codes once.\n"
            "\n"
            "  --user NAME              enroll NAME instead of yourself (root only)\n"
            "  --secret-file PATH       where the secret goes; ~, %h (home), %u (user) expand\n"
@@ -87,11 +111,20 @@ const char* usage_text() {
            "  --recovery-codes N       how many recovery codes, 0 to 100 (default 10)\n"
            "  --qr STYLE               utf8, ansi, ascii or none (default: utf8 on a terminal)\n"
            "  --force                  replace an existing enrollment; --remove without asking\n"
+           "  --name NAME              the token's name (default: \"default\" for the first)\n"
+           "  --type totp|hotp         time-based (default) or counter-based codes\n"
+           "  --counter N              an HOTP token's counter now (default 0)\n"
+           "  --secret-from FILE|-     an existing secret (base32 or hex), e.g. of a hardware token\n"
+           "  --add                    enroll another token, keeping the others\n"
+           "  --list [--json]          show the tokens (never a secret)\n"
+           "  --remove [--name NAME]   delete one token, or the whole secret file (asks first)\n"
+           "  --resync [--name NAME]   re-align a token's clock or counter from two codes\n"
            "  --status [--json]        show the enrollment (never the secret)\n"
            "  --new-recovery-codes     replace all recovery codes; the old ones stop working\n"
-           "  --remove                 delete the secret file (asks first)\n"
            "  --import-google-authenticator FILE\n"
-           "                           convert a google-authenticator file (TOTP only)\n"
+           "                           convert a google-authenticator file (TOTP or HOTP)\n"
+           "  --import-pam-oath USERSFILE\n"
+           "                           convert the user's lines of a pam_oath usersfile\n"
            "  --store file|postgresql  pam_totp's store=, for --status (default file)\n"
            "  --state-dir DIR          pam_totp's state_dir=, for --status (default /var/lib/pam_totp)\n"
            "  --store-config PATH      pam_totp's store_config=, for --status (default /etc/pam_totp/store.conf)\n"
@@ -99,13 +132,77 @@ const char* usage_text() {
            "Exit status: 0 done, 1 not done, 2 usage error. See totp-enroll(1).\n";
 }
 
+namespace {
+
+// Which options were given, for the checks of what goes with what.
+struct Given {
+    int modes = 0;
+    bool enroll_only = false;  // --issuer, --label, --algorithm, --digits, --period, --qr
+    bool period = false;
+    bool type = false;
+    bool counter = false;
+    bool recovery_codes = false;
+};
+
+bool one_of(Mode m, std::initializer_list<Mode> modes) {
+    return std::find(modes.begin(), modes.end(), m) != modes.end();
+}
+
+// The combinations that make no sense, each with what to do instead.
+pam_totp::Status check_combinations(const CliOptions& o, const Given& g) {
+    if (g.modes > 1) {
+        return usage(
+            "--add, --list, --status, --new-recovery-codes, --remove, --resync, --import-google-authenticator, "
+            "--import-pam-oath, --help and --version exclude each other");
+    }
+    if (o.mode == Mode::new_recovery_codes && o.recovery_codes == 0) {
+        return usage("--new-recovery-codes makes at least one code; to have none, enroll anew with --recovery-codes 0");
+    }
+    if (o.json && !one_of(o.mode, {Mode::status, Mode::list})) {
+        return usage("--json goes with --status or --list");
+    }
+    const bool enrolling = one_of(o.mode, {Mode::enroll, Mode::add});
+    if (g.enroll_only && !enrolling) {
+        return usage("--issuer, --label, --algorithm, --digits, --period and --qr are for enrolling only");
+    }
+    if ((g.type || g.counter || o.secret_from) && !enrolling) {
+        return usage("--type, --counter and --secret-from are for enrolling (with or without --add) only");
+    }
+    if (g.recovery_codes &&
+        !one_of(o.mode, {Mode::enroll, Mode::new_recovery_codes, Mode::status, Mode::remove, Mode::import_ga})) {
+        return usage(
+            "--recovery-codes goes with the first enrollment and --new-recovery-codes; an added or "
+            "imported token shares the recovery codes already there");
+    }
+    if (g.counter && o.type != pam_totp::TokenType::hotp) {
+        return usage("--counter goes with --type hotp (time-based tokens have no counter)");
+    }
+    if (o.type == pam_totp::TokenType::hotp) {
+        if (g.period) {
+            return usage("--period is for time-based tokens; an HOTP token counts button presses instead");
+        }
+        if (o.params.algorithm != pam_totp::Algorithm::sha1) {
+            return usage("--type hotp uses sha1 (RFC 4226 section 5); drop --algorithm");
+        }
+    }
+    if (o.name && !one_of(o.mode, {Mode::enroll, Mode::add, Mode::remove, Mode::resync, Mode::import_ga,
+                                   Mode::import_pam_oath})) {
+        return usage("--name goes with enrolling, --add, --remove, --resync and the imports (--list shows the names)");
+    }
+    if (o.mode == Mode::add && !o.name) {
+        return usage("--add needs --name NAME, the new token's name (for example --name backup-phone)");
+    }
+    return {};
+}
+
+}  // namespace
+
 pam_totp::Result<CliOptions> parse_cli(int argc, char** argv) {
     CliOptions o;
-    int modes = 0;
-    bool enroll_only = false;  // an option that makes sense only when enrolling
+    Given given;
     const auto set_mode = [&](Mode m) {
         o.mode = m;
-        ++modes;
+        ++given.modes;
     };
     ::opterr = 0;  // our own messages
     ::optind = 1;
@@ -125,11 +222,11 @@ pam_totp::Result<CliOptions> parse_cli(int argc, char** argv) {
                 break;
             case opt_issuer:
                 o.issuer = std::string(arg);
-                enroll_only = true;
+                given.enroll_only = true;
                 break;
             case opt_label:
                 o.label = std::string(arg);
-                enroll_only = true;
+                given.enroll_only = true;
                 break;
             case opt_algorithm: {
                 const auto alg = pam_totp::parse_algorithm(arg);
@@ -137,7 +234,7 @@ pam_totp::Result<CliOptions> parse_cli(int argc, char** argv) {
                     return usage("--algorithm must be sha1, sha256 or sha512");
                 }
                 o.params.algorithm = *alg;
-                enroll_only = true;
+                given.enroll_only = true;
                 break;
             }
             case opt_digits:
@@ -151,7 +248,8 @@ pam_totp::Result<CliOptions> parse_cli(int argc, char** argv) {
                     return usage("--" + problem);
                 }
                 (c == opt_digits ? o.params.digits : o.params.period) = value;
-                enroll_only = true;
+                given.enroll_only = true;
+                given.period = given.period || c == opt_period;
                 break;
             }
             case opt_recovery_codes: {
@@ -160,6 +258,7 @@ pam_totp::Result<CliOptions> parse_cli(int argc, char** argv) {
                     return usage("--recovery-codes must be a number from 0 to 100");
                 }
                 o.recovery_codes = static_cast<std::size_t>(n.value());
+                given.recovery_codes = true;
                 break;
             }
             case opt_qr: {
@@ -168,7 +267,7 @@ pam_totp::Result<CliOptions> parse_cli(int argc, char** argv) {
                     return usage("--qr must be utf8, ansi, ascii or none");
                 }
                 o.qr = *style;
-                enroll_only = true;
+                given.enroll_only = true;
                 break;
             }
             case opt_force:
@@ -189,6 +288,51 @@ pam_totp::Result<CliOptions> parse_cli(int argc, char** argv) {
             case opt_import:
                 set_mode(Mode::import_ga);
                 o.import_file = std::string(arg);
+                break;
+            case opt_import_pam_oath:
+                set_mode(Mode::import_pam_oath);
+                o.import_file = std::string(arg);
+                break;
+            case opt_add:
+                set_mode(Mode::add);
+                break;
+            case opt_list:
+                set_mode(Mode::list);
+                break;
+            case opt_resync:
+                set_mode(Mode::resync);
+                break;
+            case opt_name:
+                if (const std::string problem = pam_totp::token_name_problem(arg); !problem.empty()) {
+                    return usage("--name: " + problem + " (for example phone, backup-phone, yubikey.5)");
+                }
+                o.name = std::string(arg);
+                break;
+            case opt_type:
+                if (arg == "totp") {
+                    o.type = pam_totp::TokenType::totp;
+                } else if (arg == "hotp") {
+                    o.type = pam_totp::TokenType::hotp;
+                } else {
+                    return usage("--type must be totp (time-based) or hotp (counter-based)");
+                }
+                given.type = true;
+                break;
+            case opt_counter: {
+                auto n = pam_totp::parse_decimal(arg, pam_totp::max_start_counter);
+                if (!n) {
+                    return usage("--counter must be a whole number from 0 to " +
+                                 std::to_string(pam_totp::max_start_counter));
+                }
+                o.counter = n.value();
+                given.counter = true;
+                break;
+            }
+            case opt_secret_from:
+                if (arg.empty()) {
+                    return usage("--secret-from needs a file name, or - for standard input");
+                }
+                o.secret_from = std::string(arg);
                 break;
             case opt_state_dir:
                 if (arg.empty() || arg.front() != '/') {
@@ -237,19 +381,8 @@ pam_totp::Result<CliOptions> parse_cli(int argc, char** argv) {
     if (::optind < argc) {
         return usage("unexpected argument '" + std::string(argv[::optind]) + "'");
     }
-    if (modes > 1) {
-        return usage(
-            "--status, --new-recovery-codes, --remove, --import-google-authenticator, --help and --version "
-            "exclude each other");
-    }
-    if (o.mode == Mode::new_recovery_codes && o.recovery_codes == 0) {
-        return usage("--new-recovery-codes makes at least one code; to have none, enroll anew with --recovery-codes 0");
-    }
-    if (o.json && o.mode != Mode::status) {
-        return usage("--json goes with --status");
-    }
-    if (enroll_only && o.mode != Mode::enroll) {
-        return usage("--issuer, --label, --algorithm, --digits, --period and --qr are for enrolling only");
+    if (pam_totp::Status st = check_combinations(o, given); !st) {
+        return st.error();
     }
     return o;
 }

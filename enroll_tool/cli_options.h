@@ -2,9 +2,11 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 
+#include "core/files/secret_file.h"
 #include "core/otp/totp.h"
 #include "core/store/store_kind.h"
 #include "core/util/result.h"
@@ -12,7 +14,19 @@
 
 namespace totp_enroll {
 
-enum class Mode { enroll, status, new_recovery_codes, remove, import_ga, help, version };
+enum class Mode {
+    enroll,
+    add,
+    list,
+    status,
+    new_recovery_codes,
+    remove,
+    resync,
+    import_ga,
+    import_pam_oath,
+    help,
+    version
+};
 
 struct CliOptions {
     Mode mode = Mode::enroll;
@@ -30,7 +44,12 @@ struct CliOptions {
     pam_totp::StoreKind store = pam_totp::StoreKind::file;
     std::string state_dir = "/var/lib/pam_totp";
     std::string store_config = "/etc/pam_totp/store.conf";
-    std::string import_file;
+    std::string import_file;  // --import-google-authenticator, --import-pam-oath
+    // Tokens (pam_totp-secret(5), format 2).
+    std::optional<std::string> name;  // --name, checked by token_name_problem
+    pam_totp::TokenType type = pam_totp::TokenType::totp;
+    std::uint64_t counter = 0;               // --counter, HOTP only
+    std::optional<std::string> secret_from;  // a file, or "-" for standard input
 };
 
 // Errc::invalid_argument with a message that says what to type instead.

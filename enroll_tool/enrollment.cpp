@@ -67,13 +67,27 @@ Result<SecretFile> new_enrollment(const TotpParams& params, std::time_t now) {
     if (!key) {
         return key.error();
     }
+    TokenEntry token;
+    token.name = std::string(default_token_name);
+    token.key = std::move(key).value();
+    token.params = params;
+    token.added = now;
+    std::vector<TokenEntry> tokens;
+    tokens.push_back(std::move(token));
+    return enrollment_of(std::move(tokens), now);
+}
+
+Result<SecretFile> enrollment_of(std::vector<TokenEntry> tokens, std::time_t now) {
+    if (tokens.empty() || tokens.size() > max_tokens_per_file) {
+        return make_error(Errc::invalid_argument,
+                          "an enrollment holds 1 to " + std::to_string(max_tokens_per_file) + " tokens");
+    }
     auto id = random_hex(16);
     if (!id) {
         return id.error();
     }
     SecretFile file;
-    file.key = std::move(key).value();
-    file.params = params;
+    file.tokens = std::move(tokens);
     file.enrolled = now;
     file.enrollment_id = std::move(id).value();
     return file;

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <ctime>
 #include <optional>
 #include <string>
@@ -19,9 +20,17 @@ namespace pam_totp {
 
 inline constexpr std::size_t new_key_bytes = 20;  // 160 bits, as RFC 4226 section 4 recommends
 inline constexpr std::size_t default_recovery_codes = 10;
+// The largest HOTP counter totp-enroll starts a token at (--counter, the
+// imports): far below max_hotp_counter, so that the look-ahead and a
+// resync never run past the end of the range.
+inline constexpr std::uint64_t max_start_counter = 999999999999999999ULL;
 
 // A fresh enrollment: a random key, a random enrollment id, `now`.
 Result<SecretFile> new_enrollment(const TotpParams& params, std::time_t now);
+
+// A new file holding `tokens` (1..max_tokens_per_file; the first one's key
+// anchors the recovery codes): a random enrollment id, `now`.
+Result<SecretFile> enrollment_of(std::vector<TokenEntry> tokens, std::time_t now);
 
 // Replaces the file's recovery hashes with those of `n` new codes and
 // returns the codes (to be shown once, never stored).

@@ -6,6 +6,7 @@
 #include "core/files/secret_file.h"
 #include "core/otp/totp.h"
 #include "core/util/text.h"
+#include "enroll_tool/enrollment.h"
 
 namespace pam_totp {
 namespace {
@@ -50,6 +51,8 @@ Result<GaImport> parse_google_authenticator(std::string_view text) {
     GaImport out;
     bool totp = false;
     bool have_secret = false;
+    bool step_size = false;
+    std::optional<std::uint64_t> window_size;  // as written: codes in all
     std::size_t line_no = 0;
     std::size_t pos = 0;
     while (pos < text.size()) {
@@ -90,10 +93,18 @@ Result<GaImport> parse_google_authenticator(std::string_view text) {
             if (opt == "TOTP_AUTH") {
                 totp = true;
             } else if (opt == "HOTP_COUNTER") {
-                return line_err(line_no,
-                                "this is an HOTP (counter-based) secret; pam_totp supports only time-based codes. "
-                                "Enroll anew with totp-enroll and scan the new QR code.");
+                if (out.hotp_counter) {
+                    return line_err(line_no, "a second HOTP_COUNTER line; keep one in a copy of the file");
+                }
+                auto n =
+                    w.size() == 2 ? parse_decimal(w[1], max_start_counter) : make_error(Errc::format, "missing value");
+                if (!n) {
+                    return line_err(line_no,
+                                    "HOTP_COUNTER needs a number from 0 to " + std::to_string(max_start_counter));
+                }
+                out.hotp_counter = n.value();
             } else if (opt == "STEP_SIZE") {
+                step_size = true;
                 auto n = w.size() == 2 ? parse_decimal(w[1], 1000) : make_error(Errc::format, "missing value");
                 if (!n || !period_problem(static_cast<unsigned>(n.value())).empty()) {
                     return line_err(line_no, "STEP_SIZE: the " + period_problem(0) + " for pam_totp");
@@ -104,6 +115,7 @@ Result<GaImport> parse_google_authenticator(std::string_view text) {
                 if (!n || n.value() < 1) {
                     return line_err(line_no, "WINDOW_SIZE needs a number from 1 to 1000");
                 }
+                window_size = n.value();
                 // google-authenticator counts codes in all (3 = one step either side).
                 unsigned steps = static_cast<unsigned>((n.value() - 1) / 2);
                 if (steps > max_window) {
@@ -140,10 +152,33 @@ Result<GaImport> parse_google_authenticator(std::string_view text) {
     if (!have_secret) {
         return make_error(Errc::format, "google-authenticator file: empty; there is no secret to import");
     }
-    if (!totp) {
+    if (totp && out.hotp_counter) {
         return make_error(Errc::format,
-                          "google-authenticator file: no \" TOTP_AUTH line, so it is not a time-based secret; "
-                          "enroll anew with totp-enroll");
+                          "google-authenticator file: both \" TOTP_AUTH and \" HOTP_COUNTER, so it is neither a "
+                          "time-based nor a counter-based secret for sure; delete the line that is wrong in a copy "
+                          "of the file and import the copy");
+    }
+    if (!totp && !out.hotp_counter) {
+        return make_error(Errc::format,
+                          "google-authenticator file: neither a \" TOTP_AUTH nor a \" HOTP_COUNTER line, so it "
+                          "is not a secret google-authenticator could use; enroll anew with totp-enroll");
+    }
+    if (out.hotp_counter) {
+        // The options of time-based codes mean nothing to a counter, and
+        // WINDOW_SIZE is HOTP's look-ahead there: the module's hotp_window=.
+        out.period = 30;
+        out.window.reset();
+        out.notes.erase(std::remove_if(out.notes.begin(), out.notes.end(),
+                                       [](const std::string& n) { return n.starts_with("WINDOW_SIZE"); }),
+                        out.notes.end());
+        if (window_size) {
+            out.notes.push_back("WINDOW_SIZE " + std::to_string(*window_size) +
+                                " (the look-ahead of an HOTP secret) is not carried over: pam_totp's hotp_window= "
+                                "option (default 10) sets it for every HOTP token");
+        }
+        if (step_size) {
+            out.notes.push_back("STEP_SIZE is for time-based codes; this secret is counter-based, so it is ignored");
+        }
     }
     return out;
 }

@@ -10,6 +10,7 @@
 //   12345678                     scratch codes, 8 digits each
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,14 +23,20 @@ namespace pam_totp {
 
 struct GaImport {
     SecureBuffer key;
-    unsigned period = 30;
-    std::optional<unsigned> window;           // from WINDOW_SIZE (codes in total) -> steps either side
+    // An HOTP file's HOTP_COUNTER: the next counter google-authenticator
+    // would accept (it moves it past each code it accepts). nullopt for
+    // a TOTP file.
+    std::optional<std::uint64_t> hotp_counter;
+    unsigned period = 30;                     // TOTP only
+    std::optional<unsigned> window;           // TOTP: from WINDOW_SIZE (codes in total) -> steps either side
     std::vector<SecureBuffer> scratch_codes;  // 8 digits each
     std::vector<std::string> notes;           // what was not carried over, and why
 };
 
-// Parses the file text. HOTP files, files with neither TOTP_AUTH nor
-// HOTP_COUNTER, unknown option lines, bad values and anything else are
+// Parses the file text: a TOTP file (" TOTP_AUTH) or an HOTP one
+// (" HOTP_COUNTER n; its WINDOW_SIZE is a look-ahead, which pam_totp's
+// hotp_window= option sets instead, so it is noted, not kept). Files with
+// neither or both, unknown option lines, bad values and anything else are
 // Errc::format errors naming the line and saying what to do.
 Result<GaImport> parse_google_authenticator(std::string_view text);
 

@@ -38,6 +38,14 @@ int run(int argc, char** argv) {
             return totp_enroll::run_remove(o, target.value());
         case totp_enroll::Mode::import_ga:
             return totp_enroll::run_import(o, target.value());
+        case totp_enroll::Mode::import_pam_oath:
+            return totp_enroll::run_import_pam_oath(o, target.value());
+        case totp_enroll::Mode::add:
+            return totp_enroll::run_add(o, target.value());
+        case totp_enroll::Mode::list:
+            return totp_enroll::run_list(o, target.value());
+        case totp_enroll::Mode::resync:
+            return totp_enroll::run_resync(o, target.value());
         case totp_enroll::Mode::enroll:
         case totp_enroll::Mode::help:
         case totp_enroll::Mode::version:

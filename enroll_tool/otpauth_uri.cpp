@@ -38,15 +38,15 @@ std::string percent_encode(std::string_view text) {
     return out;
 }
 
-Result<SecureBuffer> make_otpauth_uri(std::string_view issuer, std::string_view account, const SecureBuffer& key,
-                                      const TotpParams& params) {
+namespace {
+
+// "otpauth://TYPE/ISSUER:ACCOUNT?secret=BASE32&issuer=ISSUER", checked.
+Result<SecureBuffer> uri_start(std::string_view type, std::string_view issuer, std::string_view account,
+                               const SecureBuffer& key) {
     if (Status st = validate_label_part("the issuer", issuer); !st) {
         return st.error();
     }
     if (Status st = validate_label_part("the account name", account); !st) {
-        return st.error();
-    }
-    if (Status st = validate_params(params); !st) {
         return st.error();
     }
     auto secret = base32_encode(key);
@@ -55,18 +55,48 @@ Result<SecureBuffer> make_otpauth_uri(std::string_view issuer, std::string_view 
     }
     const std::string enc_issuer = percent_encode(issuer);
     SecureBuffer uri;
-    uri.append("otpauth://totp/" + enc_issuer + ":" + percent_encode(account) + "?secret=");
+    uri.append("otpauth://" + std::string(type) + "/" + enc_issuer + ":" + percent_encode(account) + "?secret=");
     uri.append(secret.value().view());
     uri.append("&issuer=" + enc_issuer);
+    return uri;
+}
+
+}  // namespace
+
+Result<SecureBuffer> make_otpauth_uri(std::string_view issuer, std::string_view account, const SecureBuffer& key,
+                                      const TotpParams& params) {
+    auto uri = uri_start("totp", issuer, account, key);
+    if (!uri) {
+        return uri;
+    }
+    if (Status st = validate_params(params); !st) {
+        return st.error();
+    }
     if (params.algorithm != Algorithm::sha1) {
-        uri.append(params.algorithm == Algorithm::sha256 ? "&algorithm=SHA256" : "&algorithm=SHA512");
+        uri.value().append(params.algorithm == Algorithm::sha256 ? "&algorithm=SHA256" : "&algorithm=SHA512");
     }
     if (params.digits != 6) {
-        uri.append("&digits=" + std::to_string(params.digits));
+        uri.value().append("&digits=" + std::to_string(params.digits));
     }
     if (params.period != 30) {
-        uri.append("&period=" + std::to_string(params.period));
+        uri.value().append("&period=" + std::to_string(params.period));
     }
+    return uri;
+}
+
+Result<SecureBuffer> make_otpauth_hotp_uri(std::string_view issuer, std::string_view account, const SecureBuffer& key,
+                                           unsigned digits, std::uint64_t counter) {
+    auto uri = uri_start("hotp", issuer, account, key);
+    if (!uri) {
+        return uri;
+    }
+    if (std::string problem = digits_problem(digits); !problem.empty()) {
+        return make_error(Errc::invalid_argument, problem);
+    }
+    if (digits != 6) {
+        uri.value().append("&digits=" + std::to_string(digits));
+    }
+    uri.value().append("&counter=" + std::to_string(counter));
     return uri;
 }
 

@@ -24,7 +24,8 @@
 //   enrolled 1764290000                        as in format 1
 //   enrollment_id 0123456789abcdef0123456789abcdef
 //   window 1                                   optional, for every TOTP token
-//   recovery_anchor JBSWY3DP...                optional (see recovery_key below)
+//   recovery_anchor JBSWY3DP...                required with recovery lines, else optional
+//                                              (see recovery_key below)
 //   recovery $y$j9T$...                        zero or more
 //   token phone                                a name: 1..32 of A-Z a-z 0-9 . _ -,
 //                                              a letter or digit first; unique

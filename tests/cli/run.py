@@ -59,6 +59,9 @@ TIME_SHIM = _env_path("TIME_SHIM")
 DATA = _env_path("TESTS_DATA")
 
 PROMPT = b"Enter the code from your app: "
+# Any of the prompts for a code: "... from your app: ", "... the token
+# shows: ", "Press the token's button and enter the code: ".
+ANY_CODE_PROMPT = rb"(?:Enter the code from your app|Enter the code the token shows|and enter the code): "
 RECOVERY_SYMBOL = "[23456789ABCDEFGHJKMNPQRSTUVWXYZ]"
 RECOVERY_RE = re.compile(rf"\b({RECOVERY_SYMBOL}{{4}}-{RECOVERY_SYMBOL}{{4}}-{RECOVERY_SYMBOL}{{4}})\b")
 ANSI_RE = re.compile(rb"\x1b\[[0-9;]*[A-Za-z]")
@@ -289,7 +292,7 @@ def spawn_pty(ctx, args):
 
 def uri_params(uri):
     parsed = urllib.parse.urlsplit(uri)
-    assert parsed.scheme == "otpauth" and parsed.netloc == "totp", uri
+    assert parsed.scheme == "otpauth" and parsed.netloc in ("totp", "hotp"), uri
     q = urllib.parse.parse_qs(parsed.query, strict_parsing=True)
     assert all(len(v) == 1 for v in q.values()), f"repeated parameter in {uri}"
     return {k: v[0] for k, v in q.items()}
@@ -597,6 +600,126 @@ def state_of(ctx, account):
 def token_of(ctx, secret_b32):
     """The replay record of the secret (by its token id), through its claim."""
     return state_files.token_record(ctx.path("state"), state_files.token_id(b32decode(secret_b32)))
+
+
+# --- helpers: tokens (format 2 secret files, HOTP) -----------------------------
+
+V2_FILE_KEYS = {"enrolled", "enrollment_id", "window", "recovery_anchor"}
+V2_TOKEN_KEYS = {"type", "secret", "algorithm", "digits", "period", "offset", "counter", "added", "confirmed"}
+
+# RFC 4226 Appendix D: the key "12345678901234567890" and its codes for the
+# counters 0 to 9.
+RFC4226_KEY_B32 = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+RFC4226_KEY_HEX = "3132333435363738393031323334353637383930"
+RFC4226_CODES = ["755224", "287082", "359152", "969429", "338314", "254676", "287922", "162583", "399871", "520489"]
+
+
+def read_tokens_file(path):
+    """Any secret file (pam_totp-secret(5)) as (file keys, tokens, text): a
+    format 1 file as the one token "default" it stands for; format 2 strictly
+    (known keys, no duplicates, the file's keys before the first token)."""
+    with open(path, encoding="ascii") as f:
+        text = f.read()
+    first = text.split("\n", 1)[0]
+    if first == "version 1":
+        kv, _ = read_secret_file(path)
+        token = {"name": "default", "type": "totp", "added": kv["enrolled"]}
+        token.update({k: kv[k] for k in ("secret", "algorithm", "digits", "period", "confirmed") if k in kv})
+        keys = {k: kv[k] for k in ("enrolled", "enrollment_id", "window") if k in kv}
+        keys["recovery"] = kv["recovery"]
+        return keys, [token], text
+    assert first == "version 2", f"first line {first!r}"
+    keys = {"recovery": []}
+    tokens = []
+    for line in text.split("\n")[1:]:
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition(" ")
+        assert sep and value and " " not in value, f"bad line {line!r}"
+        if key == "token":
+            assert all(t["name"] != value for t in tokens), f"token {value} twice"
+            tokens.append({"name": value})
+        elif not tokens:
+            if key == "recovery":
+                keys["recovery"].append(value)
+                continue
+            assert key in V2_FILE_KEYS and key not in keys, f"file key {key!r}"
+            keys[key] = value
+        else:
+            assert key in V2_TOKEN_KEYS and key not in tokens[-1], f"token key {key!r} in {tokens[-1]['name']}"
+            tokens[-1][key] = value
+    assert tokens, "no token"
+    assert re.fullmatch(r"[0-9a-f]{32}", keys["enrollment_id"]), keys
+    for t in tokens:
+        assert t["type"] in ("totp", "hotp"), t
+        assert ("period" in t) == (t["type"] == "totp") and ("counter" in t) == (t["type"] == "hotp"), t
+    return keys, tokens, text
+
+
+def check_mode(path, uid):
+    st = os.lstat(path)
+    assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600, f"mode {stat.S_IMODE(st.st_mode):o}"
+    assert st.st_uid == uid, f"owner {st.st_uid}, expected {uid}"
+
+
+def token_named(path, name):
+    tokens = read_tokens_file(path)[1]
+    found = [t for t in tokens if t["name"] == name]
+    assert found, f"no token {name} in {[t['name'] for t in tokens]}"
+    return found[0]
+
+
+def hotp_code(secret_b32, counter, digits=6):
+    """The HOTP code of `counter` (oathtool)."""
+    args = ["oathtool", "--hotp", "-c", str(counter), "-d", str(digits), "-b", secret_b32]
+    return subprocess.run(args, check=True, capture_output=True, text=True, timeout=10).stdout.strip()
+
+
+def write_private(ctx, name, text, mode=0o600):
+    path = ctx.path(name)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+    return path
+
+
+def fresh_step(margin=6, period=30):
+    """Waits, if need be, until at least `margin` seconds of the current
+    time step are left, so that codes computed now are still the current
+    ones when the tool checks them."""
+    left = period - time.time() % period
+    if left < margin:
+        time.sleep(left + 0.2)
+
+
+def add_token(ctx, path, name, extra=(), code_for=None):
+    """totp-enroll --add through pipes: for a new secret, the code from the
+    printed URI (oathtool); returns (uri or None, run)."""
+    r = PipeRun(ctx, ["--add", "--name", name, "--secret-file", path, "--issuer", "CliTest"] + list(extra))
+    uri = None
+    if code_for is None:
+        uri = r.expect(rb"URI: (\S+)\n").group(1).decode()
+        code = hotp_code(uri_params(uri)["secret"], int(uri_params(uri)["counter"])) \
+            if uri.startswith("otpauth://hotp/") else code_for_uri(uri)
+    else:
+        code = code_for
+    r.expect(ANY_CODE_PROMPT)
+    r.send(code + "\n")
+    rc = r.finish()
+    assert rc == 0, f"--add {name}: exit {rc}: {r.errtext}\n{r.text}"
+    return uri, r
+
+
+def enroll_from_secret(ctx, path, secret_text, code, extra=(), name="key"):
+    """Enrolls the secret in a private file through --secret-from, confirmed
+    with `code`; returns the run."""
+    src = write_private(ctx, name, secret_text)
+    r = PipeRun(ctx, ["--secret-file", path, "--secret-from", src] + list(extra))
+    r.expect(ANY_CODE_PROMPT)
+    r.send(code + "\n")
+    rc = r.finish()
+    assert rc == 0, f"exit {rc}: {r.errtext}\n{r.text}"
+    return r
 
 
 # --- helpers: users -------------------------------------------------------------
@@ -1352,8 +1475,31 @@ def import_refused(ctx, sample, words, mode=0o400):
 
 
 @test
-def import_ga_hotp_refused(ctx):
-    import_refused(ctx, "hotp", ["HOTP", "line 2"])
+def import_ga_hotp(ctx):
+    # An HOTP google-authenticator file (" HOTP_COUNTER 1): a token of type
+    # hotp whose next counter is 1, as google-authenticator would accept it;
+    # the scratch codes become recovery codes.
+    needs_root()
+    path = ctx.path("secret")
+    src, text = ga_copy(ctx, "hotp")
+    rc, out, err = run_tool(ctx, ["--import-google-authenticator", src, "--secret-file", path])
+    assert rc == 0, f"exit {rc}: {err}"
+    assert "counter-based, next counter 1" in out and "2 scratch codes are now recovery codes" in out, out
+    check_mode(path, 0)
+    f, tokens, _ = read_tokens_file(path)
+    assert len(tokens) == 1, tokens
+    t = tokens[0]
+    assert t["name"] == "default" and t["type"] == "hotp" and t["counter"] == "1", t
+    assert t["algorithm"] == "sha1" and t["digits"] == "6" and "period" not in t, t
+    assert b32decode(t["secret"]) == b32decode(text.split("\n")[0])
+    assert "window" not in f and len(f["recovery"]) == 2, f
+    secret = text.split("\n")[0]
+    confdir = pam_service(ctx, path, "deny=50")
+    login_refused(confdir, "root", hotp_code(secret, 0), "the code of counter 0 (google-authenticator used it)")
+    login_ok(confdir, "root", hotp_code(secret, 1), "the code of counter 1")
+    login_refused(confdir, "root", hotp_code(secret, 1), "the code of counter 1 again")
+    login_ok(confdir, "root", hotp_code(secret, 3), "the code of counter 3 (one skipped)")
+    login_ok(confdir, "root", ga_scratch(text)[0], "a scratch code")
 
 
 @test
@@ -1427,6 +1573,517 @@ def usage_errors_exit_2(ctx):
     no_leftovers(ctx, lock=False)
     rc, out, err = run_tool(ctx, ["--help"])
     assert rc == 0 and "Usage:" in out, (rc, err)
+
+
+# --- tests: tokens (issue 17) -------------------------------------------------------
+
+
+@test
+def add_second_token_either_code_works_once(ctx):
+    needs_root()
+    path = ctx.path("secret")
+    uri_a, _, _ = enroll_pipe(ctx, path, ["--recovery-codes", "0"], expect_codes=0)
+    a = uri_params(uri_a)["secret"]
+    before = read_tokens_file(path)[0]
+    uri_b, r = add_token(ctx, path, "backup-phone", ["--qr", "ascii"])
+    assert decode_qr(ctx, qr_matrix(qr_block(r.out), "ascii")) == uri_b
+    assert "Adding token backup-phone" in r.text and "Added token backup-phone" in r.text, r.text
+    assert "%20%28backup-phone%29?" in uri_b, f"the default label does not name the token: {uri_b}"
+    assert not recovery_codes(r.text), "--add printed recovery codes"
+    b = uri_params(uri_b)["secret"]
+    assert b32decode(a) != b32decode(b)
+    check_mode(path, 0)
+    keys, tokens, _ = read_tokens_file(path)
+    assert [t["name"] for t in tokens] == ["default", "backup-phone"], tokens
+    assert keys["enrollment_id"] == before["enrollment_id"] and keys["enrolled"] == before["enrolled"], keys
+    assert b32decode(tokens[0]["secret"]) == b32decode(a) and b32decode(tokens[1]["secret"]) == b32decode(b)
+    assert int(tokens[1]["confirmed"]) % 30 == 0 and int(tokens[1]["confirmed"]) > time.time() - 60, tokens[1]
+    no_leftovers(ctx, written=True, lock=True)
+
+    confdir = pam_service(ctx, path, "deny=50")
+    code_a, code_b = later_code(a, 90), later_code(b, 150)
+    login_ok(confdir, "root", code_a, "a code of the first token", 90)
+    login_refused(confdir, "root", code_a, "the same code of the first token again", 90)
+    login_ok(confdir, "root", code_b, "a code of the added token", 150)
+    login_refused(confdir, "root", code_b, "the same code of the added token again", 150)
+    login_ok(confdir, "root", later_code(a, 210), "a later code of the first token", 210)
+
+    # A name the enrollment has already, or a secret it has already:
+    # refused before any code is asked for, the file unchanged.
+    with open(path, "rb") as f:
+        written = f.read()
+    rc, out, err = run_tool(ctx, ["--add", "--name", "backup-phone", "--secret-file", path], stdin=b"")
+    assert rc == 1 and "already a token named backup-phone" in err and "Enter the code" not in out, (rc, out, err)
+    key = write_private(ctx, "same-key", b + "\n")
+    rc, out, err = run_tool(ctx, ["--add", "--name", "again", "--secret-file", path, "--secret-from", key], stdin=b"")
+    assert rc == 1 and "in " + path + " already, as token backup-phone" in err, (rc, err)
+    assert b not in out + err, "the secret was shown"
+    # Three wrong codes: nothing written.
+    r = PipeRun(ctx, ["--add", "--name", "third", "--secret-file", path, "--issuer", "CliTest"])
+    uri_c = r.expect(rb"URI: (\S+)\n").group(1).decode()
+    bad = wrong_code(uri_c)
+    for _ in range(3):
+        r.expect(PROMPT)
+        r.send(bad + "\n")
+    assert r.finish() == 1 and "3 wrong codes" in r.errtext, r.errtext
+    with open(path, "rb") as f:
+        assert f.read() == written, "a refused --add changed the file"
+
+
+@test
+def add_needs_an_enrollment(ctx):
+    path = ctx.path("secret")
+    rc, out, err = run_tool(ctx, ["--add", "--name", "phone", "--secret-file", path], stdin=b"")
+    assert rc == 1, f"exit {rc}"
+    assert "not enrolled" in err and "run totp-enroll first" in err, err
+    assert "Enter the code" not in out
+    no_leftovers(ctx, lock=False)
+
+
+@test
+def list_text_and_json(ctx):
+    path = ctx.path("secret")
+    rc, out, err = run_tool(ctx, ["--list", "--json", "--secret-file", path])
+    assert rc == 0 and json.loads(out) == {"user": pwd.getpwuid(os.geteuid()).pw_name, "secret_file": path,
+                                           "enrolled": False, "tokens": []}, (rc, out, err)
+    uri, _, _ = enroll_pipe(ctx, path, ["--recovery-codes", "1", "--period", "60", "--digits", "8"], expect_codes=1)
+    add_token(ctx, path, "yubikey", ["--type", "hotp", "--secret-from", write_private(ctx, "k", RFC4226_KEY_HEX)],
+              code_for=RFC4226_CODES[2])
+    rc, out, err = run_tool(ctx, ["--list", "--secret-file", path])
+    assert rc == 0, err
+    lines = out.splitlines()
+    assert lines[0] == f"Tokens of {pwd.getpwuid(os.geteuid()).pw_name} ({path}):", out
+    assert re.fullmatch(r"NAME +TYPE +ALGORITHM +DIGITS +PERIOD/COUNTER +ADDED", lines[1]), out
+    assert re.fullmatch(r"default +totp +sha1 +8 +60 s +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", lines[2]), out
+    assert re.fullmatch(r"yubikey +hotp +sha1 +6 +counter 3 +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", lines[3]), out
+    assert len(lines) == 4, out
+    rc, out, err = run_tool(ctx, ["--list", "--json", "--secret-file", path])
+    assert rc == 0, err
+    listing = json.loads(out)
+    assert out.count("\n") == 1, "--list --json is not one line"
+    assert list(listing) == ["user", "secret_file", "enrolled", "tokens"] and listing["enrolled"] is True, listing
+    fields = ["name", "type", "algorithm", "digits", "period", "offset", "counter", "added_at", "added_unix"]
+    assert all(list(t) == fields for t in listing["tokens"]), listing
+    d, y = listing["tokens"]
+    assert (d["name"], d["type"], d["algorithm"], d["digits"], d["period"], d["offset"], d["counter"]) == \
+        ("default", "totp", "sha1", 8, 60, 0, None), d
+    assert (y["name"], y["type"], y["algorithm"], y["digits"], y["period"], y["offset"], y["counter"]) == \
+        ("yubikey", "hotp", "sha1", 6, None, None, 3), y
+    assert abs(y["added_unix"] - time.time()) < 300 and y["added_at"].endswith("Z"), y
+    keys, tokens, text = read_tokens_file(path)
+    for t in tokens:
+        assert t["secret"] not in out and t["secret"].lower() not in out.lower(), "--list shows a secret"
+    assert RFC4226_KEY_HEX not in out
+    st = json.loads(run_tool(ctx, ["--status", "--json", "--secret-file", path])[1])
+    assert st["tokens"] == 2 and st["period"] == 60 and st["digits"] == 8, st
+    rc, out, err = run_tool(ctx, ["--status", "--secret-file", path])
+    assert "Tokens:          2: default, yubikey" in out, out
+
+
+@test
+def remove_one_token(ctx):
+    needs_root()
+    path = ctx.path("secret")
+    uri, _, _ = enroll_pipe(ctx, path, ["--recovery-codes", "0"], expect_codes=0)
+    a = uri_params(uri)["secret"]
+    b = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    add_token(ctx, path, "phone2", ["--secret-from", write_private(ctx, "b", b + "\n")], code_for=oath_code(b))
+    confdir = pam_service(ctx, path, "deny=50")
+    login_ok(confdir, "root", later_code(b, 90), "a code of phone2", 90)
+    with open(path, "rb") as f:
+        before = f.read()
+    for answer in (b"no\n", b""):
+        rc, out, err = run_tool(ctx, ["--remove", "--name", "phone2", "--secret-file", path], stdin=answer)
+        assert rc == 1 and "Type yes" in out and "(default) keep working" in out, (rc, out, err)
+        with open(path, "rb") as f:
+            assert f.read() == before, f"answer {answer!r} changed the file"
+    rc, out, err = run_tool(ctx, ["--remove", "--name", "nosuch", "--secret-file", path], stdin=b"yes\n")
+    assert rc == 1 and "no token named nosuch" in err and "default, phone2" in err, (rc, err)
+    rc, out, err = run_tool(ctx, ["--remove", "--name", "phone2", "--secret-file", path], stdin=b"yes\n")
+    assert rc == 0, f"exit {rc}: {err}"
+    assert "Removed token phone2" in out and "Tokens left: default" in out, out
+    # One TOTP token named default again, its clock unset: format 1.
+    kv = check_secret_file(path, 0, (), uri)
+    assert b32decode(kv["secret"]) == b32decode(a)
+    login_refused(confdir, "root", later_code(b, 150), "a code of the removed token", 150)
+    login_ok(confdir, "root", later_code(a, 150), "a code of the token left", 150)
+    # The last token: not with --name.
+    rc, out, err = run_tool(ctx, ["--remove", "--name", "default", "--force", "--secret-file", path])
+    assert rc == 1 and "only token" in err and "--remove without --name" in err, (rc, err)
+    assert os.path.exists(path)
+
+
+@test
+def remove_first_token_keeps_used_recovery_codes_used(ctx):
+    # The recovery codes' replay record hangs on the first token's key; when
+    # that token goes, the key stays as the file's recovery anchor, so a
+    # used recovery code stays used (secret_file.h, recovery_key).
+    needs_root()
+    path = ctx.path("secret")
+    state = ctx.path("state")
+    uri, codes, _ = enroll_pipe(ctx, path, ["--recovery-codes", "3"], expect_codes=3)
+    a = uri_params(uri)["secret"]
+    b = RFC4226_KEY_B32
+    add_token(ctx, path, "yubikey", ["--type", "hotp", "--secret-from", write_private(ctx, "b", b)],
+              code_for=RFC4226_CODES[0])
+    confdir = pam_service(ctx, path, "deny=50")
+    login_ok(confdir, "root", codes[0], "a recovery code")
+    rc, out, err = run_tool(ctx, ["--remove", "--name", "default", "--force", "--secret-file", path])
+    assert rc == 0, f"exit {rc}: {err}"
+    keys, tokens, _ = read_tokens_file(path)
+    assert [t["name"] for t in tokens] == ["yubikey"], tokens
+    assert b32decode(keys["recovery_anchor"]) == b32decode(a), "the removed first token's key is not the anchor"
+    assert len(keys["recovery"]) == 3
+    login_refused(confdir, "root", codes[0], "a used recovery code after its token was removed")
+    login_refused(confdir, "root", later_code(a, 90), "a code of the removed token", 90)
+    login_ok(confdir, "root", codes[1], "an unused recovery code")
+    login_ok(confdir, "root", RFC4226_CODES[1], "a code of the token left")
+    st = json.loads(run_tool(ctx, ["--status", "--json", "--secret-file", path, "--state-dir", state])[1])
+    assert st["recovery_codes"] == 3 and st["recovery_codes_unused"] == 1, st
+    # New recovery codes, and the anchor still keeps the old record.
+    rc, out, err = run_tool(ctx, ["--new-recovery-codes", "--recovery-codes", "2", "--secret-file", path])
+    assert rc == 0, err
+    assert b32decode(read_tokens_file(path)[0]["recovery_anchor"]) == b32decode(a)
+
+
+@test
+def hotp_token_from_secret_file_logs_in(ctx):
+    # RFC 4226 Appendix D through totp-enroll --secret-from and the module:
+    # in order, a skipped code inside the look-ahead, one behind refused, one
+    # beyond the look-ahead refused, replays refused.
+    needs_root()
+    path = ctx.path("secret")
+    loose = write_private(ctx, "loose", RFC4226_KEY_B32 + "\n", 0o644)
+    rc, out, err = run_tool(ctx, ["--type", "hotp", "--secret-from", loose, "--secret-file", path], stdin=b"")
+    assert rc == 1 and "chmod 600" in err and "Enter" not in out, (rc, out, err)
+    assert RFC4226_KEY_B32 not in out + err
+    os.unlink(loose)
+    r = enroll_from_secret(ctx, path, "GEZD GNBV GY3T QOJQ GEZD GNBV GY3T QOJQ\n", RFC4226_CODES[0],
+                           ["--type", "hotp", "--name", "yubikey", "--recovery-codes", "0"])
+    assert "Press the token's button and enter the code: " in r.text, r.text
+    assert "URI:" not in r.text and "QR" not in r.text, "a secret from --secret-from was shown"
+    for shown in (RFC4226_KEY_B32, RFC4226_KEY_HEX, "GEZD GNBV"):
+        assert shown not in r.text + r.errtext, "the secret was echoed"
+    check_mode(path, 0)
+    keys, tokens, _ = read_tokens_file(path)
+    assert len(tokens) == 1 and tokens[0]["name"] == "yubikey" and tokens[0]["type"] == "hotp", tokens
+    assert tokens[0]["counter"] == "1" and tokens[0]["digits"] == "6" and tokens[0]["algorithm"] == "sha1", tokens
+    assert b32decode(tokens[0]["secret"]) == b"12345678901234567890"
+    confdir = pam_service(ctx, path, "deny=50")
+    login_refused(confdir, "root", RFC4226_CODES[0], "the code that confirmed the enrollment")
+    login_ok(confdir, "root", RFC4226_CODES[1], "counter 1")
+    login_refused(confdir, "root", RFC4226_CODES[1], "counter 1 again")
+    login_ok(confdir, "root", RFC4226_CODES[3], "counter 3 (2 skipped)")
+    login_refused(confdir, "root", RFC4226_CODES[2], "counter 2, behind the last one accepted")
+    login_ok(confdir, "root", RFC4226_CODES[4], "counter 4")
+    login_refused(confdir, "root", hotp_code(RFC4226_KEY_B32, 5 + 11), "counter 16, beyond the look-ahead of 10")
+    login_ok(confdir, "root", RFC4226_CODES[9], "counter 9, within the look-ahead")
+
+
+@test
+def hotp_token_with_new_secret_shows_counter_in_uri(ctx):
+    path = ctx.path("secret")
+    r = PipeRun(ctx, base_args(path) + ["--type", "hotp", "--counter", "5", "--digits", "8", "--qr", "ascii",
+                                        "--recovery-codes", "0"])
+    uri = r.expect(rb"URI: (\S+)\n").group(1).decode()
+    assert uri.startswith("otpauth://hotp/CliTest:alice%40example?secret="), uri
+    p = uri_params(uri)
+    assert p["counter"] == "5" and p["digits"] == "8" and "period" not in p and "algorithm" not in p, uri
+    assert decode_qr(ctx, qr_matrix(qr_block(r.out), "ascii")) == uri
+    assert "(HOTP, SHA1, 8 digits, counter 5)" in r.text, r.text
+    r.expect(PROMPT)
+    r.send(hotp_code(p["secret"], 7, 8) + "\n")  # two presses ahead: within the look-ahead
+    assert r.finish() == 0, r.errtext
+    t = read_tokens_file(path)[1][0]
+    assert t["type"] == "hotp" and t["counter"] == "8" and t["digits"] == "8", t
+    assert b32decode(t["secret"]) == b32decode(p["secret"])
+
+
+@test
+def secret_from_stdin_on_a_terminal_is_not_echoed(ctx):
+    path = ctx.path("secret")
+    secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    child = spawn_pty(ctx, ["--secret-from", "-", "--secret-file", path, "--recovery-codes", "0"])
+    child.expect(rb"secret \(base32 or hex; it is not shown\): ")
+    child.sendline(secret.lower())
+    child.expect(rb"Enter the code the token shows: ")
+    seen = child.before + child.after
+    child.sendline(oath_code(secret))
+    child.expect(pexpect.EOF)
+    seen += child.before
+    child.close()
+    assert child.exitstatus == 0, f"exit {child.exitstatus}: {seen!r}"
+    assert secret.encode() not in seen.upper(), "the secret was echoed"
+    t = read_tokens_file(path)[1][0]
+    assert b32decode(t["secret"]) == b32decode(secret) and t["name"] == "default", t
+    # Through a pipe, in hex: the same.
+    path2 = ctx.path("secret2")
+    r = PipeRun(ctx, ["--secret-from", "-", "--secret-file", path2, "--recovery-codes", "0"])
+    r.expect(rb"not shown\): ")
+    r.send("hex:" + b32decode(secret).hex() + "\n")
+    r.expect(ANY_CODE_PROMPT)
+    r.send(oath_code(secret) + "\n")
+    assert r.finish() == 0, r.errtext
+    assert b32decode(read_tokens_file(path2)[1][0]["secret"]) == b32decode(secret)
+
+
+@test
+def resync_totp_clock_90_seconds_fast(ctx):
+    needs_root()
+    path = ctx.path("secret")
+    uri, _, _ = enroll_pipe(ctx, path, ["--recovery-codes", "0"], expect_codes=0)
+    secret = uri_params(uri)["secret"]
+    fast = 90  # the token's clock is this far ahead
+    confdir = pam_service(ctx, path, "deny=50")
+    login_refused(confdir, "root", later_code(secret, 120 + fast), "a code from a clock 90 s fast", 120)
+    fresh_step()
+    now = time.time()
+    first, second = code_at(secret, now + fast - 30), code_at(secret, now + fast)
+    r = PipeRun(ctx, ["--resync", "--secret-file", path])
+    r.expect(rb"shows now: ")
+    r.send(first + "\n")
+    r.expect(rb"enter it: ")
+    r.send(second + "\n")
+    rc = r.finish()
+    assert rc == 0, f"exit {rc}: {r.errtext}"
+    assert "Token default: clock offset now +90 s (was 0 s)" in r.text, r.text
+    t = read_tokens_file(path)[1][0]
+    assert t["offset"] == "90", t
+    check_mode(path, 0)
+    # Both codes typed are used; later codes of the fast clock log in, and
+    # keep logging in.
+    login_refused(confdir, "root", second, "the second resync code")
+    for later in (300, 900, 3600, 86400):
+        login_ok(confdir, "root", later_code(secret, later + fast), f"a code from the fast clock {later} s on", later)
+    # --list shows the offset.
+    rc, out, err = run_tool(ctx, ["--list", "--secret-file", path])
+    assert "30 s, clock +90 s" in out, out
+
+
+@test
+def resync_hotp_after_pressing_beyond_the_look_ahead(ctx):
+    needs_root()
+    path = ctx.path("secret")
+    enroll_from_secret(ctx, path, RFC4226_KEY_HEX, RFC4226_CODES[0], ["--type", "hotp", "--recovery-codes", "0"])
+    confdir = pam_service(ctx, path, "deny=50")
+    login_ok(confdir, "root", RFC4226_CODES[1], "counter 1")
+    # Pressed 18 times away from the computer: counter 20 is beyond 2 + 10.
+    login_refused(confdir, "root", hotp_code(RFC4226_KEY_B32, 20), "counter 20, beyond the look-ahead")
+    r = PipeRun(ctx, ["--resync", "--secret-file", path])
+    r.expect(rb"enter the code: ")
+    r.send(hotp_code(RFC4226_KEY_B32, 21) + "\n")
+    r.expect(rb"next code: ")
+    r.send(hotp_code(RFC4226_KEY_B32, 22) + "\n")
+    rc = r.finish()
+    assert rc == 0, f"exit {rc}: {r.errtext}"
+    assert "Token default: counter now 23 (was 1)" in r.text, r.text
+    assert read_tokens_file(path)[1][0]["counter"] == "23"
+    login_refused(confdir, "root", hotp_code(RFC4226_KEY_B32, 22), "a resync code")
+    login_ok(confdir, "root", hotp_code(RFC4226_KEY_B32, 23), "counter 23")
+    login_ok(confdir, "root", hotp_code(RFC4226_KEY_B32, 30), "counter 30, within the look-ahead")
+
+
+@test
+def resync_refusals_change_nothing(ctx):
+    path = ctx.path("secret")
+    rc, out, err = run_tool(ctx, ["--resync", "--secret-file", path], stdin=b"")
+    assert rc == 1 and "not enrolled" in err, (rc, err)
+    uri, _, _ = enroll_pipe(ctx, path, ["--recovery-codes", "0"], expect_codes=0)
+    secret = uri_params(uri)["secret"]
+    with open(path, "rb") as f:
+        before = f.read()
+    fresh_step()
+    now = time.time()
+    cases = [
+        # The two codes the wrong way round: not consecutive.
+        (code_at(secret, now + 60) + "\n" + code_at(secret, now + 30) + "\n", "not consecutive codes"),
+        (wrong_code(uri) + "\n" + wrong_code(uri) + "\n", "not consecutive codes"),
+        ("12345\n123456\n", "6 digits"),
+        (code_at(secret, now) + "\n", "no code entered"),
+    ]
+    for answer, words in cases:
+        rc, out, err = run_tool(ctx, ["--resync", "--secret-file", path], stdin=answer)
+        assert rc == 1, f"{answer!r}: exit {rc}"
+        assert words in err and "nothing was changed" in err, f"{answer!r}: {err!r}"
+        with open(path, "rb") as f:
+            assert f.read() == before, f"{answer!r} changed the file"
+    # HOTP: two codes that do not follow each other.
+    add_token(ctx, path, "yubikey", ["--type", "hotp", "--secret-from", write_private(ctx, "k", RFC4226_KEY_B32)],
+              code_for=RFC4226_CODES[0])
+    with open(path, "rb") as f:
+        before = f.read()
+    rc, out, err = run_tool(ctx, ["--resync", "--secret-file", path], stdin=b"")
+    assert rc == 1 and "2 tokens" in err and "--name" in err, (rc, err)
+    rc, out, err = run_tool(ctx, ["--resync", "--name", "yubikey", "--secret-file", path],
+                            stdin=RFC4226_CODES[5] + "\n" + RFC4226_CODES[4] + "\n")
+    assert rc == 1 and "not consecutive codes of token yubikey" in err, (rc, err)
+    rc, out, err = run_tool(ctx, ["--resync", "--name", "nosuch", "--secret-file", path], stdin=b"")
+    assert rc == 1 and "no token named nosuch" in err, (rc, err)
+    with open(path, "rb") as f:
+        assert f.read() == before
+
+
+def usersfile(ctx, lines, name="users.oath", mode=0o600):
+    return write_private(ctx, name, "".join(line + "\n" for line in lines), mode)
+
+
+@test
+def import_pam_oath_hotp_and_totp(ctx):
+    needs_root()
+    path = ctx.path("secret")
+    totp_key = "00112233445566778899aabbccddeeff00112233"
+    totp_b32 = base64.b32encode(bytes.fromhex(totp_key)).decode()
+    other_key = "ffeeddccbbaa99887766554433221100ffeeddcc"
+    fresh_step()
+    last_totp = oath_code(totp_b32)
+    src = usersfile(ctx, [
+        "# users of pam_oath",
+        f"HOTP/T30/6\tbob\t-\t{other_key}",
+        f"HOTP root - {RFC4226_KEY_HEX} 5 {RFC4226_CODES[5]} 2026-11-28T10:00:00L",
+        f"HOTP/T30 root - {totp_key} 0 {last_totp} 2026-11-28T10:00:00L",
+        "HOTP/E/7 carol secret-pin 00",  # another user's line pam_totp could not take: not looked at
+        "",
+    ])
+    rc, out, err = run_tool(ctx, ["--import-pam-oath", src, "--secret-file", path])
+    assert rc == 0, f"exit {rc}: {err}"
+    assert "Imported 2 tokens of root from " + src in out, out
+    assert "oath-1: counter-based, 6 digits, next counter 6 (line 3)" in out, out
+    assert "oath-2: time-based, 6 digits, 30-second period (line 4)" in out, out
+    assert "--new-recovery-codes" in out, out
+    check_mode(path, 0)
+    keys, tokens, text = read_tokens_file(path)
+    assert [(t["name"], t["type"]) for t in tokens] == [("oath-1", "hotp"), ("oath-2", "totp")], tokens
+    assert tokens[0]["counter"] == "6" and b32decode(tokens[0]["secret"]) == bytes.fromhex(RFC4226_KEY_HEX)
+    assert tokens[1]["period"] == "30" and b32decode(tokens[1]["secret"]) == bytes.fromhex(totp_key)
+    assert keys["recovery"] == [], keys
+    assert base64.b32encode(bytes.fromhex(other_key)).decode().rstrip("=") not in text, "bob's secret was imported"
+    confdir = pam_service(ctx, path, "deny=50")
+    login_refused(confdir, "root", RFC4226_CODES[5], "the HOTP code pam_oath accepted last")
+    login_ok(confdir, "root", RFC4226_CODES[6], "the next HOTP code")
+    login_refused(confdir, "root", last_totp, "the TOTP code pam_oath accepted last")
+    login_ok(confdir, "root", later_code(totp_b32, 90), "a later TOTP code", 90)
+    # Again: not without --force; --name for two lines is refused.
+    rc, out, err = run_tool(ctx, ["--import-pam-oath", src, "--secret-file", path])
+    assert rc == 1 and "--force" in err, (rc, err)
+    rc, out, err = run_tool(ctx, ["--import-pam-oath", src, "--secret-file", path, "--force", "--name", "x"])
+    assert rc == 1 and "2 lines for root" in err and "drop --name" in err, (rc, err)
+    # One line and --name: that name; --force replaces.
+    one = usersfile(ctx, [f"HOTP/E/8 root + {RFC4226_KEY_HEX}"], "one.oath")
+    rc, out, err = run_tool(ctx, ["--import-pam-oath", one, "--secret-file", path, "--force", "--name", "yubikey"])
+    assert rc == 0, err
+    assert "Note: line 1 has the PIN +" in out, out
+    t = read_tokens_file(path)[1]
+    assert [(x["name"], x["type"], x["digits"], x["counter"]) for x in t] == [("yubikey", "hotp", "8", "0")], t
+
+
+@test
+def import_pam_oath_for_another_user(ctx):
+    # Root imports the lines of --user from root's usersfile into a central
+    # secret file owned by that user; the caller's own lines stay out.
+    pw = make_user(ctx)
+    central = ctx.path("central")
+    os.mkdir(central, 0o755)
+    src = usersfile(ctx, [
+        f"HOTP root - {RFC4226_KEY_HEX} 1",
+        f"HOTP/T60/8 {pw.pw_name} - 00112233445566778899aabbccddeeff00112233",
+    ])
+    rc, out, err = run_tool(ctx, ["--import-pam-oath", src, "--user", pw.pw_name, "--secret-file", central + "/%u"])
+    assert rc == 0, f"exit {rc}: {err}"
+    assert f"Imported 1 token of {pw.pw_name}" in out and "oath-1: time-based, 8 digits, 60-second period" in out, out
+    path = os.path.join(central, pw.pw_name)
+    check_mode(path, pw.pw_uid)
+    tokens = read_tokens_file(path)[1]
+    assert [(t["name"], t["type"], t["digits"], t["period"]) for t in tokens] == [("oath-1", "totp", "8", "60")], tokens
+    assert b32decode(tokens[0]["secret"]) == bytes.fromhex("00112233445566778899aabbccddeeff00112233")
+
+
+@test
+def import_pam_oath_refusals(ctx):
+    needs_root()
+    path = ctx.path("secret")
+    key = RFC4226_KEY_HEX
+    cases = [
+        ([f"HOTP root secret-pin {key}"], ["line 1", "PIN", "pam_unix"]),
+        ([f"HOTP bob - {key}", f"HOTP/E/7 root - {key}"], ["line 2", "7-digit"]),
+        ([f"HOTP root - {key[:-1]}"], ["line 1", "secret (field 4)", "hex"]),
+        ([f"HOTP root - 3132333435"], ["line 1", "40 bits", "80"]),
+        ([f"HOTP root - {key} five"], ["line 1", "counter (field 5)"]),
+        ([f"HOTP root - {key} 5 12345"], ["line 1", "last code (field 6)"]),
+        ([f"HOTP root - {key} 5 123456 yesterday"], ["line 1", "time (field 7)"]),
+        ([f"TOTP root - {key}"], ["line 1", "not a token type"]),
+        ([f"HOTP root - {key}", f"HOTP/T30 root - {key}"], ["line 2", "same secret as line 1"]),
+        ([f"HOTP root"], ["line 1", "no PIN field"]),
+        ([f"HOTP bob - {key}"], ["no line for user root", "1 line for other users"]),
+    ]
+    for lines, words in cases:
+        src = usersfile(ctx, lines)
+        rc, out, err = run_tool(ctx, ["--import-pam-oath", src, "--secret-file", path])
+        assert rc == 1, f"{lines}: exit {rc}: {err}"
+        for w in words:
+            assert w in err, f"{lines}: {w!r} not in {err!r}"
+        assert "secret-pin" not in err and key not in err, f"{lines}: a PIN or secret in {err!r}"
+        assert not os.path.exists(path), f"{lines}: written"
+    src = usersfile(ctx, [f"HOTP root - {key}"], "open.oath", 0o644)
+    rc, out, err = run_tool(ctx, ["--import-pam-oath", src, "--secret-file", path])
+    assert rc == 1 and "chmod 600" in err, (rc, err)
+    rc, out, err = run_tool(ctx, ["--import-pam-oath", ctx.path("missing"), "--secret-file", path])
+    assert rc == 1 and ctx.path("missing") in err, (rc, err)
+    assert not os.path.exists(path)
+
+
+@test
+def token_usage_errors_exit_2(ctx):
+    path = ctx.path("secret")
+    cases = [
+        (["--type", "motp"], "--type must be totp"),
+        (["--counter", "5"], "--counter goes with --type hotp"),
+        (["--type", "totp", "--counter", "5"], "--counter goes with --type hotp"),
+        (["--type", "hotp", "--counter", "-1"], "--counter must be"),
+        (["--type", "hotp", "--counter", "1000000000000000000"], "--counter must be"),
+        (["--name", "my phone"], "--name: a token name holds only"),
+        (["--name", "-phone"], "--name: a token name starts with a letter or digit"),
+        (["--name", "x" * 33], "--name: a token name is 1 to 32"),
+        (["--add"], "--add needs --name"),
+        (["--add", "--list", "--name", "a"], "exclude each other"),
+        (["--type", "hotp", "--period", "60"], "--period is for time-based tokens"),
+        (["--type", "hotp", "--algorithm", "sha256"], "--type hotp uses sha1"),
+        (["--list", "--name", "a"], "--name goes with"),
+        (["--list", "--type", "hotp"], "--type, --counter and --secret-from are for enrolling"),
+        (["--resync", "--secret-from", "-"], "--type, --counter and --secret-from are for enrolling"),
+        (["--add", "--name", "a", "--json"], "--json goes with --status or --list"),
+        (["--add", "--name", "a", "--recovery-codes", "3"], "--recovery-codes goes with"),
+        (["--secret-from", ""], "--secret-from needs a file name"),
+    ]
+    for args, words in cases:
+        rc, out, err = run_tool(ctx, args + ["--secret-file", path], stdin=b"")
+        assert rc == 2, f"{args}: exit {rc}, stderr {err!r}"
+        assert words in err, f"{args}: {words!r} not in {err!r}"
+        assert "Enter the code" not in out, f"{args}: asked for a code"
+    no_leftovers(ctx, lock=False)
+
+
+@test
+def secret_from_refusals(ctx):
+    path = ctx.path("secret")
+    cases = [
+        ("JBSWY3DP\n", "40 bits long"),
+        ("not a secret!\n", "neither base32"),
+        ("JBSWY3DPEHPK3PXP\nJBSWY3DPEHPK3PXP\n", "several lines"),
+        ("ABCDEF2345ABCDEF2345ABCDEF234567\n", "both hex and base32"),
+        ("hex:JBSWY3DPEHPK3PXP\n", "is not hex"),
+        ("", "is empty"),
+    ]
+    for text, words in cases:
+        src = write_private(ctx, "key", text)
+        rc, out, err = run_tool(ctx, ["--secret-from", src, "--secret-file", path], stdin=b"")
+        assert rc == 1, f"{text!r}: exit {rc}: {err}"
+        assert words in err and src in err, f"{text!r}: {words!r} not in {err!r}"
+        assert "Enter the code" not in out
+        shown = text.split()[0].split(":")[-1] if text.strip() else ""
+        assert len(shown) < 8 or shown not in err, f"{text!r}: the secret is in the message"
+    rc, out, err = run_tool(ctx, ["--secret-from", ctx.path("nothing"), "--secret-file", path], stdin=b"")
+    assert rc == 1 and ctx.path("nothing") in err, (rc, err)
+    assert not os.path.exists(path)
 
 
 # --- the join test: the CLI's enrollment works for a real login --------------------

@@ -15,7 +15,8 @@ FUZZ_FLAGS := -std=c++20 -O1 -g -Wall -Wextra -Wpedantic -Wconversion -Wshadow -
 # top-level Makefile's defaults; the fuzzers load and run neither).
 FUZZ_FLAGS += -DPAM_TOTP_PKGLIBDIR='"/usr/lib/pam_totp"' -DPAM_TOTP_HELPER='"/usr/sbin/pam_totp_check"'
 
-FUZZ_CORE_SRCS := $(wildcard core/*/*.cpp) enroll_tool/ga_import.cpp
+FUZZ_CORE_SRCS := $(wildcard core/*/*.cpp) enroll_tool/ga_import.cpp enroll_tool/pam_oath_import.cpp \
+                  enroll_tool/secret_text.cpp
 FUZZ_CORE_OBJS := $(FUZZ_CORE_SRCS:%.cpp=$(FUZZ_BUILD)/%.o)
 FUZZ_CORE_LIB  := $(FUZZ_BUILD)/libpamtotp_core_fuzz.a
 FUZZ_SRCS      := $(wildcard tests/fuzz/fuzz_*.cpp)

@@ -22,7 +22,7 @@ case $seconds in
     '' | *[!0-9]*) echo "$0: SECONDS must be a whole number" >&2; exit 2 ;;
 esac
 fuzzdir=$top/tests/fuzz
-targets=(secret_file account_state legacy_state slot_file module_options path_template recovery_code ga_import helper_request)
+targets=(secret_file account_state legacy_state slot_file module_options path_template recovery_code ga_import pam_oath_import helper_request)
 common=(-timeout=5 -rss_limit_mb=2048 -print_final_stats=1)
 
 echo "== building the fuzz targets (clang) in $build/fuzz"
