@@ -206,7 +206,7 @@ class Login {
     // The audit line (pam_totp(8), LOGGING): what the login came to.
     std::string m_audit = "error";
     std::string m_audit_token;
-    std::optional<unsigned> m_audit_failures;
+    std::optional<unsigned> m_audit_failures;  // wrong codes since the last successful login
 };
 
 // Reads and parses the secret file. `missing` only when there is no file
@@ -383,7 +383,7 @@ BeforePrompt Login::before_prompt() {
     }
     const std::time_t left = lock_remaining(budget, now);
     set_audit("locked");
-    m_audit_failures = recent_failures(budget, m_opts.rate, now);
+    m_audit_failures = budget.since_success;
     log(LogLevel::notice, "code entry locked for " + std::to_string(left) + " more seconds; denying");
     m_io.tell("Too many wrong codes. Code entry is locked for " + duration_words(left) + "; try again later.", true);
     return BeforePrompt::stop;
@@ -569,7 +569,7 @@ bool Login::refuse_if_locked(StateTransaction& tx, std::time_t now) {
     }
     const std::time_t left = lock_remaining(budget, now);
     set_audit("locked");
-    m_audit_failures = recent_failures(budget, m_opts.rate, now);
+    m_audit_failures = budget.since_success;
     log(LogLevel::notice, "code entry locked for " + std::to_string(left) + " more seconds; denying");
     if (!m_opts.forward_pass) {
         m_io.tell("Too many wrong codes. Code entry is locked for " + duration_words(left) + "; try again later.",
@@ -844,9 +844,9 @@ bool Login::settle_stale_hotp(StateTransaction& tx) {
 
 // The log line and what the user is told.
 void Login::report(StateTransaction& tx, const Outcome& outcome, const Settled& settled, std::time_t now) {
-    set_audit(settled.locked_now && !outcome.accepted ? "locked" : outcome.audit);
+    set_audit(outcome.audit);  // "locked" is for a login refused unchecked
     m_audit_token = outcome.token_name;
-    m_audit_failures = recent_failures(tx.account().budget, m_opts.rate, now);
+    m_audit_failures = tx.account().budget.since_success;
     const std::string token = outcome.token_name.empty() ? std::string() : " (token " + outcome.token_name + ")";
     if (outcome.accepted) {
         log(LogLevel::info, outcome.what + token);

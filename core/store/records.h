@@ -46,7 +46,7 @@ struct LastLogin {
 };
 
 // A grace record (grace_period=, pam_totp(8)): a code was accepted at
-// `granted` for this place (a keyed hash of service, remote host, tty and
+// `granted` for this place (a hash of service, remote host, tty and
 // the enrollment: core/login/grace.h), so a login from the same place is
 // not asked again while the period lasts.
 struct GraceRecord {

@@ -13,7 +13,7 @@
 //   charge_weight 3               how many wrong codes it counts as (rate_limit.h:
 //                                 guess_weight; optional, 1 when absent)
 //   grace 0123456789abcdef:1764290000   a grace (grace_period=): the place's
-//                                 keyed hash and when its code was accepted
+//                                 hash and when its code was accepted
 //                                 (repeatable, at most 32)
 //   last_login 1764290000         the last successful login (optional), and
 //   last_service sshd               where it came from (each optional)

@@ -15,7 +15,9 @@ every log are in one temporary directory, removed at the end.  The ssh
 client runs outside, on 127.0.0.1 (or from 127.0.0.2, a second loopback
 address), and answers prompts through SSH_ASKPASS, which logs every prompt
 it was shown.  exemptions.py runs the exemption recipes of README.md and
-pam_totp(8) through the same sshd.
+pam_totp(8) through the same sshd, grace.py the grace period from two
+addresses and audit_log.py the fail2ban filter over every line the module
+wrote in the run.
 
 Every process started here is killed at the end, also on failure or Ctrl-C:
 this script is the subreaper of all it starts, so cleanup finds them all by
@@ -50,6 +52,8 @@ from suite_run import Interrupted, Results, on_signal  # noqa: E402
 from syslog_catcher import SyslogCatcher  # noqa: E402
 from user_db import password_hash  # noqa: E402
 import exemptions  # noqa: E402  (the PAM-native exemption recipes, beside this file)
+import grace  # noqa: E402  (grace_period= from two addresses)
+import audit_log  # noqa: E402  (the audit lines and the fail2ban filter; runs last)
 
 NS_EXEC = os.path.join(HERE, "ns_exec.py")
 PYTHON = "/usr/bin/python3"
@@ -76,7 +80,8 @@ WATCHED = ["/etc/pam.d/sshd", "/etc/pam.d/login", "/etc/pam.d/other",
 USER_DATABASE = ["/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow"]
 
 ALL_TESTS = ["password_then_code", "pubkey_then_code", "recovery_code",
-             "unenrolled_user", "console_login"] + exemptions.ALL_TESTS
+             "unenrolled_user", "console_login"] + exemptions.ALL_TESTS + grace.ALL_TESTS \
+    + audit_log.ALL_TESTS   # last: it reads the lines of all the others
 
 
 def names_in(path):
@@ -813,7 +818,10 @@ def main():
         results.check("totp-enroll --user %s in the namespace wrote ~/.pam_totp" % MEMBER,
                       enrolled, text)
         tests = Tests(env, results)
-        recipes = exemptions.Recipes(tests, sys.modules[__name__])
+        run = sys.modules[__name__]
+        recipes = exemptions.Recipes(tests, run)
+        suites = [(exemptions.ALL_TESTS, recipes), (grace.ALL_TESTS, grace.Grace(tests, run, recipes)),
+                  (audit_log.ALL_TESTS, audit_log.Fail2ban(tests, run, recipes))]
         for name in ALL_TESTS:
             if name == "console_login":
                 try:
@@ -829,7 +837,10 @@ def main():
                 continue
             print("# %s" % name, flush=True)
             try:
-                getattr(recipes if name in exemptions.ALL_TESTS else tests, name)()
+                suite = next((s for names, s in suites if name in names), tests)
+                t0 = time.time()
+                getattr(suite, name)()
+                print("# %s: %.1f s" % (name, time.time() - t0), flush=True)
             except Interrupted:
                 raise
             except Exception:  # pylint: disable=broad-except

@@ -87,9 +87,6 @@ def parse_text(text, where="state"):
             seen = set()
         elif token is None and key == "failure":
             st["failures"].append(int(value))
-        elif token is None and key == "grace":  # PLACE:GRANTED
-            place, _, granted = value.partition(":")
-            st["grace"].append((place, int(granted)))
         elif token is None and key == "grace":  # PLACE:GRANTED (grace_period=), repeatable
             place, _, granted = value.partition(":")
             if len(place) != 16 or place.strip("0123456789abcdef") or not granted.isdigit():
