@@ -23,26 +23,6 @@ Error bad_line(std::size_t line, const std::string& problem) {
     return line_err(line, problem + "; correct the line in a copy of the file and import the copy");
 }
 
-// liboath splits on " \t\r\n" (strtok_r); lines end at '\n'.
-std::vector<std::string_view> fields_of(std::string_view line) {
-    std::vector<std::string_view> out;
-    std::size_t i = 0;
-    const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
-    while (i < line.size()) {
-        while (i < line.size() && blank(line[i])) {
-            ++i;
-        }
-        const std::size_t start = i;
-        while (i < line.size() && !blank(line[i])) {
-            ++i;
-        }
-        if (i > start) {
-            out.push_back(line.substr(start, i - start));
-        }
-    }
-    return out;
-}
-
 struct Kind {
     TokenType type = TokenType::hotp;
     unsigned digits = 6;
@@ -189,6 +169,26 @@ Result<PamOathToken> parse_token(std::size_t line_no, const std::vector<std::str
 
 }  // namespace
 
+// liboath splits on " \t\r\n" (strtok_r); lines end at '\n'.
+std::vector<std::string_view> usersfile_fields(std::string_view line) {
+    std::vector<std::string_view> out;
+    std::size_t i = 0;
+    const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
+    while (i < line.size()) {
+        while (i < line.size() && blank(line[i])) {
+            ++i;
+        }
+        const std::size_t start = i;
+        while (i < line.size() && !blank(line[i])) {
+            ++i;
+        }
+        if (i > start) {
+            out.push_back(line.substr(start, i - start));
+        }
+    }
+    return out;
+}
+
 Result<PamOathImport> parse_pam_oath_usersfile(std::string_view text, std::string_view user) {
     if (text.size() > max_usersfile_size) {
         return make_error(Errc::format, "usersfile: larger than 1 MiB; not a pam_oath usersfile");
@@ -207,7 +207,7 @@ Result<PamOathImport> parse_pam_oath_usersfile(std::string_view text, std::strin
         const std::string_view line = text.substr(pos, end - pos);
         pos = end + 1;
         ++line_no;
-        const std::vector<std::string_view> fields = fields_of(line);
+        const std::vector<std::string_view> fields = usersfile_fields(line);
         if (fields.empty() || fields[0].front() == '#') {
             continue;
         }

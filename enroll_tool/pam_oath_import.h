@@ -49,6 +49,10 @@ struct PamOathImport {
     std::size_t other_lines = 0;       // lines of other users (not looked at beyond the name)
 };
 
+// The fields of one usersfile line, split as liboath splits them (at
+// spaces, tabs and CRs; lines end at '\n').
+std::vector<std::string_view> usersfile_fields(std::string_view line);
+
 // The lines of `user` in `text`. Every line of the user must be a token
 // pam_totp can take: a known type with 6 or 8 digits, PIN "-" or "+", a
 // hex secret of 80 to 1024 bits (unique among the user's lines), a

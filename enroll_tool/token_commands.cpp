@@ -52,6 +52,23 @@ pam_totp::Error no_code() {
 
 // Two consecutive codes of a TOTP token (RFC 6238 section 6: a validation
 // system may record the detected clock drift and resynchronise): where its
+
+// A resync's result with a message that says what to do: `not_found` for
+// codes that are not consecutive, or the error and how to try again.
+template <typename T>
+pam_totp::Result<T> explained(pam_totp::Result<T> found, const std::string& not_found) {
+    if (!found && found.error().code == pam_totp::Errc::not_found) {
+        return pam_totp::make_error(pam_totp::Errc::not_found, not_found);
+    }
+    if (!found) {
+        return pam_totp::make_error(
+            found.error().code,
+            found.error().message +
+                "; nothing was changed. Run totp-enroll --resync again and type the codes as the token shows them");
+    }
+    return found;
+}
+
 // clock stands against this machine's.
 pam_totp::Result<pam_totp::TotpResync> resync_totp(const TokenEntry& token) {
     out("Resynchronising token " + token.name +
@@ -64,23 +81,12 @@ pam_totp::Result<pam_totp::TotpResync> resync_totp(const TokenEntry& token) {
     if (!second) {
         return no_code();
     }
-    auto found = pam_totp::totp_resync(token.key, token.params, first->view(), second->view(), ::time(nullptr));
-    if (!found && found.error().code == pam_totp::Errc::not_found) {
-        return pam_totp::make_error(
-            pam_totp::Errc::not_found,
-            "the two codes are not consecutive codes of token " + token.name + " within " +
-                std::to_string(pam_totp::max_clock_offset) +
-                " seconds of this machine's clock; check that both come from " + token.name +
-                ", one right after the other, and that this machine's clock is right (timedatectl); nothing was "
-                "changed");
-    }
-    if (!found) {
-        return pam_totp::make_error(
-            found.error().code,
-            found.error().message +
-                "; nothing was changed. Run totp-enroll --resync again and type the codes as the token shows them");
-    }
-    return found;
+    return explained(pam_totp::totp_resync(token.key, token.params, first->view(), second->view(), ::time(nullptr)),
+                     "the two codes are not consecutive codes of token " + token.name + " within " +
+                         std::to_string(pam_totp::max_clock_offset) +
+                         " seconds of this machine's clock; check that both come from " + token.name +
+                         ", one right after the other, and that this machine's clock is right (timedatectl); "
+                         "nothing was changed");
 }
 
 // Two consecutive codes of an HOTP token (RFC 4226 section 7.4: the
@@ -97,23 +103,13 @@ pam_totp::Result<std::uint64_t> resync_hotp(const TokenEntry& token) {
         return no_code();
     }
     const std::uint64_t span = std::min(pam_totp::max_hotp_resync, pam_totp::max_hotp_counter - token.counter);
-    auto found =
-        pam_totp::hotp_resync(token.key, token.params.digits, first->view(), second->view(), token.counter, span);
-    if (!found && found.error().code == pam_totp::Errc::not_found) {
-        return pam_totp::make_error(pam_totp::Errc::not_found,
-                                    "the two codes are not consecutive codes of token " + token.name + " at counters " +
-                                        std::to_string(token.counter) + " to " + std::to_string(token.counter + span) +
-                                        "; check that both come from " + token.name +
-                                        ", one press after the other (a token pressed more often than that "
-                                        "needs to be enrolled anew); nothing was changed");
-    }
-    if (!found) {
-        return pam_totp::make_error(
-            found.error().code,
-            found.error().message +
-                "; nothing was changed. Run totp-enroll --resync again and type the codes as the token shows them");
-    }
-    return found;
+    return explained(
+        pam_totp::hotp_resync(token.key, token.params.digits, first->view(), second->view(), token.counter, span),
+        "the two codes are not consecutive codes of token " + token.name + " at counters " +
+            std::to_string(token.counter) + " to " + std::to_string(token.counter + span) +
+            "; check that both come from " + token.name +
+            ", one press after the other (a token pressed more often than that needs to be enrolled "
+            "anew); nothing was changed");
 }
 
 }  // namespace

@@ -30,7 +30,6 @@ import signal
 import subprocess
 import sys
 import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True  # no __pycache__ in the tree
@@ -38,7 +37,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
 import admin_helpers as ah  # noqa: E402
 import fleet_world  # noqa: E402
-from suite_run import Interrupted, Results, on_signal  # noqa: E402
+from suite_run import Results, on_signal  # noqa: E402
 
 PERIOD = fleet_world.PERIOD
 SECRETS = "/etc/pam_totp/secrets"
@@ -555,37 +554,12 @@ def main():
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, on_signal)
     started = time.monotonic()
-    world = None
-    root = pg_dir = None
-    try:
-        if not os.environ.get("TOTP_ENROLL"):
-            raise RuntimeError("TOTP_ENROLL must name the built totp-enroll (make build/results/admin sets it)")
-        world = fleet_world.World(prefix="pam_totp-admin.")
-        root = world.root
-        suite = Suite(world, results)
-        suite.setup()
-        pg_dir = world.pg.dir
-        for name in TESTS:
-            print("# %s" % name, flush=True)
-            t0 = time.monotonic()
-            try:
-                getattr(suite, name)()
-            except Interrupted:
-                raise
-            except Exception:  # pylint: disable=broad-except
-                results.check(name, False, traceback.format_exc())
-            print("# %s: %.2f s" % (name, time.monotonic() - t0), flush=True)
-    except Interrupted as e:
-        results.check("run", False, "interrupted (%s)" % e)
-    except Exception:  # pylint: disable=broad-except
-        results.check("setup", False, traceback.format_exc())
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if world is not None:
-            world.close()
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if not os.environ.get("TOTP_ENROLL"):
+        results.check("setup", False, "TOTP_ENROLL must name the built totp-enroll (make build/results/admin sets it)")
+        print(results.summary())
+        return 1
+    root, pg_dir = fleet_world.run_world_suite(results, lambda: fleet_world.World(prefix="pam_totp-admin."), Suite,
+                                               TESTS)
     leftover = fleet_world.descendants()
     results.check("no process left behind", not leftover, "pids %s" % leftover)
     for what, path in (("temporary directory", root), ("cluster directory", pg_dir)):

@@ -31,7 +31,6 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True  # no __pycache__ in the tree
@@ -41,7 +40,7 @@ import pg_cluster  # noqa: E402
 import state_files  # noqa: E402
 from fleet_world import (HOST_ROLE, LOG_ERR, OWNER_ROLE, PAM_AUTH_ERR, PERIOD, module_lines,  # noqa: E402
                          severity)
-from suite_run import Interrupted, Results, on_signal  # noqa: E402
+from suite_run import Results, on_signal  # noqa: E402
 
 TIMEOUT = 3          # store.conf timeout of both hosts (a: written, b: the default)
 BOUND = TIMEOUT + 1  # what a login may take when the store hangs (issue 15)
@@ -848,35 +847,7 @@ def main():
         signal.signal(sig, on_signal)
     before = {p: snapshot(p) for p in WATCHED}
     started = time.monotonic()
-    world = None
-    root = pg_dir = None
-    try:
-        world = fleet_world.World()
-        root = world.root
-        suite = Suite(world, results)
-        suite.setup()
-        pg_dir = world.pg.dir
-        for name in TESTS:
-            print("# %s" % name, flush=True)
-            t0 = time.monotonic()
-            try:
-                getattr(suite, name)()
-            except Interrupted:
-                raise
-            except Exception:  # pylint: disable=broad-except
-                results.check(name, False, traceback.format_exc())
-            print("# %s: %.2f s" % (name, time.monotonic() - t0), flush=True)
-    except Interrupted as e:
-        results.check("run", False, "interrupted (%s)" % e)
-    except Exception:  # pylint: disable=broad-except
-        results.check("setup", False, traceback.format_exc())
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if world is not None:
-            world.close()
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    root, pg_dir = fleet_world.run_world_suite(results, fleet_world.World, Suite, TESTS)
     changed = [p for p in WATCHED if snapshot(p) != before[p]]
     results.check("host unchanged: %s" % ", ".join(WATCHED), not changed, "changed: " + " ".join(changed))
     results.check("host untouched: no user %s in /etc/passwd, no u-fl* state in /var/lib/pam_totp" % SSH_USER,

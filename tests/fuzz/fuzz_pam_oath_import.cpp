@@ -37,28 +37,8 @@ std::vector<std::string_view> split(std::string_view text, char sep) {
     return out;
 }
 
-// The whitespace-separated fields of a line, as liboath splits them.
-std::vector<std::string_view> fields(std::string_view line) {
-    std::vector<std::string_view> out;
-    std::size_t i = 0;
-    const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
-    while (i < line.size()) {
-        while (i < line.size() && blank(line[i])) {
-            ++i;
-        }
-        const std::size_t start = i;
-        while (i < line.size() && !blank(line[i])) {
-            ++i;
-        }
-        if (i > start) {
-            out.push_back(line.substr(start, i - start));
-        }
-    }
-    return out;
-}
-
 bool names_user(std::string_view line, std::string_view user) {
-    const auto f = fields(line);
+    const auto f = pam_totp::usersfile_fields(line);
     return f.size() >= 2 && f[0].front() != '#' && f[1] == user;
 }
 
@@ -122,7 +102,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string_view text = fuzz::as_text(data, size);
     check_user(text, "alice", true);
     // Also the user the first line names, so that the fuzzer can pick one.
-    const std::vector<std::string_view> first = fields(text.substr(0, text.find('\n')));
+    const std::vector<std::string_view> first = pam_totp::usersfile_fields(text.substr(0, text.find('\n')));
     if (first.size() >= 2 && first[1].size() <= 64) {
         check_user(text, first[1], false);
     }

@@ -36,17 +36,20 @@ import pwd
 import re
 import select
 import shutil
+import signal
 import struct
 import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import pg_cluster  # noqa: E402
 # become_subreaper and descendants also as fleet_world.*: tests/fleet, scripts/demo-fleet
 from proc_tree import become_subreaper, descendants, kill_descendants  # noqa: E402,F401
+from suite_run import Interrupted, run_tests  # noqa: E402
 from syslog_catcher import SyslogCatcher  # noqa: E402
 
 PYTHON = "/usr/bin/python3"
@@ -587,3 +590,34 @@ def postgres_available():
     except KeyError:
         return "no postgres user (install postgresql: scripts/install-deps)"
     return None
+
+
+def run_world_suite(results, make_world, make_suite, names):
+    """The body of a fleet-world suite's main(): MAKE_WORLD() makes the
+    world (one namespace host and a throwaway cluster), MAKE_SUITE(world,
+    results) the suite, whose setup() then runs and then each test of NAMES
+    (suite_run.run_tests). The world is closed whatever happens, with
+    SIGINT and SIGTERM held meanwhile. Returns the world's temporary and
+    cluster directories (None when not made), for the caller to check they
+    are gone."""
+    world = None
+    root = pg_dir = None
+    try:
+        world = make_world()
+        root = world.root
+        suite = make_suite(world, results)
+        suite.setup()
+        pg_dir = world.pg.dir
+        run_tests(suite, results, names)
+    except Interrupted as e:
+        results.check("run", False, "interrupted (%s)" % e)
+    except Exception:  # pylint: disable=broad-except
+        results.check("setup", False, traceback.format_exc())
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if world is not None:
+            world.close()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    return root, pg_dir
