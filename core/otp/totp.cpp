@@ -202,7 +202,8 @@ Result<TotpResync> totp_resync(const SecureBuffer& key, const TotpParams& params
 }
 
 long recentred_offset(long offset, std::uint64_t step, std::uint64_t centre, unsigned period) noexcept {
-    const auto shift = static_cast<long>(static_cast<std::int64_t>(step - centre)) * static_cast<long>(period);
+    const long one = static_cast<long>(period);
+    const long shift = step > centre ? one : step < centre ? -one : 0;
     return std::clamp(offset + shift, -max_clock_offset, max_clock_offset);
 }
 

@@ -93,7 +93,11 @@ Result<TotpResync> totp_resync(const SecureBuffer& key, const TotpParams& params
 
 // The drift the module records when a code is accepted at `step` while
 // the window was centred on `centre` with the token's clock `offset`
-// seconds ahead: the new offset, bounded by max_clock_offset.
+// seconds ahead: the centre moves one step towards `step` (never more, so
+// a code typed late, or accepted by a service with a wider window, cannot
+// pull the centre so far that the current code falls out of a narrower
+// window; a real clock drifts by seconds a month), bounded by
+// max_clock_offset.
 long recentred_offset(long offset, std::uint64_t step, std::uint64_t centre, unsigned period) noexcept;
 
 // Base32 (RFC 4648 section 6) through liboath. Decoding accepts upper or

@@ -346,14 +346,16 @@ void resync_refusals(void** /*state*/) {
     assert_false(pam_totp::totp_resync(key, p, good, good, 100).ok());
 }
 
-void recentred_offset_is_bounded(void** /*state*/) {
+void recentred_offset_is_bounded(void** /*state*/) {  // and moves one step at a time
     const std::uint64_t c = 60000000;
     assert_int_equal(pam_totp::recentred_offset(0, c, c, 30), 0);
     assert_int_equal(pam_totp::recentred_offset(0, c + 1, c, 30), 30);
     assert_int_equal(pam_totp::recentred_offset(0, c - 1, c, 30), -30);
     assert_int_equal(pam_totp::recentred_offset(60, c + 1, c, 30), 90);
     assert_int_equal(pam_totp::recentred_offset(60, c - 1, c, 30), 30);
-    assert_int_equal(pam_totp::recentred_offset(-90, c - 2, c, 30), -150);
+    // One step at a time, however far off the code was.
+    assert_int_equal(pam_totp::recentred_offset(-90, c - 2, c, 30), -120);
+    assert_int_equal(pam_totp::recentred_offset(0, c + 2, c, 30), 30);
     assert_int_equal(pam_totp::recentred_offset(90, c, c, 30), 90);  // centred: unchanged
     // Bounded at +-max_clock_offset, whatever the step.
     assert_int_equal(pam_totp::max_clock_offset, 300);
@@ -361,12 +363,12 @@ void recentred_offset_is_bounded(void** /*state*/) {
     assert_int_equal(pam_totp::recentred_offset(300, c + 10, c, 30), 300);
     assert_int_equal(pam_totp::recentred_offset(-290, c - 1, c, 30), -300);
     assert_int_equal(pam_totp::recentred_offset(-300, c - 10, c, 30), -300);
-    assert_int_equal(pam_totp::recentred_offset(0, c + 3, c, 120), 300);
-    assert_int_equal(pam_totp::recentred_offset(0, c - 3, c, 120), -300);
+    assert_int_equal(pam_totp::recentred_offset(0, c + 3, c, 120), 120);
+    assert_int_equal(pam_totp::recentred_offset(0, c - 3, c, 120), -120);
     assert_int_equal(pam_totp::recentred_offset(240, c + 1, c, 120), 300);
-    // A step far from the centre (as step arithmetic would give it) stays bounded.
-    assert_int_equal(pam_totp::recentred_offset(0, c + 1000000, c, 120), 300);
-    assert_int_equal(pam_totp::recentred_offset(0, c - 1000000, c, 120), -300);
+    // A step far from the centre (as step arithmetic would give it): one step still.
+    assert_int_equal(pam_totp::recentred_offset(0, c + 1000000, c, 120), 120);
+    assert_int_equal(pam_totp::recentred_offset(0, c - 1000000, c, 120), -120);
 }
 
 }  // namespace
