@@ -238,10 +238,14 @@ OTHER_RESULTS    := $(RESULTS)/man $(RESULTS)/install $(RESULTS)/packaging
 ALL_RESULTS := $(UNIT_RESULTS) $(PAM_RESULTS) $(CLI_RESULTS) $(E2E_RESULTS) $(FAULT_RESULTS) $(SECURITY_RESULTS) \
                $(FLEET_RESULTS) $(LOCKER_RESULTS) $(ADMIN_RESULTS) $(OTHER_RESULTS)
 
-# $(call check_layer,RESULT FILES): builds, runs them (in parallel under -j) and summarises.
+# $(call check_layer,RESULT FILES): builds, runs them and summarises. The
+# suites share nothing (each has its own temporary tree, namespaces, ports
+# and simulated clock), so they run in parallel: with the -j given, else one
+# per CPU (CHECK_JOBS). One after the other they take over five minutes.
+CHECK_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 define check_layer
 	@rm -rf $(RESULTS)
-	@+$(MAKE) --no-print-directory $(1)
+	@+$(MAKE) --no-print-directory $(if $(findstring -j,$(MAKEFLAGS)),,-j$(CHECK_JOBS)) $(1)
 	@sh tests/summary.sh $(RESULTS)
 endef
 
