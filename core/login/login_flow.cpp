@@ -105,6 +105,16 @@ struct Attempt {
     std::optional<RecoveryTag> tag;         // and its tag
 };
 
+// What a charge wrote on one token's record (check()'s first round): in a
+// second round it is this login's own, cleared rather than settled as an
+// earlier login's.
+struct OwnPending {
+    TokenId id;
+    std::optional<std::time_t> until;
+    std::optional<PendingHotp> hotp;
+    std::optional<RecoveryTag> recovery;
+};
+
 // What checking the answer found.
 struct Outcome {
     bool accepted = false;
@@ -202,6 +212,7 @@ class Login {
     bool m_store_unavailable = false;         // the last store error was Errc::unavailable
     bool m_claim_conflict = false;            // the last charge lost a claim race (Errc::conflict)
     std::optional<std::time_t> m_own_charge;  // the charge this login wrote (check()'s first round)
+    std::vector<OwnPending> m_own_pending;    // and what it wrote on the tokens
     std::optional<LegacyState> m_carried;     // what carry_over_legacy found
     // The audit line (pam_totp(8), LOGGING): what the login came to.
     std::string m_audit = "error";
@@ -625,6 +636,11 @@ bool Login::charge(StateTransaction& tx, const SecureBuffer& code, std::time_t n
     // (rate_limit.h), also for an attempt that dies before its settling.
     attempt.weight = guess_weight(codes);
     tx.account().charge_weight = attempt.weight;
+    m_own_pending.clear();
+    for (const TokenId& id : locked_ids()) {
+        const TokenRecord& record = tx.token(id);
+        m_own_pending.push_back(OwnPending{id, record.pending_until, record.pending_hotp, record.pending_recovery});
+    }
     if (Status st = tx.save(Durability::durable); !st) {
         m_store_unavailable = st.error().code == Errc::unavailable;
         m_claim_conflict = st.error().code == Errc::conflict;
@@ -905,9 +921,25 @@ Verdict Login::check(const SecureBuffer& code) {
         const std::time_t now = m_io.now();
         if (round > 0 && tx->account().charge == m_own_charge) {
             // This login's own charge of the round before: charged again below,
-            // not counted twice. (Another login's, should one have come in
-            // between, is counted as any other.)
+            // not counted twice; and what it wrote on the tokens whose records
+            // were written (a save that loses a claim race writes the
+            // account's state, and the states it holds, before it fails), not
+            // settled as an earlier login's would be: that would use up the
+            // very code this round checks. (Another login's, should one have
+            // come in between, is settled and counted as any other.)
             tx->account().charge.reset();
+            for (const OwnPending& own : m_own_pending) {
+                TokenRecord& record = tx->token(own.id);
+                if (own.until && record.pending_until == own.until) {
+                    record.pending_until.reset();
+                }
+                if (own.hotp && record.pending_hotp == own.hotp) {
+                    record.pending_hotp.reset();
+                }
+                if (own.recovery && record.pending_recovery == own.recovery) {
+                    record.pending_recovery.reset();
+                }
+            }
         }
         bool stale = settle_stale_charge(tx->account(), m_opts.rate);
         stale = settle_stale_hotp(*tx) || stale;
