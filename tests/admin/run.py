@@ -25,7 +25,6 @@ everything it made removed at the end, also on failure or Ctrl-C.
 import base64
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -529,18 +528,8 @@ TESTS = ["enrollments", "logins", "list_file_store", "show", "homes", "reset_fil
 
 
 def cannot_run():
-    if os.geteuid() != 0:
-        return "needs root (a mount namespace, users of its own, a PostgreSQL cluster run as postgres)"
-    why = fleet_world.postgres_available()
-    if why:
-        return why
-    missing = [t for t in ("unshare", "nsenter", "setpriv", "runuser", "openssl", "pamtester") if not shutil.which(t)]
-    if missing:
-        return "missing " + " ".join(missing)
-    probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "true"], capture_output=True, text=True)
-    if probe.returncode != 0:
-        return "no mount namespaces here: " + probe.stderr.strip()
-    return None  # a built file missing is a failure (World says which), not a skip
+    return fleet_world.cannot_run("a mount namespace, users of its own, a PostgreSQL cluster run as postgres",
+                                  ("pamtester",))
 
 
 def main():

@@ -817,22 +817,8 @@ TESTS = ["admin_init_store", "race", "lockout", "replay", "recovery", "ssh", "mi
 
 
 def cannot_run():
-    if os.geteuid() != 0:
-        return "needs root (mount namespaces, sshd, a PostgreSQL cluster run as postgres)"
-    why = fleet_world.postgres_available()
-    if why:
-        return why
-    missing = [t for t in ("unshare", "nsenter", "setpriv", "ssh", "ssh-keygen", "runuser", "openssl")
-               if not shutil.which(t)]
-    if not os.path.exists("/usr/sbin/sshd"):
-        missing.append("/usr/sbin/sshd")
-    if missing:
-        return "missing " + " ".join(missing)
-    probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "true"],
-                           capture_output=True, text=True)
-    if probe.returncode != 0:
-        return "no mount namespaces here: " + probe.stderr.strip()
-    return None  # a built file missing is a failure (World says which), not a skip
+    return fleet_world.cannot_run("mount namespaces, sshd, a PostgreSQL cluster run as postgres",
+                                  ("ssh", "ssh-keygen", "/usr/sbin/sshd"))
 
 
 def main():

@@ -68,12 +68,53 @@ RECOVERY_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
 # --- codes and secrets ------------------------------------------------------
 
-def totp(key, step, digits=6):
-    """RFC 6238 with HMAC-SHA1 for time step STEP."""
-    mac = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+def hotp(key, counter, digits=6):
+    """RFC 4226 section 5.3 with HMAC-SHA1."""
+    mac = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
     off = mac[-1] & 0x0F
     value = struct.unpack(">I", mac[off:off + 4])[0] & 0x7FFFFFFF
     return "%0*d" % (digits, value % (10 ** digits))
+
+
+def totp(key, step, digits=6):
+    """RFC 6238 with HMAC-SHA1 for time step STEP: HOTP of the step."""
+    return hotp(key, step, digits)
+
+
+class Codes:
+    """The codes of an enrolled secret (self.key)."""
+
+    def code(self, step):
+        return totp(self.key, step)
+
+    def wrong_code(self, step, serial=0):
+        """A code that matches no time step within 12 of STEP."""
+        near = {totp(self.key, s) for s in range(step - 12, step + 13)}
+        n = serial
+        while True:
+            candidate = "%06d" % ((n * 7919 + 123457) % 1000000)
+            if candidate not in near:
+                return candidate
+            n += 1
+
+
+def cannot_run(root_for, tools):
+    """Why a suite of this world cannot run here (it is then skipped), or
+    None: ROOT_FOR says what root is needed for, TOOLS the programs it runs
+    besides the world's own."""
+    if os.geteuid() != 0:
+        return "needs root (%s)" % root_for
+    why = postgres_available()
+    if why:
+        return why
+    missing = [t for t in ("unshare", "nsenter", "setpriv", "runuser", "openssl") + tuple(tools)
+               if not shutil.which(t) and not os.path.exists(t)]
+    if missing:
+        return "missing " + " ".join(missing)
+    probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        return "no mount namespaces here: " + probe.stderr.strip()
+    return None  # a built file missing is a failure (World says which), not a skip
 
 
 class _Crypt:
@@ -110,7 +151,7 @@ def new_recovery_code():
     return "%s-%s-%s" % (raw[:4], raw[4:8], raw[8:])
 
 
-class User:
+class User(Codes):
     """An enrolled user: a secret (the same file on every host, as
     configuration management would distribute it) and recovery codes."""
 
@@ -122,19 +163,6 @@ class User:
     @property
     def b32(self):
         return base64.b32encode(self.key).decode().rstrip("=")
-
-    def code(self, step):
-        return totp(self.key, step)
-
-    def wrong_code(self, step, serial=0):
-        """A code that matches no step within 12 of STEP."""
-        near = {totp(self.key, s) for s in range(step - 12, step + 13)}
-        n = serial
-        while True:
-            candidate = "%06d" % ((n * 7919 + 123457) % 1000000)
-            if candidate not in near:
-                return candidate
-            n += 1
 
     def secret_text(self):
         lines = ["version 1",
