@@ -17,30 +17,37 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
 #include <utility>
 
 #include "core/util/text.h"
 
 namespace pam_totp {
 
-Status check_directory(const struct stat& st, const std::string& where, const DirRules& rules) {
+namespace {
+
+// The one directory check; `where` builds the directory's name for the
+// message, only when there is something to say (a walk checks every
+// directory on the way at every login).
+template <class Where>
+Status check_directory_named(const struct stat& st, const Where& where, const DirRules& rules) {
     const uid_t owner = rules.owner;
     if (!S_ISDIR(st.st_mode)) {
-        return make_error(Errc::unsafe, where + " is not a directory");
+        return make_error(Errc::unsafe, where() + " is not a directory");
     }
     if (rules.private_dir) {
         if (st.st_uid != owner) {
-            return make_error(Errc::unsafe, where + " is owned by uid " + std::to_string(st.st_uid) +
+            return make_error(Errc::unsafe, where() + " is owned by uid " + std::to_string(st.st_uid) +
                                                 ", expected uid " + std::to_string(owner) + "; run chown");
         }
         if ((st.st_mode & 077) != 0) {
-            return make_error(Errc::unsafe, where + " is accessible by group or others (mode " +
+            return make_error(Errc::unsafe, where() + " is accessible by group or others (mode " +
                                                 mode_string(st.st_mode) + "); run chmod 700");
         }
         return {};
     }
     if (st.st_uid != 0 && st.st_uid != owner) {
-        return make_error(Errc::unsafe, where + " is owned by uid " + std::to_string(st.st_uid) + ", not by root" +
+        return make_error(Errc::unsafe, where() + " is owned by uid " + std::to_string(st.st_uid) + ", not by root" +
                                             (owner != 0 ? " or uid " + std::to_string(owner)
                                                         : std::string(" (a file read or written as root on a user's "
                                                                       "behalf must sit in root-owned directories; "
@@ -49,58 +56,93 @@ Status check_directory(const struct stat& st, const std::string& where, const Di
     const bool others_write = (st.st_mode & (S_IWGRP | S_IWOTH)) != 0;
     const bool root_sticky = st.st_uid == 0 && (st.st_mode & S_ISVTX) != 0;
     if (others_write && !root_sticky) {
-        return make_error(Errc::unsafe, where + " is writable by group or others (mode " + mode_string(st.st_mode) +
-                                            "); run chmod go-w on it");
+        return make_error(Errc::unsafe, where() + " is writable by group or others (mode " +
+                                            mode_string(st.st_mode) + "); run chmod go-w on it");
     }
     return {};
 }
 
-// Resolves `dir` (symlinks allowed there, as OpenSSH allows a home reached
-// through one) and opens it by walking down from "/" without following
-// anything, checking each directory on the way.
+// Opens `dir` by walking down from "/" without following anything,
+// checking each directory on the way. With `literal`, `dir` is the path as
+// written: Errc::unsafe with an empty message, and nothing said, when the
+// walk meets anything but a plain directory it may enter (a symbolic link,
+// ".", "..", a missing or refused one): open_checked_directory then takes
+// the resolved path, which says what is wrong. Without it, `dir` is what
+// realpath(3) made of it a moment ago.
+Result<UniqueFd> walk_checked_directory(const std::string& path, std::string_view dir, uid_t owner, bool literal) {
+    const auto quiet = [] { return make_error(Errc::unsafe, std::string()); };
+    UniqueFd cur(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!cur.valid()) {
+        const int err = errno;
+        return literal ? quiet() : errno_error(path + ": directory /", err);
+    }
+    std::size_t walked_end = 0;  // dir[0, walked_end) is the directory cur holds ("/" when 0)
+    const auto walked = [&] { return walked_end == 0 ? std::string("/") : std::string(dir.substr(0, walked_end)); };
+    std::size_t pos = 0;
+    for (;;) {
+        struct stat st {};
+        if (::fstat(cur.get(), &st) != 0) {
+            const int err = errno;
+            return literal ? quiet() : errno_error(path + ": directory " + walked(), err);
+        }
+        const auto where = [&] { return path + ": parent directory " + walked(); };
+        if (Status ok = check_directory_named(st, where, DirRules{.owner = owner}); !ok) {
+            return literal ? quiet() : ok.error();
+        }
+        while (pos < dir.size() && dir[pos] == '/') {
+            ++pos;
+        }
+        if (pos >= dir.size()) {
+            return cur;
+        }
+        std::size_t end = dir.find('/', pos);
+        if (end == std::string_view::npos) {
+            end = dir.size();
+        }
+        const std::string comp(dir.substr(pos, end - pos));
+        if (literal && (comp == "." || comp == "..")) {
+            return quiet();
+        }
+        pos = end;
+        walked_end = end;
+        UniqueFd next(::openat(cur.get(), comp.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!next.valid()) {
+            const int err = errno;
+            if (literal) {
+                return quiet();
+            }
+            if (err == ELOOP || err == ENOTDIR) {
+                // realpath resolved it a moment ago: someone is changing the path under us.
+                return make_error(Errc::unsafe, path + ": directory " + walked() + " changed while being checked (" +
+                                                    errno_message("openat", err) + ")");
+            }
+            return errno_error(path + ": directory " + walked(), err);
+        }
+        cur = std::move(next);
+    }
+}
+
+}  // namespace
+
+Status check_directory(const struct stat& st, const std::string& where, const DirRules& rules) {
+    return check_directory_named(st, [&] { return where; }, rules);
+}
+
+// Symlinks are allowed in `dir`, as OpenSSH allows a home reached through
+// one: the walk takes the path realpath(3) resolves. Most paths have none,
+// and then realpath's readlink of every component finds what the walk as
+// written finds, so that walk comes first; whatever stops it (a link, or
+// anything to refuse) is walked again resolved, which says why.
 Result<UniqueFd> open_checked_directory(const std::string& path, const std::string& dir, uid_t owner) {
+    if (auto literal = walk_checked_directory(path, dir, owner, true)) {
+        return literal;
+    }
     char resolved_buf[PATH_MAX];
     if (::realpath(dir.c_str(), resolved_buf) == nullptr) {
         // ENOENT: the file cannot exist when its directory does not.
         return errno_error(path + ": directory " + dir, errno);
     }
-    const std::string resolved = resolved_buf;
-    UniqueFd cur(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!cur.valid()) {
-        return errno_error(path + ": directory /", errno);
-    }
-    std::string walked = "/";
-    std::size_t pos = 1;
-    for (;;) {
-        struct stat st {};
-        if (::fstat(cur.get(), &st) != 0) {
-            return errno_error(path + ": directory " + walked, errno);
-        }
-        if (Status ok = check_directory(st, path + ": parent directory " + walked, DirRules{.owner = owner}); !ok) {
-            return ok.error();
-        }
-        if (pos >= resolved.size()) {
-            return cur;
-        }
-        std::size_t end = resolved.find('/', pos);
-        if (end == std::string::npos) {
-            end = resolved.size();
-        }
-        const std::string comp = resolved.substr(pos, end - pos);
-        pos = end + 1;
-        walked = join_path(walked, comp);
-        UniqueFd next(::openat(cur.get(), comp.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-        if (!next.valid()) {
-            const int err = errno;
-            if (err == ELOOP || err == ENOTDIR) {
-                // realpath resolved it a moment ago: someone is changing the path under us.
-                return make_error(Errc::unsafe, path + ": directory " + walked + " changed while being checked (" +
-                                                    errno_message("openat", err) + ")");
-            }
-            return errno_error(path + ": directory " + walked, err);
-        }
-        cur = std::move(next);
-    }
+    return walk_checked_directory(path, resolved_buf, owner, false);
 }
 
 Status check_file(const struct stat& st, const std::string& path, const FileRules& rules) {
@@ -239,7 +281,40 @@ Status probe_case_folding(int dirfd, const std::string& name, const struct stat&
 
 }  // namespace
 
-Result<UniqueFd> safe_open_read(const std::string& path, const FileRules& rules) {
+namespace {
+
+// An opened file and what fstat said of it when it was checked (one fstat
+// per file: the login reads two files and checks each once).
+struct CheckedFile {
+    UniqueFd fd;
+    struct stat st {};
+};
+
+Result<CheckedFile> open_checked_at(int dirfd, const std::string& name, const std::string& path,
+                                    const FileRules& rules) {
+    // O_NONBLOCK: a FIFO planted here cannot hang the login (OpenSSH auth_openfile).
+    CheckedFile file{UniqueFd(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK))};
+    if (!file.fd.valid()) {
+        const int err = errno;
+        if (err == ENOENT) {
+            return make_error(Errc::not_found, path + ": does not exist");
+        }
+        if (err == ELOOP) {
+            return make_error(Errc::unsafe, path + ": is a symbolic link; symbolic links are refused");
+        }
+        return errno_error(path, err);
+    }
+    if (::fstat(file.fd.get(), &file.st) != 0) {
+        const int err = errno;
+        return errno_error(path, err);
+    }
+    if (Status ok = check_file(file.st, path, rules); !ok) {
+        return ok.error();
+    }
+    return file;
+}
+
+Result<CheckedFile> open_checked(const std::string& path, const FileRules& rules, UniqueFd* keep_dir = nullptr) {
     auto parts = split_path(path);
     if (!parts) {
         return std::move(parts).error();
@@ -255,56 +330,25 @@ Result<UniqueFd> safe_open_read(const std::string& path, const FileRules& rules)
             return st.error();
         }
     }
-
-    auto fd = safe_open_read_at(dirfd.value().get(), name, path, rules);
-    if (fd && rules.case_sensitive_dir) {
-        struct stat st {};
-        if (::fstat(fd.value().get(), &st) != 0) {
-            const int err = errno;
-            return errno_error(path, err);
-        }
-        if (Status folded = probe_case_folding(dirfd.value().get(), name, st, path); !folded) {
+    auto file = open_checked_at(dirfd.value().get(), name, path, rules);
+    if (file && rules.case_sensitive_dir) {
+        if (Status folded = probe_case_folding(dirfd.value().get(), name, file.value().st, path); !folded) {
             return folded.error();
         }
     }
-    return fd;
+    if (file && keep_dir != nullptr) {
+        *keep_dir = std::move(dirfd).value();
+    }
+    return file;
 }
 
-Result<UniqueFd> safe_open_read_at(int dirfd, const std::string& name, const std::string& path,
-                                   const FileRules& rules) {
-    // O_NONBLOCK: a FIFO planted here cannot hang the login (OpenSSH auth_openfile).
-    UniqueFd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
-    if (!fd.valid()) {
-        const int err = errno;
-        if (err == ENOENT) {
-            return make_error(Errc::not_found, path + ": does not exist");
-        }
-        if (err == ELOOP) {
-            return make_error(Errc::unsafe, path + ": is a symbolic link; symbolic links are refused");
-        }
-        return errno_error(path, err);
-    }
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) {
-        const int err = errno;
-        return errno_error(path, err);
-    }
-    if (Status ok = check_file(st, path, rules); !ok) {
-        return ok.error();
-    }
-    return fd;
-}
-
-Result<SecureBuffer> read_bounded(int fd, std::size_t max_size) {
+// read_bounded with the size fstat reported a moment ago as the first
+// guess: one byte more, to notice growth.
+Result<SecureBuffer> read_sized(int fd, off_t size, std::size_t max_size) {
     if (max_size == SIZE_MAX) {
         return make_error(Errc::invalid_argument, "read_bounded: max_size too large");
     }
-    // Start from the size fstat reports, plus one byte to notice growth.
-    std::size_t capacity = 4096;
-    struct stat st {};
-    if (::fstat(fd, &st) == 0 && st.st_size >= 0) {
-        capacity = static_cast<std::size_t>(st.st_size) + 1;
-    }
+    std::size_t capacity = size >= 0 ? static_cast<std::size_t>(size) + 1 : 4096;
     if (capacity > max_size + 1) {
         capacity = max_size + 1;
     }
@@ -341,16 +385,91 @@ Result<SecureBuffer> read_bounded(int fd, std::size_t max_size) {
     return buf;
 }
 
-Result<SecureBuffer> safe_read_file(const std::string& path, const FileRules& rules) {
-    auto fd = safe_open_read(path, rules);
-    if (!fd) {
-        return std::move(fd).error();
+}  // namespace
+
+Result<UniqueFd> safe_open_read(const std::string& path, const FileRules& rules) {
+    auto file = open_checked(path, rules);
+    if (!file) {
+        return std::move(file).error();
     }
-    auto data = read_bounded(fd.value().get(), rules.max_size);
+    return std::move(file.value().fd);
+}
+
+Result<UniqueFd> safe_open_read_at(int dirfd, const std::string& name, const std::string& path,
+                                   const FileRules& rules) {
+    auto file = open_checked_at(dirfd, name, path, rules);
+    if (!file) {
+        return std::move(file).error();
+    }
+    return std::move(file.value().fd);
+}
+
+Result<SecureBuffer> read_bounded(int fd, std::size_t max_size) {
+    struct stat st {};
+    const off_t size = ::fstat(fd, &st) == 0 ? st.st_size : -1;
+    return read_sized(fd, size, max_size);
+}
+
+namespace {
+
+Result<SecureBuffer> read_checked(const CheckedFile& file, const std::string& path, const FileRules& rules) {
+    auto data = read_sized(file.fd.get(), file.st.st_size, rules.max_size);
     if (!data) {
         return make_error(data.error().code, path + ": " + data.error().message);
     }
     return data;
+}
+
+}  // namespace
+
+Result<SecureBuffer> safe_read_file(const std::string& path, const FileRules& rules) {
+    auto file = open_checked(path, rules);
+    if (!file) {
+        return std::move(file).error();
+    }
+    return read_checked(file.value(), path, rules);
+}
+
+Result<SecureBuffer> FileRereader::read(const std::string& path, const FileRules& rules) {
+    if (!m_dir.valid() || path != m_path || rules != m_rules) {
+        m_dir.reset();
+        UniqueFd dir;
+        auto file = open_checked(path, rules, &dir);
+        if (!file) {
+            return std::move(file).error();
+        }
+        m_path = path;
+        m_rules = rules;
+        m_dir = std::move(dir);
+        return read_checked(file.value(), path, rules);
+    }
+    auto parts = split_path(path);
+    if (!parts) {
+        return std::move(parts).error();
+    }
+    const auto& [dir, name] = parts.value();
+    struct stat st {};
+    if (::fstat(m_dir.get(), &st) != 0) {
+        const int err = errno;
+        return errno_error(path + ": directory " + dir, err);
+    }
+    const auto where = [&] { return path + ": parent directory " + dir; };
+    if (Status ok = check_directory_named(st, where, DirRules{.owner = rules.root_owned_dirs ? 0 : rules.owner}); !ok) {
+        return ok.error();
+    }
+    auto file = open_checked_at(m_dir.get(), name, path, rules);
+    if (!file) {
+        return std::move(file).error();
+    }
+    // The file system (fstatfs) is the one the first read checked; a
+    // directory made casefold since (only an empty one can be) folds this
+    // name too, which the probe sees.
+    if (rules.case_sensitive_dir) {
+        if (Status folded = probe_case_folding(m_dir.get(), name, file.value().st, path); !folded) {
+            return folded.error();
+        }
+    }
+    return read_checked(file.value(), path, rules);
 }
 
 }  // namespace pam_totp

@@ -68,26 +68,31 @@ FileRules state_file_rules(uid_t owner) {
     return FileRules{.owner = owner, .root_may_own = false, .max_size = 2 * max_slot_size, .single_link = true};
 }
 
-Result<UniqueFd> open_state_file(int dir_fd, const std::string& name, const std::string& path, uid_t owner,
-                                 bool create) {
+// The file and what fstat said of it when it was checked.
+struct OpenedState {
+    UniqueFd fd;
+    struct stat st {};
+};
+
+Result<OpenedState> open_state_file(int dir_fd, const std::string& name, const std::string& path, uid_t owner,
+                                    bool create) {
     // O_NOFOLLOW: a symlink planted in place of the file is refused, not followed.
     const int flags = O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (create ? O_CREAT : 0);
-    UniqueFd fd(::openat(dir_fd, name.c_str(), flags, 0600));
-    if (!fd.valid()) {
+    OpenedState opened{UniqueFd(::openat(dir_fd, name.c_str(), flags, 0600))};
+    if (!opened.fd.valid()) {
         const int err = errno;
         if (err == ELOOP) {
             return make_error(Errc::unsafe, path + ": is a symbolic link");
         }
         return errno_error(path, err);
     }
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) {
+    if (::fstat(opened.fd.get(), &opened.st) != 0) {
         return errno_error(path, errno);
     }
-    if (Status ok = check_file(st, path, state_file_rules(owner)); !ok) {
+    if (Status ok = check_file(opened.st, path, state_file_rules(owner)); !ok) {
         return ok.error();
     }
-    return fd;
+    return opened;
 }
 
 // A slot's record: its text when the slot is valid.
@@ -142,23 +147,22 @@ Result<SlotFile> SlotFile::open_locked(int dir_fd, const std::string& name, cons
                                        std::chrono::milliseconds lock_wait, bool create) {
     const auto deadline = std::chrono::steady_clock::now() + lock_wait;
     for (int attempt = 0; attempt < reopen_attempts; ++attempt) {
-        auto fd = open_state_file(dir_fd, name, path, owner, create);
-        if (!fd) {
-            return std::move(fd).error();
+        auto opened = open_state_file(dir_fd, name, path, owner, create);
+        if (!opened) {
+            return std::move(opened).error();
         }
         const auto left =
             std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (Status locked = lock_exclusive(fd.value().get(), std::max(left, std::chrono::milliseconds{0}), path);
+        if (Status locked =
+                lock_exclusive(opened.value().fd.get(), std::max(left, std::chrono::milliseconds{0}), path);
             !locked) {
             return locked.error();
         }
         // The lock is on the inode: if a grow renamed a new file over the
         // name while this waited, the lock guards nothing; take the new one.
-        struct stat held {};
+        // (The descriptor's inode is the one fstat saw when it was opened.)
+        const struct stat& held = opened.value().st;
         struct stat named {};
-        if (::fstat(fd.value().get(), &held) != 0) {
-            return errno_error(path, errno);
-        }
         if (::fstatat(dir_fd, name.c_str(), &named, AT_SYMLINK_NOFOLLOW) != 0) {
             if (errno == ENOENT) {
                 continue;
@@ -168,7 +172,7 @@ Result<SlotFile> SlotFile::open_locked(int dir_fd, const std::string& name, cons
         if (held.st_dev != named.st_dev || held.st_ino != named.st_ino) {
             continue;
         }
-        SlotFile file(std::move(fd).value(), dir_fd, name, path, owner);
+        SlotFile file(std::move(opened.value().fd), dir_fd, name, path, owner);
         if (Status loaded = file.load(); !loaded) {
             return loaded.error();
         }
@@ -179,23 +183,27 @@ Result<SlotFile> SlotFile::open_locked(int dir_fd, const std::string& name, cons
 
 Result<std::optional<std::string>> SlotFile::peek(int dir_fd, const std::string& name, const std::string& path,
                                                   uid_t owner) {
-    auto fd = open_state_file(dir_fd, name, path, owner, false);
-    if (!fd) {
-        if (fd.error().code == Errc::not_found) {
+    auto opened = open_state_file(dir_fd, name, path, owner, false);
+    if (!opened) {
+        if (opened.error().code == Errc::not_found) {
             return std::optional<std::string>();
         }
-        return std::move(fd).error();
+        return std::move(opened).error();
     }
-    SlotFile file(std::move(fd).value(), dir_fd, name, path, owner);
-    if (Status loaded = file.load(); !loaded) {
+    // No lock: the size fstat saw a moment ago is as good as another's.
+    const off_t size = opened.value().st.st_size;
+    SlotFile file(std::move(opened.value().fd), dir_fd, name, path, owner);
+    if (Status loaded = file.load(size); !loaded) {
         return loaded.error();
     }
     return file.m_text;
 }
 
-Status SlotFile::load() {
+Status SlotFile::load(std::optional<off_t> known_size) {
     struct stat st {};
-    if (::fstat(m_fd.get(), &st) != 0) {
+    if (known_size) {
+        st.st_size = *known_size;
+    } else if (::fstat(m_fd.get(), &st) != 0) {
         return errno_error(m_path, errno);
     }
     const auto size = static_cast<std::size_t>(st.st_size);

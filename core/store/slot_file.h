@@ -75,7 +75,9 @@ class SlotFile {
     SlotFile(UniqueFd fd, int dir_fd, std::string name, std::string path, uid_t owner)
         : m_fd(std::move(fd)), m_dir_fd(dir_fd), m_name(std::move(name)), m_path(std::move(path)), m_owner(owner) {}
 
-    Status load();
+    // Reads both slots; `known_size` is the file's size when the caller has
+    // just seen it (else fstat says).
+    Status load(std::optional<off_t> known_size = std::nullopt);
     [[nodiscard]] std::size_t target_slot() const noexcept;
     [[nodiscard]] std::uint64_t next_seq() const noexcept;
     Status write_slot(int fd, std::size_t slot_size, std::size_t index, std::string_view text, std::uint64_t seq,
