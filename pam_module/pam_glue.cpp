@@ -124,9 +124,7 @@ class PamIo final : public LoginIo {
 
     Result<SecureBuffer> read_secret(const std::string& path, const FileRules& rules, bool as_user) override {
         if (!as_user || ::geteuid() != 0 || !m_pw) {
-            // Before the prompt and again under the lock: the second read
-            // walks no path again (FileRereader).
-            return m_secret_reader.read(path, rules);
+            return safe_read_file(path, rules);
         }
         // Read a file in the home with the user's file-system identity, so
         // that root's privilege cannot be turned against files the user
@@ -189,7 +187,6 @@ class PamIo final : public LoginIo {
     bool m_silent;
     std::optional<std::string> m_user;  // as user() accepted it
     std::optional<PasswdEntry> m_pw;    // once account() found it
-    FileRereader m_secret_reader;       // the secret file's directory, held for this login
 };
 
 // The store the options name (open_store.h). Null (logged) when it cannot

@@ -17,7 +17,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <string_view>
 #include <utility>
 
 #include "core/util/text.h"
@@ -62,65 +61,14 @@ Status check_directory_named(const struct stat& st, const Where& where, const Di
     return {};
 }
 
-// Opens `dir` by walking down from "/" without following anything,
-// checking each directory on the way. With `literal`, `dir` is the path as
-// written: Errc::unsafe with an empty message, and nothing said, when the
-// walk meets anything but a plain directory it may enter (a symbolic link,
-// ".", "..", a missing or refused one): open_checked_directory then takes
-// the resolved path, which says what is wrong. Without it, `dir` is what
-// realpath(3) made of it a moment ago.
-Result<UniqueFd> walk_checked_directory(const std::string& path, std::string_view dir, uid_t owner, bool literal) {
-    const auto quiet = [] { return make_error(Errc::unsafe, std::string()); };
-    UniqueFd cur(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!cur.valid()) {
-        const int err = errno;
-        return literal ? quiet() : errno_error(path + ": directory /", err);
-    }
-    std::size_t walked_end = 0;  // dir[0, walked_end) is the directory cur holds ("/" when 0)
-    const auto walked = [&] { return walked_end == 0 ? std::string("/") : std::string(dir.substr(0, walked_end)); };
-    std::size_t pos = 0;
-    for (;;) {
-        struct stat st {};
-        if (::fstat(cur.get(), &st) != 0) {
-            const int err = errno;
-            return literal ? quiet() : errno_error(path + ": directory " + walked(), err);
-        }
-        const auto where = [&] { return path + ": parent directory " + walked(); };
-        if (Status ok = check_directory_named(st, where, DirRules{.owner = owner}); !ok) {
-            return literal ? quiet() : ok.error();
-        }
-        while (pos < dir.size() && dir[pos] == '/') {
-            ++pos;
-        }
-        if (pos >= dir.size()) {
-            return cur;
-        }
-        std::size_t end = dir.find('/', pos);
-        if (end == std::string_view::npos) {
-            end = dir.size();
-        }
-        const std::string comp(dir.substr(pos, end - pos));
-        if (literal && (comp == "." || comp == "..")) {
-            return quiet();
-        }
-        pos = end;
-        walked_end = end;
-        UniqueFd next(::openat(cur.get(), comp.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-        if (!next.valid()) {
-            const int err = errno;
-            if (literal) {
-                return quiet();
-            }
-            if (err == ELOOP || err == ENOTDIR) {
-                // realpath resolved it a moment ago: someone is changing the path under us.
-                return make_error(Errc::unsafe, path + ": directory " + walked() + " changed while being checked (" +
-                                                    errno_message("openat", err) + ")");
-            }
-            return errno_error(path + ": directory " + walked(), err);
-        }
-        cur = std::move(next);
-    }
+// The parent of `walked`, an absolute path with no "." or "..".
+std::string parent_path(const std::string& walked) {
+    const std::size_t slash = walked.rfind('/');
+    return slash == 0 || slash == std::string::npos ? std::string("/") : walked.substr(0, slash);
 }
+
+// The kernel's limit on links followed in one lookup (ELOOP beyond it).
+constexpr int max_links = 40;
 
 }  // namespace
 
@@ -128,21 +76,120 @@ Status check_directory(const struct stat& st, const std::string& where, const Di
     return check_directory_named(st, [&] { return where; }, rules);
 }
 
-// Symlinks are allowed in `dir`, as OpenSSH allows a home reached through
-// one: the walk takes the path realpath(3) resolves. Most paths have none,
-// and then realpath's readlink of every component finds what the walk as
-// written finds, so that walk comes first; whatever stops it (a link, or
-// anything to refuse) is walked again resolved, which says why.
+// OpenSSH's safe_path_fd walk, with the links resolved by the walk itself:
+// realpath(3) would follow every link as root, also one a user made in a
+// directory of theirs, before any directory is checked. Here a link is
+// followed only from a directory that has passed the check, and only when
+// root or `owner` made it (a sticky /tmp lets anyone make one); then its
+// target is walked the same way. "." is skipped; ".." opens the parent,
+// which is checked like any other. Messages name the directories by the
+// path walked (what realpath would have made of it).
 Result<UniqueFd> open_checked_directory(const std::string& path, const std::string& dir, uid_t owner) {
-    if (auto literal = walk_checked_directory(path, dir, owner, true)) {
-        return literal;
+    if (dir.empty() || dir.front() != '/') {
+        return make_error(Errc::invalid_argument, path + ": directory " + dir + " is not an absolute path");
     }
-    char resolved_buf[PATH_MAX];
-    if (::realpath(dir.c_str(), resolved_buf) == nullptr) {
-        // ENOENT: the file cannot exist when its directory does not.
-        return errno_error(path + ": directory " + dir, errno);
+    const DirRules rules{.owner = owner};
+    std::string walked = "/";  // the directory cur holds
+    UniqueFd cur;
+    // Makes `next` (named `name`) the current directory, once checked.
+    const auto enter = [&](UniqueFd next, std::string name) -> Status {
+        struct stat st {};
+        if (::fstat(next.get(), &st) != 0) {
+            const int err = errno;
+            return errno_error(path + ": directory " + name, err);
+        }
+        if (Status ok = check_directory_named(st, [&] { return path + ": parent directory " + name; }, rules); !ok) {
+            return ok;
+        }
+        cur = std::move(next);
+        walked = std::move(name);
+        return {};
+    };
+    const auto enter_root = [&]() -> Status {
+        UniqueFd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!root.valid()) {
+            const int err = errno;
+            return errno_error(path + ": directory /", err);
+        }
+        return enter(std::move(root), "/");
+    };
+    if (Status ok = enter_root(); !ok) {
+        return ok.error();
     }
-    return walk_checked_directory(path, resolved_buf, owner, false);
+    std::string rest = dir;  // what is left to walk
+    std::size_t pos = 0;
+    int links = 0;
+    for (;;) {
+        while (pos < rest.size() && rest[pos] == '/') {
+            ++pos;
+        }
+        if (pos >= rest.size()) {
+            return cur;
+        }
+        std::size_t end = rest.find('/', pos);
+        if (end == std::string::npos) {
+            end = rest.size();
+        }
+        const std::string comp = rest.substr(pos, end - pos);
+        pos = end;
+        if (comp == ".") {
+            continue;
+        }
+        if (comp == "..") {
+            UniqueFd up(::openat(cur.get(), "..", O_PATH | O_DIRECTORY | O_CLOEXEC));
+            if (!up.valid()) {
+                const int err = errno;
+                return errno_error(path + ": directory " + parent_path(walked), err);
+            }
+            if (Status ok = enter(std::move(up), parent_path(walked)); !ok) {
+                return ok.error();
+            }
+            continue;
+        }
+        const std::string name = join_path(walked, comp);
+        UniqueFd next(::openat(cur.get(), comp.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (next.valid()) {
+            if (Status ok = enter(std::move(next), name); !ok) {
+                return ok.error();
+            }
+            continue;
+        }
+        const int err = errno;
+        struct stat link {};
+        if ((err != ENOTDIR && err != ELOOP) || ::fstatat(cur.get(), comp.c_str(), &link, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !S_ISLNK(link.st_mode)) {
+            // ENOENT: the file cannot exist when its directory does not.
+            return errno_error(path + ": directory " + name, err);
+        }
+        if (++links > max_links) {
+            return errno_error(path + ": directory " + dir, ELOOP);
+        }
+        if (link.st_uid != 0 && link.st_uid != owner) {
+            return make_error(Errc::unsafe, path + ": " + name + " is a symbolic link made by uid " +
+                                                std::to_string(link.st_uid) + "; only links of root" +
+                                                (owner != 0 ? " or uid " + std::to_string(owner) : std::string()) +
+                                                " are followed");
+        }
+        char target[PATH_MAX];
+        const ssize_t n = ::readlinkat(cur.get(), comp.c_str(), target, sizeof target);
+        if (n < 0 || static_cast<std::size_t>(n) >= sizeof target) {
+            const int read_err = n < 0 ? errno : ENAMETOOLONG;
+            return errno_error(path + ": directory " + name, read_err);
+        }
+        if (n == 0) {
+            return errno_error(path + ": directory " + name, ENOENT);
+        }
+        rest = std::string(target, static_cast<std::size_t>(n)) + rest.substr(pos);
+        pos = 0;
+        if (rest.size() > PATH_MAX) {
+            return errno_error(path + ": directory " + dir, ENAMETOOLONG);
+        }
+        if (target[0] == '/') {
+            if (Status ok = enter_root(); !ok) {
+                return ok.error();
+            }
+        }
+    }
 }
 
 Status check_file(const struct stat& st, const std::string& path, const FileRules& rules) {
@@ -314,7 +361,7 @@ Result<CheckedFile> open_checked_at(int dirfd, const std::string& name, const st
     return file;
 }
 
-Result<CheckedFile> open_checked(const std::string& path, const FileRules& rules, UniqueFd* keep_dir = nullptr) {
+Result<CheckedFile> open_checked(const std::string& path, const FileRules& rules) {
     auto parts = split_path(path);
     if (!parts) {
         return std::move(parts).error();
@@ -335,9 +382,6 @@ Result<CheckedFile> open_checked(const std::string& path, const FileRules& rules
         if (Status folded = probe_case_folding(dirfd.value().get(), name, file.value().st, path); !folded) {
             return folded.error();
         }
-    }
-    if (file && keep_dir != nullptr) {
-        *keep_dir = std::move(dirfd).value();
     }
     return file;
 }
@@ -426,48 +470,6 @@ Result<SecureBuffer> safe_read_file(const std::string& path, const FileRules& ru
     auto file = open_checked(path, rules);
     if (!file) {
         return std::move(file).error();
-    }
-    return read_checked(file.value(), path, rules);
-}
-
-Result<SecureBuffer> FileRereader::read(const std::string& path, const FileRules& rules) {
-    if (!m_dir.valid() || path != m_path || rules != m_rules) {
-        m_dir.reset();
-        UniqueFd dir;
-        auto file = open_checked(path, rules, &dir);
-        if (!file) {
-            return std::move(file).error();
-        }
-        m_path = path;
-        m_rules = rules;
-        m_dir = std::move(dir);
-        return read_checked(file.value(), path, rules);
-    }
-    auto parts = split_path(path);
-    if (!parts) {
-        return std::move(parts).error();
-    }
-    const auto& [dir, name] = parts.value();
-    struct stat st {};
-    if (::fstat(m_dir.get(), &st) != 0) {
-        const int err = errno;
-        return errno_error(path + ": directory " + dir, err);
-    }
-    const auto where = [&] { return path + ": parent directory " + dir; };
-    if (Status ok = check_directory_named(st, where, DirRules{.owner = rules.root_owned_dirs ? 0 : rules.owner}); !ok) {
-        return ok.error();
-    }
-    auto file = open_checked_at(m_dir.get(), name, path, rules);
-    if (!file) {
-        return std::move(file).error();
-    }
-    // The file system (fstatfs) is the one the first read checked; a
-    // directory made casefold since (only an empty one can be) folds this
-    // name too, which the probe sees.
-    if (rules.case_sensitive_dir) {
-        if (Status folded = probe_case_folding(m_dir.get(), name, file.value().st, path); !folded) {
-            return folded.error();
-        }
     }
     return read_checked(file.value(), path, rules);
 }

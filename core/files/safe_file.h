@@ -50,8 +50,6 @@ struct FileRules {
     // file): for a file the module reads by the user name alone, so that
     // "ALICE" cannot reach alice's file with a guessing budget of its own.
     bool case_sensitive_dir = false;
-
-    bool operator==(const FileRules&) const = default;
 };
 
 // The one check of an opened file: a regular file, owned as `rules` say, no
@@ -85,30 +83,13 @@ Result<SecureBuffer> read_bounded(int fd, std::size_t max_size);
 // safe_open_read + read_bounded.
 Result<SecureBuffer> safe_read_file(const std::string& path, const FileRules& rules);
 
-// Reads a file as safe_read_file does and, asked for the same file with the
-// same rules again, reads it again in the directory the first read walked
-// to and checked, without walking the path again (the module reads the
-// secret file before the prompt and again under the state's lock). The
-// second read checks that directory again (it is still root's or the
-// owner's, not writable by others) and opens and checks the file in it
-// anew: whatever was written or renamed into it since is what it reads. A
-// directory moved away from the path meanwhile (which only root or the
-// owner can do) is still the one read.
-class FileRereader {
-  public:
-    Result<SecureBuffer> read(const std::string& path, const FileRules& rules);
-
-  private:
-    std::string m_path;  // what m_dir was walked to for
-    FileRules m_rules;
-    UniqueFd m_dir;  // its directory, after the first read that found it
-};
-
-// Opens directory `dir` (symlinks resolved first, as OpenSSH allows a home
-// reached through one) by walking down from "/" with O_NOFOLLOW, checking
-// that every directory on the way is owned by root or `owner` (only root
-// when `owner` is 0) and not writable by others unless root-owned and
-// sticky. Returns an O_PATH fd.
+// Opens directory `dir` (absolute) by walking down from "/" with
+// O_NOFOLLOW, checking that every directory on the way is owned by root or
+// `owner` (only root when `owner` is 0) and not writable by others unless
+// root-owned and sticky. A symbolic link on the way (as OpenSSH allows a
+// home reached through one) is followed only from a directory that passed
+// that check, and only when root or `owner` made it; its target is walked
+// the same way. Returns an O_PATH fd.
 // `path` (the file the caller is after) names the problem in messages.
 Result<UniqueFd> open_checked_directory(const std::string& path, const std::string& dir, uid_t owner);
 

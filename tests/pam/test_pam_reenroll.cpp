@@ -2,6 +2,10 @@
 // revocation reaches a prompt that is already open (issue 12, finding 3),
 // a new period keeps the replay record in absolute time (finding 6), and
 // the code that confirmed an enrollment does not log in (finding 7).
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <ctime>
 #include <string>
 
@@ -69,6 +73,36 @@ void removal_reaches_an_open_prompt(void** state) {
     const LoginResult r = f.login("totp", "root", {Fixture::code(e)}, {}, 0,
                                   [&](std::size_t, const std::string&) { (void)::unlink(e.path.c_str()); });
     assert_int_equal(r.rc, PAM_AUTH_ERR);
+}
+
+// The whole directory replaced while the prompt is open (moved aside and
+// made anew, or a link to it switched to another): the file is read again
+// by its path under the lock, so the old key's code is refused.
+void directory_swap_reaches_an_open_prompt(void** state) {
+    Fixture& f = pamtest::get(state);
+    f.service("totp", "deny=100");
+    const auto& e = f.enroll("root", {}, 0);
+    const std::string dir = f.secrets_dir();
+    const Enrollment* fresh = nullptr;
+    const LoginResult moved = f.login("totp", "root", {Fixture::code(e)}, {}, 0, [&](std::size_t, const std::string&) {
+        assert_int_equal(::rename(dir.c_str(), (dir + ".old").c_str()), 0);
+        assert_int_equal(::mkdir(dir.c_str(), 0700), 0);
+        fresh = &f.enroll("root", {}, 0);
+    });
+    assert_non_null(fresh);
+    assert_int_equal(moved.rc, PAM_AUTH_ERR);
+    assert_int_equal(f.login("totp", "root", {Fixture::code(*fresh)}).rc, PAM_SUCCESS);
+    // A link naming the directory, switched during the prompt.
+    assert_int_equal(::rename(dir.c_str(), (dir + ".v1").c_str()), 0);
+    assert_int_equal(::symlink((dir + ".v1").c_str(), dir.c_str()), 0);
+    const auto& v1 = f.enroll("root", {}, 0);
+    assert_int_equal(::mkdir((dir + ".v2").c_str(), 0700), 0);
+    const LoginResult switched = f.login("totp", "root", {Fixture::code(v1, 1)}, {}, 0, [&](std::size_t, const std::string&) {
+        assert_int_equal(::unlink(dir.c_str()), 0);
+        assert_int_equal(::symlink((dir + ".v2").c_str(), dir.c_str()), 0);
+        (void)f.enroll("root", {}, 0);
+    });
+    assert_int_equal(switched.rc, PAM_AUTH_ERR);
 }
 
 // Finding 6: re-enrolling the same key with period 15 -> 30 s. Replay
@@ -146,6 +180,7 @@ int main(int argc, char** argv) {
         cmocka_unit_test_setup_teardown(new_recovery_codes_reach_an_open_prompt, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(reenrollment_reaches_an_open_prompt, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(removal_reaches_an_open_prompt, pamtest::setup, pamtest::teardown),
+        cmocka_unit_test_setup_teardown(directory_swap_reaches_an_open_prompt, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(longer_period_keeps_totp_working, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(shorter_period_refuses_the_used_time, pamtest::setup, pamtest::teardown),
         cmocka_unit_test_setup_teardown(confirmation_code_does_not_log_in, pamtest::setup, pamtest::teardown),

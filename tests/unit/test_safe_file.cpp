@@ -1,5 +1,5 @@
-// safe_open_read, read_bounded, safe_read_file, FileRereader, split_path:
-// every refusal and the cases that must be accepted.
+// safe_open_read, read_bounded, safe_read_file, split_path: every refusal
+// and the cases that must be accepted.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -151,98 +151,68 @@ void spellings_of_one_directory_read_the_same_file(void** state) {
     }
 }
 
-// FileRereader: the second read of the same file is of what is in its
-// directory now, checked as the first was.
-void rereader_reads_what_the_directory_holds_now(void** state) {
-    const std::string dir = temp_dir(state) + "/d";
-    make_dir(dir, 0755);
-    write_file(dir + "/f", "first");
-    pam_totp::FileRereader reader;
-    auto r1 = reader.read(dir + "/f", my_rules());
-    assert_true(r1.ok());
-    assert_true(r1.value().view() == "first");
-    // Replaced by rename, as totp-enroll writes it.
-    write_file(dir + "/f.new", "second");
-    assert_int_equal(::rename((dir + "/f.new").c_str(), (dir + "/f").c_str()), 0);
-    auto r2 = reader.read(dir + "/f", my_rules());
-    assert_true(r2.ok());
-    assert_true(r2.value().view() == "second");
-    // Removed: not found, as a first read would say.
-    assert_int_equal(::unlink((dir + "/f").c_str()), 0);
-    auto r3 = reader.read(dir + "/f", my_rules());
-    assert_false(r3.ok());
-    assert_int_equal(r3.error().code, Errc::not_found);
+// The walk follows a link only from a directory it has checked, and only
+// one root or the file's owner made: not one another user left in a
+// sticky directory, not one in a directory of the user's on the way to a
+// file root reads on their behalf (realpath(3), which the walk used to
+// start with, followed both as root).
+void links_are_followed_only_from_checked_directories(void** state) {
+    if (::geteuid() != 0) {
+        skip();
+    }
+    const std::string real = temp_dir(state) + "/real";
+    make_dir(real, 0755);
+    write_file(real + "/f", "ok");
+    // Another user's link, in a directory that passes (root's, here).
+    const std::string theirs = temp_dir(state) + "/theirs";
+    assert_int_equal(::symlink(real.c_str(), theirs.c_str()), 0);
+    assert_int_equal(::lchown(theirs.c_str(), other_uid, other_uid), 0);
+    expect_unsafe(theirs + "/f", my_rules(), "is a symbolic link made by uid 65534");
+    // The owner's own link is followed for a file of theirs.
+    assert_int_equal(::chown(real.c_str(), other_uid, other_uid), 0);
+    assert_int_equal(::chown((real + "/f").c_str(), other_uid, other_uid), 0);
+    assert_true(pam_totp::safe_open_read(theirs + "/f", FileRules{other_uid, true, 1024}).ok());
+    assert_int_equal(::chown(real.c_str(), 0, 0), 0);
+    // A root-made link inside a user's directory, on the way to a file root
+    // reads from root-owned directories: the user's directory is refused
+    // before its link is read.
+    const std::string users = temp_dir(state) + "/users";
+    make_dir(users, 0755);
+    assert_int_equal(::symlink(real.c_str(), (users + "/l").c_str()), 0);
+    assert_int_equal(::chown(users.c_str(), other_uid, other_uid), 0);
+    FileRules central = my_rules();
+    central.root_owned_dirs = true;
+    expect_unsafe(users + "/l/f", central, ("parent directory " + users + " is owned by uid 65534").c_str());
 }
 
-void rereader_checks_the_directory_and_file_again(void** state) {
-    const std::string dir = temp_dir(state) + "/d";
-    make_dir(dir, 0755);
-    write_file(dir + "/f", "first");
-    write_file(dir + "/other", "other");
-    pam_totp::FileRereader reader;
-    assert_true(reader.read(dir + "/f", my_rules()).ok());
-    // A directory others may write since the first read: refused.
-    assert_int_equal(::chmod(dir.c_str(), 0777), 0);
-    auto r1 = reader.read(dir + "/f", my_rules());
-    assert_false(r1.ok());
-    assert_int_equal(r1.error().code, Errc::unsafe);
-    assert_non_null(std::strstr(r1.error().message.c_str(), "writable by group or others"));
-    assert_int_equal(::chmod(dir.c_str(), 0755), 0);
-    assert_true(reader.read(dir + "/f", my_rules()).ok());
-    // A symlink put in the file's place: refused, not followed.
-    assert_int_equal(::unlink((dir + "/f").c_str()), 0);
-    assert_int_equal(::symlink((dir + "/other").c_str(), (dir + "/f").c_str()), 0);
-    auto r2 = reader.read(dir + "/f", my_rules());
-    assert_false(r2.ok());
-    assert_int_equal(r2.error().code, Errc::unsafe);
-    assert_non_null(std::strstr(r2.error().message.c_str(), "symbolic link"));
-    // A file others may read, and a second link under a case-swapped name.
-    assert_int_equal(::unlink((dir + "/f").c_str()), 0);
-    write_file(dir + "/f", "again");
-    assert_true(reader.read(dir + "/f", my_rules()).ok());
-    assert_int_equal(::chmod((dir + "/f").c_str(), 0644), 0);
-    assert_false(reader.read(dir + "/f", my_rules()).ok());
-    assert_int_equal(::chmod((dir + "/f").c_str(), 0600), 0);
-    FileRules folded = my_rules();
-    folded.case_sensitive_dir = true;
-    assert_true(reader.read(dir + "/f", folded).ok());
-    assert_int_equal(::link((dir + "/f").c_str(), (dir + "/F").c_str()), 0);
-    auto r3 = reader.read(dir + "/f", folded);
-    assert_false(r3.ok());
-    assert_non_null(std::strstr(r3.error().message.c_str(), "ignores the case"));
-}
-
-// Another path, or other rules, walk anew; the same path reads in the
-// directory the first walk reached, even when that directory has been
-// moved away from the path since (which only root or the owner can do).
-void rereader_keeps_the_directory_it_walked_to(void** state) {
-    const std::string dir = temp_dir(state) + "/d";
-    make_dir(dir, 0755);
-    write_file(dir + "/f", "old directory");
-    pam_totp::FileRereader reader;
-    assert_true(reader.read(dir + "/f", my_rules()).ok());
-    assert_int_equal(::rename(dir.c_str(), (dir + ".moved").c_str()), 0);
-    make_dir(dir, 0755);
-    write_file(dir + "/f", "new directory");
-    auto same = reader.read(dir + "/f", my_rules());
-    assert_true(same.ok());
-    assert_true(same.value().view() == "old directory");
-    FileRules other = my_rules();
-    other.max_size = 1024;
-    auto walked = reader.read(dir + "/f", other);
-    assert_true(walked.ok());
-    assert_true(walked.value().view() == "new directory");
-    write_file(dir + "/g", "g");
-    auto g = reader.read(dir + "/g", other);
-    assert_true(g.ok());
-    assert_true(g.value().view() == "g");
-    // A first read that fails keeps nothing.
-    pam_totp::FileRereader fresh;
-    assert_false(fresh.read(dir + "/absent", my_rules()).ok());
-    write_file(dir + "/absent", "there now");
-    auto later = fresh.read(dir + "/absent", my_rules());
-    assert_true(later.ok());
-    assert_true(later.value().view() == "there now");
+// Relative targets, chains, ".." after a link (the link's target's parent,
+// as the kernel resolves it), a loop and a link to a file.
+void link_targets_are_walked_like_the_path(void** state) {
+    const std::string top = temp_dir(state);
+    make_dir(top + "/a", 0755);
+    make_dir(top + "/a/b", 0755);
+    write_file(top + "/a/b/f", "ok");
+    assert_int_equal(::symlink("a/b", (top + "/rel").c_str()), 0);
+    assert_int_equal(::symlink("rel", (top + "/chain").c_str()), 0);
+    assert_int_equal(::symlink((top + "/a/b").c_str(), (top + "/abs").c_str()), 0);
+    for (const std::string& path : {top + "/rel/f", top + "/chain/f", top + "/abs/f", top + "/abs/../b/f",
+                                    top + "/chain/./../b/f"}) {
+        auto r = pam_totp::safe_read_file(path, my_rules());
+        assert_true(r.ok());
+        assert_true(r.value().view() == "ok");
+    }
+    assert_int_equal(::symlink("loop2", (top + "/loop1").c_str()), 0);
+    assert_int_equal(::symlink("loop1", (top + "/loop2").c_str()), 0);
+    auto loop = pam_totp::safe_read_file(top + "/loop1/f", my_rules());
+    assert_false(loop.ok());
+    assert_non_null(std::strstr(loop.error().message.c_str(), "symbolic links"));
+    assert_int_equal(::symlink((top + "/a/b/f").c_str(), (top + "/tofile").c_str()), 0);
+    auto file = pam_totp::safe_read_file(top + "/tofile/f", my_rules());
+    assert_false(file.ok());
+    assert_non_null(std::strstr(file.error().message.c_str(), "Not a directory"));
+    auto dangling = pam_totp::safe_read_file(top + "/a/none/f", my_rules());
+    assert_false(dangling.ok());
+    assert_int_equal(dangling.error().code, Errc::not_found);
 }
 
 void missing_file_is_not_found(void** state) {
@@ -559,11 +529,9 @@ int main() {
         cmocka_unit_test_setup_teardown(accepts_symlinked_directory, temp_tree_setup, temp_tree_teardown),
         cmocka_unit_test_setup_teardown(spellings_of_one_directory_read_the_same_file, temp_tree_setup,
                                         temp_tree_teardown),
-        cmocka_unit_test_setup_teardown(rereader_reads_what_the_directory_holds_now, temp_tree_setup,
+        cmocka_unit_test_setup_teardown(links_are_followed_only_from_checked_directories, temp_tree_setup,
                                         temp_tree_teardown),
-        cmocka_unit_test_setup_teardown(rereader_checks_the_directory_and_file_again, temp_tree_setup,
-                                        temp_tree_teardown),
-        cmocka_unit_test_setup_teardown(rereader_keeps_the_directory_it_walked_to, temp_tree_setup, temp_tree_teardown),
+        cmocka_unit_test_setup_teardown(link_targets_are_walked_like_the_path, temp_tree_setup, temp_tree_teardown),
         cmocka_unit_test_setup_teardown(missing_file_is_not_found, temp_tree_setup, temp_tree_teardown),
         cmocka_unit_test(relative_path_is_invalid),
         cmocka_unit_test_setup_teardown(refuses_symlink_to_good_file, temp_tree_setup, temp_tree_teardown),
