@@ -79,11 +79,14 @@ Status check_directory(const struct stat& st, const std::string& where, const Di
 // OpenSSH's safe_path_fd walk, with the links resolved by the walk itself:
 // realpath(3) would follow every link as root, also one a user made in a
 // directory of theirs, before any directory is checked. Here a link is
-// followed only from a directory that has passed the check, and only when
-// root or `owner` made it (a sticky /tmp lets anyone make one); then its
-// target is walked the same way. "." is skipped; ".." opens the parent,
-// which is checked like any other. Messages name the directories by the
-// path walked (what realpath would have made of it).
+// followed only from a directory that has passed the check: one that only
+// root or `owner` can write, so that they made the link, or a root-owned
+// sticky one others may write (as /tmp), where the link itself must be
+// root's or `owner`'s with a single name (the kernel's protected_symlinks
+// and protected_hardlinks rules, which a readlinkat would bypass). Then
+// its target is walked the same way. "." is skipped; ".." opens the
+// parent, which is checked like any other. Messages name the directories
+// by the path walked (what realpath would have made of it).
 Result<UniqueFd> open_checked_directory(const std::string& path, const std::string& dir, uid_t owner) {
     if (dir.empty() || dir.front() != '/') {
         return make_error(Errc::invalid_argument, path + ": directory " + dir + " is not an absolute path");
@@ -91,6 +94,7 @@ Result<UniqueFd> open_checked_directory(const std::string& path, const std::stri
     const DirRules rules{.owner = owner};
     std::string walked = "/";  // the directory cur holds
     UniqueFd cur;
+    struct stat cur_st {};
     // Makes `next` (named `name`) the current directory, once checked.
     const auto enter = [&](UniqueFd next, std::string name) -> Status {
         struct stat st {};
@@ -102,6 +106,7 @@ Result<UniqueFd> open_checked_directory(const std::string& path, const std::stri
             return ok;
         }
         cur = std::move(next);
+        cur_st = st;
         walked = std::move(name);
         return {};
     };
@@ -164,11 +169,15 @@ Result<UniqueFd> open_checked_directory(const std::string& path, const std::stri
         if (++links > max_links) {
             return errno_error(path + ": directory " + dir, ELOOP);
         }
-        if (link.st_uid != 0 && link.st_uid != owner) {
-            return make_error(Errc::unsafe, path + ": " + name + " is a symbolic link made by uid " +
-                                                std::to_string(link.st_uid) + "; only links of root" +
-                                                (owner != 0 ? " or uid " + std::to_string(owner) : std::string()) +
-                                                " are followed");
+        const bool others_write = (cur_st.st_mode & (S_IWGRP | S_IWOTH)) != 0;
+        if (others_write && ((link.st_uid != 0 && link.st_uid != owner) || link.st_nlink != 1)) {
+            return make_error(Errc::unsafe,
+                              path + ": " + name + " is a symbolic link " +
+                                  (link.st_nlink != 1 ? "with " + std::to_string(link.st_nlink) + " names"
+                                                      : "made by uid " + std::to_string(link.st_uid)) +
+                                  " in " + walked + ", which others may write; only a link of root" +
+                                  (owner != 0 ? " or uid " + std::to_string(owner) : std::string()) +
+                                  " is followed there: make it as root elsewhere, or use the path it points to");
         }
         char target[PATH_MAX];
         const ssize_t n = ::readlinkat(cur.get(), comp.c_str(), target, sizeof target);
@@ -182,7 +191,8 @@ Result<UniqueFd> open_checked_directory(const std::string& path, const std::stri
         rest = std::string(target, static_cast<std::size_t>(n)) + rest.substr(pos);
         pos = 0;
         if (rest.size() > PATH_MAX) {
-            return errno_error(path + ": directory " + dir, ENAMETOOLONG);
+            return errno_error(path + ": directory " + dir + " (with the symbolic link " + name + " followed)",
+                               ENAMETOOLONG);
         }
         if (target[0] == '/') {
             if (Status ok = enter_root(); !ok) {

@@ -88,8 +88,9 @@ Result<SecureBuffer> safe_read_file(const std::string& path, const FileRules& ru
 // `owner` (only root when `owner` is 0) and not writable by others unless
 // root-owned and sticky. A symbolic link on the way (as OpenSSH allows a
 // home reached through one) is followed only from a directory that passed
-// that check, and only when root or `owner` made it; its target is walked
-// the same way. Returns an O_PATH fd.
+// that check (in a sticky one others may write, only a link of root or
+// `owner` with a single name); its target is walked the same way. Returns
+// an O_PATH fd.
 // `path` (the file the caller is after) names the problem in messages.
 Result<UniqueFd> open_checked_directory(const std::string& path, const std::string& dir, uid_t owner);
 

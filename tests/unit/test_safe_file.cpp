@@ -151,11 +151,13 @@ void spellings_of_one_directory_read_the_same_file(void** state) {
     }
 }
 
-// The walk follows a link only from a directory it has checked, and only
-// one root or the file's owner made: not one another user left in a
-// sticky directory, not one in a directory of the user's on the way to a
-// file root reads on their behalf (realpath(3), which the walk used to
-// start with, followed both as root).
+// The walk follows a link only from a directory it has checked: one only
+// root or the owner can write (whoever made the link there), or a sticky
+// one others may write, where only a link of root or the owner with a
+// single name is followed (protected_symlinks, protected_hardlinks); and
+// never a link in a directory of the user's on the way to a file root
+// reads on their behalf. realpath(3), which the walk used to start with,
+// followed all of them as root.
 void links_are_followed_only_from_checked_directories(void** state) {
     if (::geteuid() != 0) {
         skip();
@@ -163,12 +165,27 @@ void links_are_followed_only_from_checked_directories(void** state) {
     const std::string real = temp_dir(state) + "/real";
     make_dir(real, 0755);
     write_file(real + "/f", "ok");
-    // Another user's link, in a directory that passes (root's, here).
-    const std::string theirs = temp_dir(state) + "/theirs";
+    // Another uid's link in a directory only root can write: root put it
+    // there (as root-squashed NFS or a provisioning account may own it).
+    const std::string kept = temp_dir(state) + "/kept";
+    assert_int_equal(::symlink(real.c_str(), kept.c_str()), 0);
+    assert_int_equal(::lchown(kept.c_str(), other_uid, other_uid), 0);
+    assert_true(pam_totp::safe_open_read(kept + "/f", my_rules()).ok());
+    // In a sticky directory anyone may write: another user's link is
+    // refused; root's is followed, unless it has a second name there.
+    const std::string sticky = temp_dir(state) + "/sticky";
+    make_dir(sticky, 0755);
+    assert_int_equal(::chmod(sticky.c_str(), 01777), 0);
+    const std::string theirs = sticky + "/theirs";
     assert_int_equal(::symlink(real.c_str(), theirs.c_str()), 0);
     assert_int_equal(::lchown(theirs.c_str(), other_uid, other_uid), 0);
     expect_unsafe(theirs + "/f", my_rules(), "is a symbolic link made by uid 65534");
-    // The owner's own link is followed for a file of theirs.
+    const std::string roots = sticky + "/roots";
+    assert_int_equal(::symlink(real.c_str(), roots.c_str()), 0);
+    assert_true(pam_totp::safe_open_read(roots + "/f", my_rules()).ok());
+    assert_int_equal(::link(roots.c_str(), (sticky + "/second").c_str()), 0);
+    expect_unsafe(roots + "/f", my_rules(), "is a symbolic link with 2 names");
+    // The owner's own link there is followed for a file of theirs.
     assert_int_equal(::chown(real.c_str(), other_uid, other_uid), 0);
     assert_int_equal(::chown((real + "/f").c_str(), other_uid, other_uid), 0);
     assert_true(pam_totp::safe_open_read(theirs + "/f", FileRules{other_uid, true, 1024}).ok());
