@@ -55,8 +55,8 @@ Status check_directory_named(const struct stat& st, const Where& where, const Di
     const bool others_write = (st.st_mode & (S_IWGRP | S_IWOTH)) != 0;
     const bool root_sticky = st.st_uid == 0 && (st.st_mode & S_ISVTX) != 0;
     if (others_write && !root_sticky) {
-        return make_error(Errc::unsafe, where() + " is writable by group or others (mode " +
-                                            mode_string(st.st_mode) + "); run chmod go-w on it");
+        return make_error(Errc::unsafe, where() + " is writable by group or others (mode " + mode_string(st.st_mode) +
+                                            "); run chmod go-w on it");
     }
     return {};
 }
@@ -73,7 +73,8 @@ constexpr int max_links = 40;
 }  // namespace
 
 Status check_directory(const struct stat& st, const std::string& where, const DirRules& rules) {
-    return check_directory_named(st, [&] { return where; }, rules);
+    return check_directory_named(
+        st, [&] { return where; }, rules);
 }
 
 // OpenSSH's safe_path_fd walk, with the links resolved by the walk itself:
@@ -102,7 +103,9 @@ Result<UniqueFd> open_checked_directory(const std::string& path, const std::stri
             const int err = errno;
             return errno_error(path + ": directory " + name, err);
         }
-        if (Status ok = check_directory_named(st, [&] { return path + ": parent directory " + name; }, rules); !ok) {
+        if (Status ok = check_directory_named(
+                st, [&] { return path + ": parent directory " + name; }, rules);
+            !ok) {
             return ok;
         }
         cur = std::move(next);
@@ -350,7 +353,8 @@ struct CheckedFile {
 Result<CheckedFile> open_checked_at(int dirfd, const std::string& name, const std::string& path,
                                     const FileRules& rules) {
     // O_NONBLOCK: a FIFO planted here cannot hang the login (OpenSSH auth_openfile).
-    CheckedFile file{UniqueFd(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK))};
+    CheckedFile file{
+        UniqueFd(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK))};
     if (!file.fd.valid()) {
         const int err = errno;
         if (err == ENOENT) {

@@ -153,8 +153,7 @@ Result<SlotFile> SlotFile::open_locked(int dir_fd, const std::string& name, cons
         }
         const auto left =
             std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (Status locked =
-                lock_exclusive(opened.value().fd.get(), std::max(left, std::chrono::milliseconds{0}), path);
+        if (Status locked = lock_exclusive(opened.value().fd.get(), std::max(left, std::chrono::milliseconds{0}), path);
             !locked) {
             return locked.error();
         }

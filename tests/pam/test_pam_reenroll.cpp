@@ -97,11 +97,12 @@ void directory_swap_reaches_an_open_prompt(void** state) {
     assert_int_equal(::symlink((dir + ".v1").c_str(), dir.c_str()), 0);
     const auto& v1 = f.enroll("root", {}, 0);
     assert_int_equal(::mkdir((dir + ".v2").c_str(), 0700), 0);
-    const LoginResult switched = f.login("totp", "root", {Fixture::code(v1, 1)}, {}, 0, [&](std::size_t, const std::string&) {
-        assert_int_equal(::unlink(dir.c_str()), 0);
-        assert_int_equal(::symlink((dir + ".v2").c_str(), dir.c_str()), 0);
-        (void)f.enroll("root", {}, 0);
-    });
+    const LoginResult switched =
+        f.login("totp", "root", {Fixture::code(v1, 1)}, {}, 0, [&](std::size_t, const std::string&) {
+            assert_int_equal(::unlink(dir.c_str()), 0);
+            assert_int_equal(::symlink((dir + ".v2").c_str(), dir.c_str()), 0);
+            (void)f.enroll("root", {}, 0);
+        });
     assert_int_equal(switched.rc, PAM_AUTH_ERR);
 }
 

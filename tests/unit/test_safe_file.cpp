@@ -212,8 +212,8 @@ void link_targets_are_walked_like_the_path(void** state) {
     assert_int_equal(::symlink("a/b", (top + "/rel").c_str()), 0);
     assert_int_equal(::symlink("rel", (top + "/chain").c_str()), 0);
     assert_int_equal(::symlink((top + "/a/b").c_str(), (top + "/abs").c_str()), 0);
-    for (const std::string& path : {top + "/rel/f", top + "/chain/f", top + "/abs/f", top + "/abs/../b/f",
-                                    top + "/chain/./../b/f"}) {
+    for (const std::string& path :
+         {top + "/rel/f", top + "/chain/f", top + "/abs/f", top + "/abs/../b/f", top + "/chain/./../b/f"}) {
         auto r = pam_totp::safe_read_file(path, my_rules());
         assert_true(r.ok());
         assert_true(r.value().view() == "ok");
