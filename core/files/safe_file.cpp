@@ -443,6 +443,14 @@ Result<SecureBuffer> read_sized(int fd, off_t size, std::size_t max_size) {
     return buf;
 }
 
+Result<SecureBuffer> read_checked(const CheckedFile& file, const std::string& path, const FileRules& rules) {
+    auto data = read_sized(file.fd.get(), file.st.st_size, rules.max_size);
+    if (!data) {
+        return make_error(data.error().code, path + ": " + data.error().message);
+    }
+    return data;
+}
+
 }  // namespace
 
 Result<UniqueFd> safe_open_read(const std::string& path, const FileRules& rules) {
@@ -467,18 +475,6 @@ Result<SecureBuffer> read_bounded(int fd, std::size_t max_size) {
     const off_t size = ::fstat(fd, &st) == 0 ? st.st_size : -1;
     return read_sized(fd, size, max_size);
 }
-
-namespace {
-
-Result<SecureBuffer> read_checked(const CheckedFile& file, const std::string& path, const FileRules& rules) {
-    auto data = read_sized(file.fd.get(), file.st.st_size, rules.max_size);
-    if (!data) {
-        return make_error(data.error().code, path + ": " + data.error().message);
-    }
-    return data;
-}
-
-}  // namespace
 
 Result<SecureBuffer> safe_read_file(const std::string& path, const FileRules& rules) {
     auto file = open_checked(path, rules);
