@@ -200,6 +200,10 @@ void links_are_followed_only_from_checked_directories(void** state) {
     FileRules central = my_rules();
     central.root_owned_dirs = true;
     expect_unsafe(users + "/l/f", central, ("parent directory " + users + " is owned by uid 65534").c_str());
+    // Root's, but a group may write it (and swap the link): refused too.
+    assert_int_equal(::chown(users.c_str(), 0, other_uid), 0);
+    assert_int_equal(::chmod(users.c_str(), 0775), 0);
+    expect_unsafe(users + "/l/f", central, ("parent directory " + users + " is writable by group or others").c_str());
 }
 
 // Relative targets, chains, ".." after a link (the link's target's parent,
