@@ -48,7 +48,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import state_files  # noqa: E402  (the reader of the module's state files)
 from ns_runner import file_digest  # noqa: E402
 from proc_tree import become_subreaper, descendants, kill_descendants  # noqa: E402
-from suite_run import Interrupted, Results, on_signal  # noqa: E402
+from suite_run import Interrupted, Results, on_signal, uninterrupted  # noqa: E402
 from syslog_catcher import SyslogCatcher  # noqa: E402
 from user_db import password_hash  # noqa: E402
 import exemptions  # noqa: E402  (the PAM-native exemption recipes, beside this file)
@@ -852,12 +852,9 @@ def main():
     except Exception:  # pylint: disable=broad-except
         results.check("setup", False, traceback.format_exc())
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if env is not None:
-            env.cleanup()
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        with uninterrupted():
+            if env is not None:
+                env.cleanup()
 
     after = {p: file_digest(p) for p in WATCHED}
     changed = [p for p in WATCHED if before[p] != after[p]]

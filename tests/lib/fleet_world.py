@@ -30,14 +30,11 @@ import base64
 import ctypes
 import ctypes.util
 import hashlib
-import hmac
 import os
 import pwd
 import re
 import select
 import shutil
-import signal
-import struct
 import subprocess
 import sys
 import tempfile
@@ -48,8 +45,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import pg_cluster  # noqa: E402
 # become_subreaper and descendants also as fleet_world.*: tests/fleet, scripts/demo-fleet
+from otp_codes import code_not_in, hotp, totp  # noqa: E402,F401  (hotp: tests/admin through this module)
 from proc_tree import become_subreaper, descendants, kill_descendants  # noqa: E402,F401
-from suite_run import Interrupted, run_tests  # noqa: E402
+from suite_run import Interrupted, run_tests, uninterrupted  # noqa: E402
 from syslog_catcher import SyslogCatcher  # noqa: E402
 
 PYTHON = "/usr/bin/python3"
@@ -68,19 +66,6 @@ RECOVERY_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
 # --- codes and secrets ------------------------------------------------------
 
-def hotp(key, counter, digits=6):
-    """RFC 4226 section 5.3 with HMAC-SHA1."""
-    mac = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
-    off = mac[-1] & 0x0F
-    value = struct.unpack(">I", mac[off:off + 4])[0] & 0x7FFFFFFF
-    return "%0*d" % (digits, value % (10 ** digits))
-
-
-def totp(key, step, digits=6):
-    """RFC 6238 with HMAC-SHA1 for time step STEP: HOTP of the step."""
-    return hotp(key, step, digits)
-
-
 class Codes:
     """The codes of an enrolled secret (self.key)."""
 
@@ -89,13 +74,7 @@ class Codes:
 
     def wrong_code(self, step, serial=0):
         """A code that matches no time step within 12 of STEP."""
-        near = {totp(self.key, s) for s in range(step - 12, step + 13)}
-        n = serial
-        while True:
-            candidate = "%06d" % ((n * 7919 + 123457) % 1000000)
-            if candidate not in near:
-                return candidate
-            n += 1
+        return code_not_in({totp(self.key, s) for s in range(step - 12, step + 13)}, serial)
 
 
 def cannot_run(root_for, tools):
@@ -642,10 +621,7 @@ def run_world_suite(results, make_world, make_suite, names):
     except Exception:  # pylint: disable=broad-except
         results.check("setup", False, traceback.format_exc())
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if world is not None:
-            world.close()
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        with uninterrupted():
+            if world is not None:
+                world.close()
     return root, pg_dir

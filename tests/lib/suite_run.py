@@ -8,6 +8,7 @@ tests/lib/ns_runner.py, tests/fleet/run.py and tests/e2e/run.py. Standard
 library only.
 """
 
+import contextlib
 import os
 import signal
 import sys
@@ -37,6 +38,18 @@ def ignore_signals():
     """SIGINT, SIGTERM and SIGHUP ignored: a cleanup under way is not cut short."""
     for sig in SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def uninterrupted():
+    """A cleanup that no SIGINT, SIGTERM or SIGHUP cuts short; their
+    default actions come back after it."""
+    ignore_signals()
+    try:
+        yield
+    finally:
+        for sig in SIGNALS:
+            signal.signal(sig, signal.SIG_DFL)
 
 
 def note(text):

@@ -22,8 +22,6 @@ import base64
 import contextlib
 import ctypes
 import ctypes.util
-import hashlib
-import hmac
 import io
 import os
 import re
@@ -35,6 +33,7 @@ import time
 
 import pexpect
 
+import otp_codes
 import private_ns
 from private_ns import MS_NODEV, MS_NOSUID, mount, replica, touch
 from proc_tree import descendants, kill_descendants, proc_state  # noqa: F401  (also W.*: ns_suite.py, tests/locker)
@@ -64,11 +63,7 @@ def prctl(option, value):
 
 def totp(secret_b32, step, digits=6):
     """RFC 6238 (HMAC-SHA1) for time step STEP; checked against oathtool once."""
-    key = base64.b32decode(secret_b32 + "=" * (-len(secret_b32) % 8))
-    mac = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
-    off = mac[-1] & 0x0F
-    value = struct.unpack(">I", mac[off:off + 4])[0] & 0x7FFFFFFF
-    return "%0*d" % (digits, value % (10 ** digits))
+    return otp_codes.totp(otp_codes.key_of(secret_b32), step, digits)
 
 
 def oathtool_code(secret_b32, step):
@@ -84,13 +79,7 @@ def now_step():
 def wrong_code(secret_b32, serial=0):
     """A 6-digit code that matches no time step within 12 of now."""
     now = now_step()
-    near = {totp(secret_b32, s) for s in range(now - 12, now + 14)}
-    n = serial
-    while True:
-        candidate = "%06d" % ((n * 7919 + 123457) % 1000000)
-        if candidate not in near:
-            return candidate
-        n += 1
+    return otp_codes.code_not_in({totp(secret_b32, s) for s in range(now - 12, now + 14)}, serial)
 
 
 def new_secret():
