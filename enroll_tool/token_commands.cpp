@@ -50,9 +50,6 @@ pam_totp::Error no_code() {
                                 "no code entered (end of input); nothing was changed");
 }
 
-// Two consecutive codes of a TOTP token (RFC 6238 section 6: a validation
-// system may record the detected clock drift and resynchronise): where its
-
 // A resync's result with a message that says what to do: `not_found` for
 // codes that are not consecutive, or the error and how to try again.
 template <typename T>
@@ -69,6 +66,8 @@ pam_totp::Result<T> explained(pam_totp::Result<T> found, const std::string& not_
     return found;
 }
 
+// Two consecutive codes of a TOTP token (RFC 6238 section 6: a validation
+// system may record the detected clock drift and resynchronise): where its
 // clock stands against this machine's.
 pam_totp::Result<pam_totp::TotpResync> resync_totp(const TokenEntry& token) {
     out("Resynchronising token " + token.name +
